@@ -1,0 +1,71 @@
+// Builds an Azle canister declared in a dfx.json, offline, as `dfx build` would:
+// `azle build NAME` in the project directory with CANISTER_CANDID_PATH set.
+// Skips the build when the wasm is newer than every source.
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+
+export interface BuildResult {
+  wasm: string;
+  candid: string;
+  built: boolean;
+}
+
+export class BuildError extends Error {}
+
+interface DfxJson {
+  canisters?: Record<string, { type?: string; main?: string; candid?: string }>;
+}
+
+function newestMtime(path: string): number {
+  const st = statSync(path);
+  if (!st.isDirectory()) return st.mtimeMs;
+  let newest = st.mtimeMs;
+  for (const name of readdirSync(path)) {
+    if (name === 'node_modules' || name.startsWith('.')) continue;
+    newest = Math.max(newest, newestMtime(join(path, name)));
+  }
+  return newest;
+}
+
+/** azle exports no package.json, so walk up from its entry point. */
+function packageRoot(entry: string): string {
+  for (let d = dirname(entry); d !== dirname(d); d = dirname(d)) {
+    if (existsSync(join(d, 'package.json')) && existsSync(join(d, 'src', 'build.ts'))) return d;
+  }
+  throw new BuildError(`cannot locate the azle package from ${entry}`);
+}
+
+export async function buildAzleCanister(projectDir: string, name: string, opts: { force?: boolean } = {}): Promise<BuildResult> {
+  const dir = resolve(projectDir);
+  const dfxPath = join(dir, 'dfx.json');
+  if (!existsSync(dfxPath)) throw new BuildError(`no dfx.json in ${dir}`);
+  const dfx = JSON.parse(readFileSync(dfxPath, 'utf8')) as DfxJson;
+  const canister = dfx.canisters?.[name];
+  if (!canister || canister.type !== 'azle' || !canister.main) {
+    throw new BuildError(`${dfxPath} has no azle canister named "${name}" with a "main" entry`);
+  }
+  const wasm = join(dir, '.azle', name, `${name}.wasm`);
+  const candid = join(dir, canister.candid ?? join('.azle', name, `${name}.did`));
+  const sources = Math.max(newestMtime(dirname(join(dir, canister.main))), statSync(dfxPath).mtimeMs);
+  if (!opts.force && existsSync(wasm) && statSync(wasm).mtimeMs >= sources) return { wasm, candid, built: false };
+
+  const azleDir = packageRoot(createRequire(import.meta.url).resolve('azle'));
+  const output: Buffer[] = [];
+  const code = await new Promise<number | null>((done, fail) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(azleDir, 'src', 'build.ts'), 'build', name], {
+      cwd: dir,
+      env: { ...process.env, CANISTER_CANDID_PATH: candid },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.on('data', (b: Buffer) => output.push(b));
+    child.stderr.on('data', (b: Buffer) => output.push(b));
+    child.on('error', fail);
+    child.on('close', done);
+  });
+  if (code !== 0 || !existsSync(wasm)) {
+    throw new BuildError(`azle build ${name} failed (exit ${code}):\n${Buffer.concat(output).toString().trim()}`);
+  }
+  return { wasm, candid, built: true };
+}

@@ -1,0 +1,266 @@
+// A canister on the devnet: its persisted settings, module, certified data and
+// stable memory, and the live wasm instance. Installing, upgrading and restoring
+// follow the IC: install runs canister_init(arg); upgrade runs pre_upgrade, then a
+// fresh instance's post_upgrade(arg), keeping stable memory and dropping the heap.
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { sha256 } from '@noble/hashes/sha2';
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
+import { Principal } from '@dfinity/principal';
+import { CanisterInstance, type CanisterEnv, type Callback, type Message, type Outcome } from './instance.ts';
+import { StableMemory } from './stable.ts';
+import { compileCanisterModule } from './wasm.ts';
+import { RejectError } from './errors.ts';
+
+export type CanisterStatus = 'running' | 'stopping' | 'stopped';
+export type InstallMode = 'install' | 'reinstall' | 'upgrade';
+
+interface Meta {
+  controllers: string[];
+  cycles: string;
+  status: CanisterStatus;
+  version: string;
+  moduleHash: string | null;
+  certifiedData: string;
+  timer: string;
+  stablePages: number;
+  /** The arg of the last install or upgrade, replayed into post_upgrade on restart. */
+  installArg: string;
+}
+
+export class Canister implements CanisterEnv {
+  private instance: CanisterInstance | null = null;
+  private readonly stable: StableMemory;
+  /** Wasm chunks uploaded with upload_chunk, by hex SHA-256. */
+  readonly chunkStore = new Map<string, Uint8Array>();
+
+  private constructor(readonly id: Principal, private readonly dir: string, private meta: Meta, private readonly logLine: (line: string) => void) {
+    this.stable = new StableMemory(join(dir, 'stable.bin'), meta.stablePages);
+  }
+
+  static create(root: string, id: Principal, controllers: Principal[], cycles: bigint, log: (line: string) => void): Canister {
+    const dir = join(root, id.toText());
+    mkdirSync(dir, { recursive: true });
+    const c = new Canister(id, dir, {
+      controllers: controllers.map((p) => p.toText()),
+      cycles: cycles.toString(),
+      status: 'running',
+      version: '0',
+      moduleHash: null,
+      certifiedData: '',
+      timer: '0',
+      stablePages: 0,
+      installArg: '',
+    }, log);
+    c.save();
+    return c;
+  }
+
+  /** Loads a persisted canister and brings its code back through post_upgrade. */
+  static restore(root: string, id: Principal, time: bigint, log: (line: string) => void): Canister {
+    const dir = join(root, id.toText());
+    const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as Meta;
+    const c = new Canister(id, dir, meta, log);
+    if (meta.moduleHash) {
+      const wasm = readFileSync(join(dir, 'module.wasm'));
+      c.load(new Uint8Array(wasm), hexToBytes(meta.installArg), id.toUint8Array(), time, 'upgrade', false);
+    }
+    return c;
+  }
+
+  // CanisterEnv
+  isController(p: Uint8Array): boolean {
+    const text = Principal.fromUint8Array(p).toText();
+    return this.meta.controllers.includes(text);
+  }
+  version(): bigint {
+    return BigInt(this.meta.version);
+  }
+  balance(): bigint {
+    return BigInt(this.meta.cycles);
+  }
+  timer(): bigint {
+    return BigInt(this.meta.timer);
+  }
+  log(line: string): void {
+    this.logLine(`[Canister ${this.id.toText()}] ${line}`);
+  }
+
+  get controllers(): Principal[] {
+    return this.meta.controllers.map((t) => Principal.fromText(t));
+  }
+  get status(): CanisterStatus {
+    return this.meta.status;
+  }
+  get moduleHash(): Uint8Array | null {
+    return this.meta.moduleHash ? hexToBytes(this.meta.moduleHash) : null;
+  }
+  get certifiedData(): Uint8Array {
+    return hexToBytes(this.meta.certifiedData);
+  }
+  get stableBytes(): number {
+    return this.stable.sizeBytes;
+  }
+  get heapBytes(): number {
+    return this.instance?.heapBytes ?? 0;
+  }
+  get hasCode(): boolean {
+    return this.instance !== null;
+  }
+
+  setControllers(controllers: Principal[]): void {
+    this.meta.controllers = controllers.map((p) => p.toText());
+    this.bumpVersion();
+  }
+  setStatus(status: CanisterStatus): void {
+    this.meta.status = status;
+    this.save();
+  }
+  addCycles(amount: bigint): void {
+    this.meta.cycles = (this.balance() + amount).toString();
+    this.save();
+  }
+
+  hasMethod(kind: 'canister_query' | 'canister_update', method: string): boolean {
+    return this.instance?.hasEntry(`${kind} ${method}`) ?? false;
+  }
+  hasEntry(name: string): boolean {
+    return this.instance?.hasEntry(name) ?? false;
+  }
+
+  /**
+   * Runs one message. Effects are applied only when the message succeeds and
+   * `persist` is set; queries and inspect_message never persist.
+   */
+  execute(msg: Message, entry: string | Callback, persist: boolean): Outcome {
+    if (!this.instance) throw new RejectError(5, 'IC0537', `Attempted to execute a message, but the canister ${this.id.toText()} contains no Wasm module.`);
+    const outcome = this.instance.run(msg, entry, persist);
+    if (outcome.ok && persist) this.apply(outcome.effects);
+    return outcome;
+  }
+
+  private apply(e: { certifiedData?: Uint8Array; timer?: bigint; cyclesAccepted: bigint; cyclesBurned: bigint }): void {
+    if (e.certifiedData) this.meta.certifiedData = bytesToHex(e.certifiedData);
+    if (e.timer !== undefined) this.meta.timer = e.timer.toString();
+    this.meta.cycles = (this.balance() + e.cyclesAccepted - e.cyclesBurned).toString();
+    this.meta.stablePages = this.stable.sizePages;
+    this.save();
+  }
+
+  clearTimer(): void {
+    this.meta.timer = '0';
+    this.save();
+  }
+
+  /** install / reinstall / upgrade, atomically: on any trap nothing changes. */
+  install(mode: InstallMode, wasm: Uint8Array, arg: Uint8Array, caller: Uint8Array, time: bigint): void {
+    if (mode === 'install' && this.instance) {
+      throw new RejectError(5, 'IC0514', `Canister ${this.id.toText()} cannot be installed because the canister is not empty. Try installing with mode='reinstall' instead.`);
+    }
+    if (mode === 'upgrade' && !this.instance) {
+      throw new RejectError(5, 'IC0537', `Attempted to upgrade canister ${this.id.toText()}, but it contains no Wasm module.`);
+    }
+    this.load(wasm, arg, caller, time, mode, true);
+  }
+
+  uninstall(): void {
+    this.instance = null;
+    this.stable.begin();
+    this.stable.clear();
+    this.stable.commit();
+    this.meta.moduleHash = null;
+    this.meta.certifiedData = '';
+    this.meta.timer = '0';
+    this.meta.stablePages = 0;
+    this.bumpVersion();
+  }
+
+  private load(wasm: Uint8Array, arg: Uint8Array, caller: Uint8Array, time: bigint, mode: InstallMode, record: boolean): void {
+    let module: WebAssembly.Module;
+    try {
+      module = compileCanisterModule(wasm);
+    } catch (e) {
+      throw new RejectError(5, 'IC0505', `Error from Canister ${this.id.toText()}: Canister's Wasm module is not valid: ${(e as Error).message}`);
+    }
+    const msg = (kind: Message['kind']): Message => ({
+      kind, method: '', arg, caller, time, cycles: 0n, responded: false, maxReplyBytes: 0,
+    });
+    const fail = (o: Outcome & { ok: false }, hook: string): never => {
+      this.stable.rollback();
+      throw new RejectError(5, o.code, `Error from Canister ${this.id.toText()}: Canister called \`ic0.trap\` or trapped in ${hook}: ${o.message}`);
+    };
+    this.stable.begin();
+    const effects: { certifiedData?: Uint8Array; timer?: bigint; cyclesAccepted: bigint; cyclesBurned: bigint } = { cyclesAccepted: 0n, cyclesBurned: 0n };
+    if (mode === 'upgrade' && record && this.instance?.hasEntry('canister_pre_upgrade')) {
+      const o = this.instance.run(msg('pre_upgrade'), 'canister_pre_upgrade', true);
+      if (!o.ok) fail(o, 'pre_upgrade');
+      else Object.assign(effects, pick(o.effects));
+    }
+    // Every install deactivates the global timer; only install and reinstall
+    // reset certified data and stable memory.
+    effects.timer = 0n;
+    if (mode !== 'upgrade') {
+      this.stable.clear();
+      effects.certifiedData = new Uint8Array();
+    }
+    let instance: CanisterInstance;
+    try {
+      instance = new CanisterInstance(module, this.stable, this);
+    } catch (e) {
+      this.stable.rollback();
+      throw new RejectError(5, 'IC0505', `Error from Canister ${this.id.toText()}: ${(e as Error).message}`);
+    }
+    const hook = mode === 'upgrade' ? 'canister_post_upgrade' : 'canister_init';
+    if (instance.hasEntry(hook)) {
+      const o = instance.run(msg(mode === 'upgrade' ? 'post_upgrade' : 'init'), hook, true);
+      if (!o.ok) fail(o, hook.replace('canister_', ''));
+      else Object.assign(effects, pick(o.effects));
+    }
+    this.stable.commit();
+    this.instance = instance;
+    if (record) {
+      writeAtomic(join(this.dir, 'module.wasm'), wasm);
+      this.meta.moduleHash = bytesToHex(sha256(wasm));
+      this.meta.installArg = bytesToHex(arg);
+      this.meta.version = (this.version() + 1n).toString();
+    }
+    this.apply(effects);
+  }
+
+  private bumpVersion(): void {
+    this.meta.version = (this.version() + 1n).toString();
+    this.save();
+  }
+
+  save(): void {
+    writeAtomic(join(this.dir, 'meta.json'), JSON.stringify(this.meta, null, 2) + '\n');
+  }
+
+  close(): void {
+    this.stable.close();
+  }
+
+  /** Removes the canister and all its files (delete_canister). */
+  destroy(): void {
+    this.instance = null;
+    this.stable.close();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  static exists(root: string, id: Principal): boolean {
+    return existsSync(join(root, id.toText(), 'meta.json'));
+  }
+}
+
+function pick(e: { certifiedData?: Uint8Array; timer?: bigint; cyclesAccepted: bigint; cyclesBurned: bigint }) {
+  const out: { certifiedData?: Uint8Array; timer?: bigint } = {};
+  if (e.certifiedData) out.certifiedData = e.certifiedData;
+  if (e.timer !== undefined) out.timer = e.timer;
+  return out;
+}
+
+export function writeAtomic(path: string, data: Uint8Array | string): void {
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
+}

@@ -1,0 +1,197 @@
+// The management canister (aaaaa-aa) as far as deploying and running canisters
+// on the devnet needs: provisional creation, install_code in all modes (raw or
+// gzipped wasm, or chunked), settings, status, start/stop/delete, raw_rand.
+import { randomBytes } from 'node:crypto';
+import { IDL } from '@dfinity/candid';
+import { MANAGEMENT_METHODS } from '../client/management_idl.ts';
+import { Principal } from '@dfinity/principal';
+import { sha256 } from '@noble/hashes/sha2';
+import { bytesToHex } from '@noble/hashes/utils';
+import { Canister, type InstallMode } from './canister.ts';
+import { RejectError } from './errors.ts';
+import type { Replica } from './replica.ts';
+
+export type CallContextOrigin = 'ingress' | 'canister' | 'system';
+
+const DEFAULT_CYCLES = 100_000_000_000_000n;
+const CHUNK_MAX_BYTES = 1024 * 1024;
+const CHUNK_STORE_MAX = 100;
+const WASM_MAX_BYTES = 100 * 1024 * 1024;
+
+type MethodName = keyof typeof MANAGEMENT_METHODS;
+
+type Arg = Record<string, unknown>;
+type ModeArg = { install: null } | { reinstall: null } | { upgrade: unknown };
+
+function modeOf(m: ModeArg): InstallMode {
+  return 'install' in m ? 'install' : 'reinstall' in m ? 'reinstall' : 'upgrade';
+}
+
+export class ManagementCanister {
+  constructor(private readonly replica: Replica) {}
+
+  /** The canister a call is about, for checking it against the URL's effective canister id. */
+  target(method: string, arg: Uint8Array): Principal | null {
+    const m = MANAGEMENT_METHODS[method as MethodName];
+    if (!m || !m.arg) return null;
+    try {
+      const [decoded] = IDL.decode([m.arg], arg) as unknown as Arg[];
+      const id = decoded.canister_id ?? decoded.target_canister;
+      return id instanceof Principal ? id : null;
+    } catch {
+      return null;
+    }
+  }
+
+  handle(caller: Principal, method: string, argBytes: Uint8Array, origin: CallContextOrigin, time: bigint): Uint8Array {
+    const m = MANAGEMENT_METHODS[method as MethodName];
+    if (!m) throw new RejectError(3, 'IC0536', `Management canister has no method '${method}' on the devnet`);
+    let arg: Arg = {};
+    if (m.arg) {
+      try {
+        [arg] = IDL.decode([m.arg], argBytes) as unknown as Arg[];
+      } catch (e) {
+        throw new RejectError(4, 'IC0406', `Error decoding candid for ${method}: ${(e as Error).message}`);
+      }
+    }
+    const result = this.dispatch(method as MethodName, caller, arg, origin, time);
+    return new Uint8Array(IDL.encode([...m.ret], result));
+  }
+
+  private dispatch(method: MethodName, caller: Principal, arg: Arg, origin: CallContextOrigin, time: bigint): unknown[] {
+    switch (method) {
+      case 'provisional_create_canister_with_cycles': {
+        const settings = (arg.settings as Arg[])[0];
+        const controllers = (settings?.controllers as Principal[][] | undefined)?.[0] ?? [caller];
+        const amount = (arg.amount as bigint[])[0] ?? DEFAULT_CYCLES;
+        const id = this.replica.allocateCanisterId((arg.specified_id as Principal[])[0]);
+        this.replica.addCanister(Canister.create(this.replica.canisterRoot, id, controllers, amount, this.replica.log));
+        this.replica.log(`created canister ${id.toText()}`);
+        return [{ canister_id: id }];
+      }
+      case 'provisional_top_up_canister': {
+        this.replica.canister(arg.canister_id as Principal).addCycles(arg.amount as bigint);
+        return [];
+      }
+      case 'raw_rand': {
+        if (origin === 'ingress') throw new RejectError(4, 'IC0406', 'raw_rand can only be called by canisters');
+        return [new Uint8Array(randomBytes(32))];
+      }
+    }
+    const c = this.controlled(caller, (arg.canister_id ?? arg.target_canister) as Principal);
+    switch (method) {
+      case 'install_code':
+        this.install(c, modeOf(arg.mode as ModeArg), arg.wasm_module as Uint8Array, arg.arg as Uint8Array, caller, time);
+        return [];
+      case 'install_chunked_code': {
+        const store = (arg.store_canister as Principal[])[0];
+        const source = store ? this.controlled(caller, store) : c;
+        const parts = (arg.chunk_hashes_list as { hash: Uint8Array }[]).map(({ hash }) => {
+          const chunk = source.chunkStore.get(bytesToHex(hash));
+          if (!chunk) throw new RejectError(5, 'IC0539', `Chunk ${bytesToHex(hash)} is not in the chunk store of ${source.id.toText()}`);
+          return chunk;
+        });
+        const wasm = concat(parts);
+        if (bytesToHex(sha256(wasm)) !== bytesToHex(arg.wasm_module_hash as Uint8Array)) {
+          throw new RejectError(5, 'IC0539', 'Wasm module hash does not match the hash of the assembled chunks');
+        }
+        this.install(c, modeOf(arg.mode as ModeArg), wasm, arg.arg as Uint8Array, caller, time);
+        return [];
+      }
+      case 'upload_chunk': {
+        const chunk = arg.chunk as Uint8Array;
+        if (chunk.length > CHUNK_MAX_BYTES) throw new RejectError(5, 'IC0504', `Chunk of ${chunk.length} bytes exceeds the ${CHUNK_MAX_BYTES}-byte limit`);
+        if (c.chunkStore.size >= CHUNK_STORE_MAX) throw new RejectError(5, 'IC0504', `The chunk store of ${c.id.toText()} is full (${CHUNK_STORE_MAX} chunks)`);
+        const hash = sha256(chunk);
+        c.chunkStore.set(bytesToHex(hash), chunk);
+        return [{ hash }];
+      }
+      case 'clear_chunk_store':
+        c.chunkStore.clear();
+        return [];
+      case 'stored_chunks':
+        return [[...c.chunkStore.keys()].map((h) => ({ hash: Uint8Array.from(Buffer.from(h, 'hex')) }))];
+      case 'uninstall_code':
+        c.uninstall();
+        return [];
+      case 'update_settings': {
+        const controllers = ((arg.settings as Arg).controllers as Principal[][])[0];
+        if (controllers) {
+          if (controllers.length > 10) throw new RejectError(4, 'IC0406', 'A canister can have at most 10 controllers');
+          c.setControllers(controllers);
+        }
+        return [];
+      }
+      case 'canister_status':
+        return [this.status(c)];
+      case 'start_canister':
+        c.setStatus('running');
+        return [];
+      case 'stop_canister':
+        c.setStatus('stopped');
+        return [];
+      case 'delete_canister':
+        if (c.status !== 'stopped') throw new RejectError(5, 'IC0510', `Canister ${c.id.toText()} must be stopped before it is deleted.`);
+        this.replica.deleteCanister(c);
+        return [];
+    }
+  }
+
+  private controlled(caller: Principal, id: Principal): Canister {
+    const c = this.replica.canister(id);
+    if (!c.isController(caller.toUint8Array())) {
+      throw new RejectError(5, 'IC0512', `Only the controllers of the canister ${id.toText()} can control it.\nCanister's controllers: ${c.controllers.map((p) => p.toText()).join(' ')}\nSender's ID: ${caller.toText()}`);
+    }
+    return c;
+  }
+
+  private install(c: Canister, mode: InstallMode, wasm: Uint8Array, arg: Uint8Array, caller: Principal, time: bigint): void {
+    if (wasm.length > WASM_MAX_BYTES) throw new RejectError(5, 'IC0505', `Wasm module of ${wasm.length} bytes is too large`);
+    c.install(mode, wasm, arg, caller.toUint8Array(), time);
+    this.replica.log(`${mode === 'upgrade' ? 'upgraded' : 'installed'} code in canister ${c.id.toText()} (${mode})`);
+  }
+
+  private status(c: Canister) {
+    const hash = c.moduleHash;
+    const nat = (n: number): bigint => BigInt(n);
+    return {
+      status: { [c.status]: null },
+      ready_for_migration: false,
+      version: c.version(),
+      settings: {
+        controllers: c.controllers,
+        compute_allocation: 0n,
+        memory_allocation: 0n,
+        freezing_threshold: 2_592_000n,
+        reserved_cycles_limit: 5_000_000_000_000n,
+        log_visibility: { controllers: null },
+        wasm_memory_limit: 3n * 1024n ** 3n,
+        wasm_memory_threshold: 0n,
+        environment_variables: [],
+      },
+      module_hash: hash ? [hash] : [],
+      memory_size: nat(c.heapBytes + c.stableBytes),
+      memory_metrics: {
+        wasm_memory_size: nat(c.heapBytes),
+        stable_memory_size: nat(c.stableBytes),
+        global_memory_size: 0n,
+        wasm_binary_size: 0n,
+        custom_sections_size: 0n,
+        canister_history_size: 0n,
+        wasm_chunk_store_size: nat([...c.chunkStore.values()].reduce((n, b) => n + b.length, 0)),
+        snapshots_size: 0n,
+      },
+      cycles: c.balance(),
+      reserved_cycles: 0n,
+      idle_cycles_burned_per_day: 0n,
+      query_stats: { num_calls_total: 0n, num_instructions_total: 0n, request_payload_bytes_total: 0n, response_payload_bytes_total: 0n },
+    };
+  }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}
