@@ -1,0 +1,210 @@
+// The devnet driven only through @dfinity/agent over HTTP, with the agent's
+// default verification (certificates and query signatures) on.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Certificate, Cbor, Expiry, HttpAgent, pollForResponse, requestIdOf, type ActorSubclass } from '@dfinity/agent';
+import { IDL } from '@dfinity/candid';
+import { Ed25519KeyIdentity } from '@dfinity/identity';
+import { Secp256k1KeyIdentity } from '@dfinity/identity-secp256k1';
+import { Principal } from '@dfinity/principal';
+import { startDevnetProcess, type RunningDevnet } from './helpers/devnet.ts';
+import {
+  agentFor, createCanister, installTestCanister, management, testCanister, type TestCanister,
+} from './helpers/testcanister.ts';
+
+const MiB = 1024 * 1024;
+
+async function rejects(p: Promise<unknown>, pattern: RegExp): Promise<void> {
+  await assert.rejects(p, (e: Error) => {
+    assert.match(e.message, pattern);
+    return true;
+  });
+}
+
+async function post(url: string, body: Uint8Array | string): Promise<{ status: number; text: string }> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/cbor' }, body: typeof body === 'string' ? body : Buffer.from(body) });
+  return { status: res.status, text: await res.text() };
+}
+
+describe('icboot devnet', () => {
+  let devnet: RunningDevnet;
+  const owner = Ed25519KeyIdentity.generate();
+  let agent: HttpAgent;
+  let id: Principal;
+  let canister: ActorSubclass<TestCanister>;
+
+  before(async () => {
+    devnet = await startDevnetProcess();
+    agent = await agentFor(devnet.url, owner);
+    id = await createCanister(agent);
+    await installTestCanister(agent, 'install', id);
+    canister = testCanister(agent, id);
+  });
+
+  after(async () => {
+    await devnet?.stop();
+  });
+
+  it('serves the status endpoint with its BLS root key', async () => {
+    const res = await fetch(`${devnet.url}/api/v2/status`);
+    const status = Cbor.decode<{ root_key: Uint8Array }>(new Uint8Array(await res.arrayBuffer()));
+    assert.equal(status.root_key.length, 133);
+    assert.deepEqual(status.root_key, agent.rootKey);
+  });
+
+  it('installs a canister through the management canister', async () => {
+    assert.equal(id.toText(), 'bkyz2-fmaaa-aaaaa-qaaaq-cai');
+    const status = await management(agent, id).canister_status({ canister_id: id });
+    assert.equal(status.module_hash.length, 1);
+    assert.deepEqual(status.settings.controllers.map((p) => p.toText()), [owner.getPrincipal().toText()]);
+    assert.deepEqual(await canister.lifecycle(), { installs: 1n, upgrades: 0n });
+  });
+
+  it('runs updates and queries', async () => {
+    const before = await canister.count();
+    assert.equal(await canister.increment(), before + 1n);
+    assert.equal(await canister.count(), before + 1n);
+    await canister.put('hello', new Uint8Array([1, 2, 3]));
+    assert.deepEqual(await canister.get('hello'), [new Uint8Array([1, 2, 3])]);
+  });
+
+  it('does not persist what a query changes', async () => {
+    const before = await canister.count();
+    assert.equal(await canister.incrementInQuery(), before + 1n);
+    assert.equal(await canister.count(), before);
+    assert.deepEqual(await canister.get('from-query'), []);
+  });
+
+  it('rolls back heap and stable memory when a message traps', async () => {
+    const before = await canister.count();
+    await rejects(canister.putThenTrap('doomed'), /trapped after writing doomed/);
+    assert.equal(await canister.count(), before);
+    assert.deepEqual(await canister.get('doomed'), []);
+    // The instance still works after the trap.
+    assert.equal(await canister.increment(), before + 1n);
+  });
+
+  it('answers from a callback after a call to itself, and fires timers', async () => {
+    const before = await canister.count();
+    assert.equal(await canister.incrementAfterSelfCall(), before + 1n);
+    const ticks = await canister.tickCount();
+    await canister.scheduleTick();
+    const deadline = Date.now() + 10_000;
+    while ((await canister.tickCount()) === ticks) {
+      assert.ok(Date.now() < deadline, 'timer did not fire within 10 s');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(await canister.tickCount(), ticks + 1n);
+  });
+
+  it('issues data certificates that verify against the root key', async () => {
+    const data = new Uint8Array(32).fill(7);
+    await canister.certify(data);
+    const [raw] = await canister.certificate();
+    assert.ok(raw, 'a query must see a data certificate');
+    const cert = await Certificate.create({ certificate: raw, rootKey: agent.rootKey!, canisterId: id });
+    const found = cert.lookup_path(['canister', id.toUint8Array(), 'certified_data']);
+    assert.deepEqual(found, { status: 'Found', value: data });
+    // A certificate checked against another key fails.
+    const other = await agentFor(devnet.url);
+    const wrongKey = new Uint8Array(other.rootKey!);
+    wrongKey[wrongKey.length - 1] ^= 1;
+    await assert.rejects(Certificate.create({ certificate: raw, rootKey: wrongKey, canisterId: id }));
+  });
+
+  it('verifies secp256k1 senders and serves the v2 call + read_state path', async () => {
+    const secp = Secp256k1KeyIdentity.generate();
+    const a = await agentFor(devnet.url, secp);
+    const before = await testCanister(a, id).count();
+    assert.equal(await testCanister(a, id).increment(), before + 1n);
+    const { requestId } = await a.call(id, { methodName: 'increment', arg: IDL.encode([], []), effectiveCanisterId: id, callSync: false });
+    const { reply } = await pollForResponse(a, id, requestId);
+    assert.deepEqual(IDL.decode([IDL.Nat64], reply), [before + 2n]);
+  });
+
+  it('enforces the ingress and reply limits', async () => {
+    const strict = await agentFor(devnet.url, owner, 0);
+    await rejects(testCanister(strict, id).put('big', new Uint8Array(2 * MiB)), /413|too large/);
+    await canister.put('almost', new Uint8Array(2 * MiB - 1024));
+    assert.equal((await canister.get('almost'))[0]?.length, 2 * MiB - 1024);
+    assert.equal((await canister.blobQuery(3 * MiB - 64)).length, 3 * MiB - 64);
+    await rejects(canister.blobQuery(3 * MiB), /IC0504|cannot be larger than 3145728/);
+    assert.equal((await canister.blobUpdate(2 * MiB - 64)).length, 2 * MiB - 64);
+    await rejects(canister.blobUpdate(2 * MiB), /IC0504|cannot be larger than 2097152/);
+  });
+
+  it('lets only controllers install code', async () => {
+    const stranger = await agentFor(devnet.url, Ed25519KeyIdentity.generate());
+    await rejects(installTestCanister(stranger, 'reinstall', id), /Only the controllers of the canister/);
+    await rejects(management(stranger, id).canister_status({ canister_id: id }), /Only the controllers/);
+    assert.ok((await canister.count()) > 0n, 'state is untouched');
+  });
+
+  it('answers garbage with HTTP errors and keeps serving', async () => {
+    const q = `${devnet.url}/api/v2/canister/${id.toText()}/query`;
+    const garbage = await post(q, new Uint8Array([0xff, 0x00, 0x13, 0x37]));
+    assert.equal(garbage.status, 400);
+    assert.equal((await post(q, Cbor.encode({ hello: 'world' }))).status, 400);
+    assert.equal((await post(q, Cbor.encode([1, 2, 3]))).status, 400);
+    assert.equal((await post(`${devnet.url}/api/v2/canister/not-a-principal/query`, 'x')).status, 400);
+    assert.equal((await post(`${devnet.url}/api/v9/whatever`, 'x')).status, 404);
+    assert.equal((await post(q, new Uint8Array(3 * MiB))).status, 413);
+
+    const content = {
+      request_type: 'query', canister_id: id.toUint8Array(), method_name: 'count', arg: IDL.encode([], []),
+      sender: Principal.anonymous().toUint8Array(), ingress_expiry: Expiry.fromDeltaInMilliseconds(60_000),
+    };
+    const expired = { ...content, ingress_expiry: BigInt(Date.now() - 60_000) * 1_000_000n };
+    const late = await post(q, Cbor.encode({ content: expired }));
+    assert.equal(late.status, 400);
+    assert.match(late.text, /^Invalid request expiry: /);
+
+    // A signature that does not match the request is refused.
+    const signer = Ed25519KeyIdentity.generate();
+    const signed = { ...content, sender: signer.getPrincipal().toUint8Array() };
+    const forged = await post(q, Cbor.encode({
+      content: signed,
+      sender_pubkey: signer.getPublicKey().toDer(),
+      sender_sig: await signer.sign(new Uint8Array(requestIdOf({ ...signed, method_name: 'other' }))),
+    }));
+    assert.equal(forged.status, 400);
+    assert.match(forged.text, /Invalid signature/);
+
+    const missing = testCanister(agent, Principal.fromText('bd3sg-teaaa-aaaaa-qaaba-cai'));
+    await rejects(missing.count(), /not found/);
+    // Still serving.
+    assert.ok((await canister.count()) > 0n);
+  });
+
+  it('keeps stable memory across an upgrade and drops the heap', async () => {
+    await canister.put('survivor', new Uint8Array([4, 2]));
+    assert.ok((await canister.count()) > 0n);
+    await installTestCanister(agent, 'upgrade', id);
+    assert.deepEqual(await canister.get('survivor'), [new Uint8Array([4, 2])]);
+    assert.equal(await canister.count(), 0n);
+    assert.deepEqual(await canister.lifecycle(), { installs: 1n, upgrades: 1n });
+    // Certified data survives the upgrade too.
+    const [raw] = await canister.certificate();
+    const cert = await Certificate.create({ certificate: raw!, rootKey: agent.rootKey!, canisterId: id });
+    assert.deepEqual(cert.lookup_path(['canister', id.toUint8Array(), 'certified_data']).status, 'Found');
+  });
+
+  it('keeps stable memory, keys and certified data across a restart', async () => {
+    await canister.put('acknowledged', new Uint8Array([1, 9, 8, 4]));
+    const code = await devnet.stop();
+    assert.equal(code, 0, 'SIGTERM ends the devnet cleanly');
+    devnet = await startDevnetProcess(devnet.stateDir);
+    // The old agent keeps its fetched root key: the restarted devnet must sign with the same one.
+    const again = await HttpAgent.create({ host: devnet.url, identity: owner, shouldFetchRootKey: true });
+    assert.deepEqual(again.rootKey, agent.rootKey);
+    const c = testCanister(again, id);
+    assert.deepEqual(await c.get('acknowledged'), [new Uint8Array([1, 9, 8, 4])]);
+    assert.deepEqual(await c.get('survivor'), [new Uint8Array([4, 2])]);
+    assert.deepEqual(await c.lifecycle(), { installs: 1n, upgrades: 2n });
+    const [raw] = await c.certificate();
+    const cert = await Certificate.create({ certificate: raw!, rootKey: agent.rootKey!, canisterId: id });
+    assert.deepEqual(cert.lookup_path(['canister', id.toUint8Array(), 'certified_data']), { status: 'Found', value: new Uint8Array(32).fill(7) });
+    // The next canister gets a fresh id, not a reused one.
+    assert.equal((await createCanister(again)).toText(), 'bd3sg-teaaa-aaaaa-qaaba-cai');
+  });
+});
