@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
 import { Principal } from '@dfinity/principal';
-import { CanisterInstance, type CanisterEnv, type Callback, type Message, type Outcome } from './instance.ts';
+import { CanisterInstance, type CanisterEnv, type Callback, type Effects, type Message, type Outcome } from './instance.ts';
 import { StableMemory } from './stable.ts';
 import { compileCanisterModule } from './wasm.ts';
 import { RejectError } from './errors.ts';
@@ -31,6 +31,8 @@ interface Meta {
 export class Canister implements CanisterEnv {
   private instance: CanisterInstance | null = null;
   private readonly stable: StableMemory;
+  /** Bumped when code is installed, reinstalled or uninstalled: older callbacks no longer apply. */
+  codeEpoch = 0;
   /** Wasm chunks uploaded with upload_chunk, by hex SHA-256. */
   readonly chunkStore = new Map<string, Uint8Array>();
 
@@ -139,10 +141,10 @@ export class Canister implements CanisterEnv {
     return outcome;
   }
 
-  private apply(e: { certifiedData?: Uint8Array; timer?: bigint; cyclesAccepted: bigint; cyclesBurned: bigint }): void {
+  private apply(e: Persisted): void {
     if (e.certifiedData) this.meta.certifiedData = bytesToHex(e.certifiedData);
     if (e.timer !== undefined) this.meta.timer = e.timer.toString();
-    this.meta.cycles = (this.balance() + e.cyclesAccepted - e.cyclesBurned).toString();
+    this.meta.cycles = (this.balance() + (e.cyclesAccepted ?? 0n) - (e.cyclesBurned ?? 0n)).toString();
     this.meta.stablePages = this.stable.sizePages;
     this.save();
   }
@@ -165,6 +167,7 @@ export class Canister implements CanisterEnv {
 
   uninstall(): void {
     this.instance = null;
+    this.codeEpoch++;
     this.stable.begin();
     this.stable.clear();
     this.stable.commit();
@@ -185,16 +188,24 @@ export class Canister implements CanisterEnv {
     const msg = (kind: Message['kind']): Message => ({
       kind, method: '', arg, caller, time, cycles: 0n, responded: false, maxReplyBytes: 0,
     });
-    const fail = (o: Outcome & { ok: false }, hook: string): never => {
+    // An upgrade is atomic: if post_upgrade fails, the old instance gets back
+    // the heap it had before pre_upgrade, and stable memory is rolled back.
+    const old = this.instance;
+    const oldHeap = mode === 'upgrade' && record ? old?.snapshot() : undefined;
+    const undo = (): void => {
       this.stable.rollback();
+      if (old && oldHeap) old.restore(oldHeap);
+    };
+    const fail = (o: Outcome & { ok: false }, hook: string): never => {
+      undo();
       throw new RejectError(5, o.code, `Error from Canister ${this.id.toText()}: Canister called \`ic0.trap\` or trapped in ${hook}: ${o.message}`);
     };
     this.stable.begin();
-    const effects: { certifiedData?: Uint8Array; timer?: bigint; cyclesAccepted: bigint; cyclesBurned: bigint } = { cyclesAccepted: 0n, cyclesBurned: 0n };
-    if (mode === 'upgrade' && record && this.instance?.hasEntry('canister_pre_upgrade')) {
-      const o = this.instance.run(msg('pre_upgrade'), 'canister_pre_upgrade', true);
+    const effects: Persisted = {};
+    if (old && oldHeap && old.hasEntry('canister_pre_upgrade')) {
+      const o = old.run(msg('pre_upgrade'), 'canister_pre_upgrade', true);
       if (!o.ok) fail(o, 'pre_upgrade');
-      else Object.assign(effects, pick(o.effects));
+      else Object.assign(effects, persisted(o.effects));
     }
     // Every install deactivates the global timer; only install and reinstall
     // reset certified data and stable memory.
@@ -207,17 +218,18 @@ export class Canister implements CanisterEnv {
     try {
       instance = new CanisterInstance(module, this.stable, this);
     } catch (e) {
-      this.stable.rollback();
+      undo();
       throw new RejectError(5, 'IC0505', `Error from Canister ${this.id.toText()}: ${(e as Error).message}`);
     }
     const hook = mode === 'upgrade' ? 'canister_post_upgrade' : 'canister_init';
     if (instance.hasEntry(hook)) {
       const o = instance.run(msg(mode === 'upgrade' ? 'post_upgrade' : 'init'), hook, true);
       if (!o.ok) fail(o, hook.replace('canister_', ''));
-      else Object.assign(effects, pick(o.effects));
+      else Object.assign(effects, persisted(o.effects));
     }
     this.stable.commit();
     this.instance = instance;
+    if (mode !== 'upgrade') this.codeEpoch++;
     if (record) {
       writeAtomic(join(this.dir, 'module.wasm'), wasm);
       this.meta.moduleHash = bytesToHex(sha256(wasm));
@@ -252,8 +264,11 @@ export class Canister implements CanisterEnv {
   }
 }
 
-function pick(e: { certifiedData?: Uint8Array; timer?: bigint; cyclesAccepted: bigint; cyclesBurned: bigint }) {
-  const out: { certifiedData?: Uint8Array; timer?: bigint } = {};
+/** The effects of a message that outlive it in the canister's state. */
+type Persisted = Partial<Pick<Effects, 'certifiedData' | 'timer' | 'cyclesAccepted' | 'cyclesBurned'>>;
+
+function persisted(e: Effects): Persisted {
+  const out: Persisted = { cyclesAccepted: e.cyclesAccepted, cyclesBurned: e.cyclesBurned };
   if (e.certifiedData) out.certifiedData = e.certifiedData;
   if (e.timer !== undefined) out.timer = e.timer;
   return out;

@@ -90,15 +90,30 @@ interface Running {
 
 type Exports = WebAssembly.Exports & { memory: WebAssembly.Memory };
 
+const WASM_PAGE = 65536;
+
+/** Heap and globals of an instance, to undo a message. */
+export interface Snapshot {
+  heap: Uint8Array;
+  globals: (number | bigint)[];
+}
+
 export class CanisterInstance {
-  private readonly instance: WebAssembly.Instance;
-  private readonly exports: Exports;
-  private readonly globals: WebAssembly.Global[];
+  private exports!: Exports;
+  private globals!: WebAssembly.Global[];
+  private readonly imports: WebAssembly.Imports;
   private running: Running | null = null;
 
   constructor(readonly module: WebAssembly.Module, readonly stable: StableMemory, private readonly env: CanisterEnv) {
+    this.imports = { ic0: this.systemApi() };
+    this.instantiate();
+  }
+
+  /** A fresh instance of the module: new memory at its initial size, initial globals. */
+  private instantiate(): void {
+    let instance: WebAssembly.Instance;
     try {
-      this.instance = new WebAssembly.Instance(module, { ic0: this.systemApi() });
+      instance = new WebAssembly.Instance(this.module, this.imports);
     } catch (e) {
       if (e instanceof WebAssembly.LinkError) {
         const missing = /module="([^"]+)" function="([^"]+)"/.exec(e.message);
@@ -108,13 +123,34 @@ export class CanisterInstance {
       }
       throw e;
     }
-    this.exports = this.instance.exports as Exports;
+    this.exports = instance.exports as Exports;
     if (!(this.exports.memory instanceof WebAssembly.Memory)) {
       throw new Error('canister module does not export its memory');
     }
     this.globals = Object.entries(this.exports)
       .filter(([name]) => name.startsWith(GLOBAL_EXPORT_PREFIX))
       .map(([, g]) => g as WebAssembly.Global);
+  }
+
+  snapshot(): Snapshot {
+    return {
+      heap: new Uint8Array(this.exports.memory.buffer).slice(),
+      globals: this.globals.map((g) => g.value as number | bigint),
+    };
+  }
+
+  /**
+   * Puts heap and globals back as they were. Memory cannot shrink, and pages
+   * the allocator no longer knows about would leak on every undone message that
+   * grew the heap, so a grown memory is replaced by a fresh instance.
+   */
+  restore(s: Snapshot): void {
+    if (this.exports.memory.buffer.byteLength > s.heap.length) this.instantiate();
+    const memory = this.exports.memory;
+    const missing = s.heap.length - memory.buffer.byteLength;
+    if (missing > 0) memory.grow(missing / WASM_PAGE);
+    new Uint8Array(memory.buffer).set(s.heap);
+    this.globals.forEach((g, i) => { g.value = s.globals[i]; });
   }
 
   get heapBytes(): number {
@@ -130,9 +166,7 @@ export class CanisterInstance {
    * state; otherwise state is kept unless the message traps.
    */
   run(msg: Message, entry: string | Callback, persist: boolean): Outcome {
-    const memory = this.exports.memory;
-    const heap = new Uint8Array(memory.buffer).slice();
-    const globals = this.globals.map((g) => g.value as number | bigint);
+    const before = this.snapshot();
     this.stable.begin();
     const running: Running = {
       msg,
@@ -162,11 +196,7 @@ export class CanisterInstance {
     if (outcome.ok && persist) {
       this.stable.commit();
     } else {
-      const now = new Uint8Array(memory.buffer);
-      now.set(heap);
-      // Pages grown by the undone message stay (wasm cannot shrink) but go back to zero.
-      if (now.length > heap.length) now.fill(0, heap.length);
-      this.globals.forEach((g, i) => { g.value = globals[i]; });
+      this.restore(before);
       this.stable.rollback();
     }
     return outcome;
@@ -209,11 +239,15 @@ export class CanisterInstance {
     };
     const text = (b: Uint8Array): string => new TextDecoder().decode(b);
     const selfId = this.env.id.toUint8Array();
-    const stableRange = (offset: bigint, size: bigint): [number, number] => {
-      const o = Number(offset);
-      const n = Number(size);
-      if (!Number.isSafeInteger(o + n)) throw violation('stable memory access out of bounds');
-      return [o, n];
+    /**
+     * The 64-bit API's operands are unsigned i64s (JS sees them signed): checks
+     * both ranges in BigInt so nothing wraps, and returns them as numbers.
+     */
+    const stableRanges = (name: string, heapAt: bigint, stableAt: bigint, size: bigint): [number, number, number] => {
+      const [h, o, n] = [heapAt, stableAt, size].map((v) => BigInt.asUintN(64, v));
+      if (h + n > BigInt(mem().length)) throw violation(`ic0.${name}: heap range ${h}+${n} out of bounds`);
+      if (o + n > BigInt(self.stable.sizeBytes)) throw violation(`ic0.${name}: stable memory range ${o}+${n} out of bounds`);
+      return [Number(h), Number(o), Number(n)];
     };
 
     api.msg_arg_data_size = () => cur().msg.arg.length;
@@ -263,7 +297,7 @@ export class CanisterInstance {
     api.msg_cycles_refunded128 = (dst: number) => write128(cur().msg.kind.endsWith('_callback') ? cur().msg.cycles : 0n, dst);
     api.msg_cycles_accept128 = (high: bigint, low: bigint, dst: number) => {
       const r = cur();
-      const max = ((high) << 64n) | BigInt.asUintN(64, low);
+      const max = (BigInt.asUintN(64, high) << 64n) | BigInt.asUintN(64, low);
       const available = r.msg.kind === 'update' ? r.msg.cycles - r.effects.cyclesAccepted : 0n;
       const take = max < available ? max : available;
       r.effects.cyclesAccepted += take;
@@ -280,7 +314,7 @@ export class CanisterInstance {
     api.canister_liquid_cycle_balance128 = (dst: number) => write128(self.env.balance() - cur().effects.cyclesBurned, dst);
     api.cycles_burn128 = (high: bigint, low: bigint, dst: number) => {
       const r = cur();
-      const want = ((high) << 64n) | BigInt.asUintN(64, low);
+      const want = (BigInt.asUintN(64, high) << 64n) | BigInt.asUintN(64, low);
       const left = self.env.balance() - r.effects.cyclesBurned;
       const burned = want < left ? want : left;
       r.effects.cyclesBurned += burned;
@@ -332,24 +366,12 @@ export class CanisterInstance {
       return old < 0 ? -1n : BigInt(old);
     };
     api.stable64_read = (dst: bigint, offset: bigint, size: bigint) => {
-      const [o, n] = stableRange(offset, size);
-      const d = Number(dst);
-      const m = mem();
-      if (d + n > m.length) throw violation('ic0.stable64_read: destination out of bounds');
-      try {
-        self.stable.read(o, m.subarray(d, d + n));
-      } catch (e) {
-        throw violation(`ic0.stable64_read: ${(e as Error).message}`);
-      }
+      const [d, o, n] = stableRanges('stable64_read', dst, offset, size);
+      self.stable.read(o, mem().subarray(d, d + n));
     };
     api.stable64_write = (offset: bigint, src: bigint, size: bigint) => {
-      const [o, n] = stableRange(offset, size);
-      const data = slice(Number(src), n);
-      try {
-        self.stable.write(o, data);
-      } catch (e) {
-        throw violation(`ic0.stable64_write: ${(e as Error).message}`);
-      }
+      const [d, o, n] = stableRanges('stable64_write', src, offset, size);
+      self.stable.write(o, mem().subarray(d, d + n));
     };
     api.call_new = (calleeSrc: number, calleeSize: number, nameSrc: number, nameSize: number, replyFun: number, replyEnv: number, rejectFun: number, rejectEnv: number) => {
       const r = only(CALL_CONTEXTS, 'call_new');
@@ -379,7 +401,7 @@ export class CanisterInstance {
     };
     api.call_cycles_add128 = (high: bigint, low: bigint) => {
       const c = building('call_cycles_add128');
-      c.cycles += ((high) << 64n) | BigInt.asUintN(64, low);
+      c.cycles += (BigInt.asUintN(64, high) << 64n) | BigInt.asUintN(64, low);
     };
     api.call_with_best_effort_response = () => {
       building('call_with_best_effort_response');

@@ -8,6 +8,7 @@ import { Principal } from '@dfinity/principal';
 import { sha256 } from '@noble/hashes/sha2';
 import { bytesToHex } from '@noble/hashes/utils';
 import { Canister, type InstallMode } from './canister.ts';
+import { assertNoZeroSizedVectors } from './candid_guard.ts';
 import { RejectError } from './errors.ts';
 import type { Replica } from './replica.ts';
 
@@ -35,6 +36,7 @@ export class ManagementCanister {
     const m = MANAGEMENT_METHODS[method as MethodName];
     if (!m || !m.arg) return null;
     try {
+      assertNoZeroSizedVectors(arg);
       const [decoded] = IDL.decode([m.arg], arg) as unknown as Arg[];
       const id = decoded.canister_id ?? decoded.target_canister;
       return id instanceof Principal ? id : null;
@@ -49,6 +51,7 @@ export class ManagementCanister {
     let arg: Arg = {};
     if (m.arg) {
       try {
+        assertNoZeroSizedVectors(argBytes);
         [arg] = IDL.decode([m.arg], argBytes) as unknown as Arg[];
       } catch (e) {
         throw new RejectError(4, 'IC0406', `Error decoding candid for ${method}: ${(e as Error).message}`);

@@ -11,7 +11,7 @@ import { Canister } from './canister.ts';
 import { RejectError } from './errors.ts';
 import type { Keys } from './keys.ts';
 import type { CallContextOrigin, ManagementCanister } from './management.ts';
-import type { Message, OutgoingCall, Outcome } from './instance.ts';
+import type { Callback, Message, OutgoingCall, Outcome } from './instance.ts';
 import { writeAtomic } from './canister.ts';
 import { node } from './hashtree.ts';
 
@@ -38,18 +38,22 @@ export interface RequestStatus {
 
 interface CallContext {
   origin: Origin;
+  /** Who opened the context: msg_caller in every message that belongs to it. */
+  caller: Uint8Array;
   responded: boolean;
   outstanding: number;
+  /** The last trap, reported if no later message answers the call. */
+  trap?: CallResult;
 }
 
 type Origin =
   | { kind: 'ingress'; requestId: string }
-  | { kind: 'canister'; caller: Canister; context: CallContext; call: OutgoingCall }
+  | { kind: 'canister'; caller: Canister; context: CallContext; call: OutgoingCall; epoch: number }
   | { kind: 'system' };
 
 type Task =
   | { kind: 'request'; callee: Principal; method: string; arg: Uint8Array; caller: Principal; cycles: bigint; origin: Origin }
-  | { kind: 'response'; canister: Canister; context: CallContext; call: OutgoingCall; result: CallResult }
+  | { kind: 'response'; canister: Canister; context: CallContext; call: OutgoingCall; epoch: number; result: CallResult }
   | { kind: 'timer'; canister: Canister };
 
 /** Canister ids start where a dfx replica's do (bkyz2-fmaaa-aaaaa-qaaaq-cai). */
@@ -220,12 +224,23 @@ export class Replica {
         this.process(task);
       } catch (e) {
         this.log(`internal error processing a message: ${(e as Error).stack}`);
+        this.failTask(task, e as Error);
       }
       // Let HTTP requests (queries, new calls) in between messages.
       if (++n % 8 === 0) await new Promise((r) => setImmediate(r));
     }
     this.pumping = false;
     this.scheduleTimers();
+  }
+
+  /** Answers whoever waits on a task the devnet itself failed to process. */
+  private failTask(task: Task, e: Error): void {
+    const result: CallResult = { status: 'rejected', code: 2, errorCode: 'IC0502', message: `devnet internal error: ${e.message}` };
+    if (task.kind === 'request') {
+      this.respond({ origin: task.origin, caller: task.caller.toUint8Array(), responded: false, outstanding: 0 }, result);
+    } else if (task.kind === 'response' && !task.context.responded && task.context.outstanding === 0) {
+      this.respond(task.context, result);
+    }
   }
 
   private process(task: Task): void {
@@ -239,7 +254,7 @@ export class Replica {
   }
 
   private processRequest(t: Extract<Task, { kind: 'request' }>): void {
-    const context: CallContext = { origin: t.origin, responded: false, outstanding: 0 };
+    const context: CallContext = { origin: t.origin, caller: t.caller.toUint8Array(), responded: false, outstanding: 0 };
     if (t.callee.toText() === 'aaaaa-aa') {
       let result: CallResult;
       try {
@@ -262,7 +277,7 @@ export class Replica {
       return;
     }
     const msg: Message = {
-      kind: 'update', method: t.method, arg: t.arg, caller: t.caller.toUint8Array(), time: this.now(), cycles: t.cycles,
+      kind: 'update', method: t.method, arg: t.arg, caller: context.caller, time: this.now(), cycles: t.cycles,
       responded: false, maxReplyBytes: t.origin.kind === 'ingress' ? MAX_UPDATE_REPLY_BYTES : MAX_INTER_CANISTER_BYTES,
     };
     this.settle(c, context, c.execute(msg, `canister_update ${t.method}`, true));
@@ -271,29 +286,39 @@ export class Replica {
   private processResponse(t: Extract<Task, { kind: 'response' }>): void {
     const { canister: c, context, call, result } = t;
     context.outstanding--;
+    if (t.epoch !== c.codeEpoch) {
+      // Code was uninstalled or reinstalled since the call: its callbacks are gone.
+      if (context.outstanding === 0 && !context.responded) {
+        this.respond(context, { status: 'rejected', code: 5, errorCode: 'IC0537', message: `Canister ${c.id.toText()} was uninstalled or reinstalled while awaiting a response` });
+      }
+      return;
+    }
     const replied = result.status === 'replied';
     const msg: Message = {
       kind: replied ? 'reply_callback' : 'reject_callback',
-      method: '', arg: replied ? result.reply : new Uint8Array(), caller: c.id.toUint8Array(), time: this.now(),
+      method: '', arg: replied ? result.reply : new Uint8Array(), caller: context.caller, time: this.now(),
       cycles: 0n, responded: context.responded, maxReplyBytes: MAX_UPDATE_REPLY_BYTES,
       reject: replied ? undefined : { code: result.code, message: result.message },
     };
-    let outcome: Outcome;
-    try {
-      outcome = c.execute(msg, replied ? call.reply : call.reject, true);
-    } catch (e) {
-      outcome = { ok: false, code: 'IC0502', message: (e as Error).message };
-    }
+    // The canister may have been uninstalled since it made the call.
+    const run = (entry: Callback, m: Message): Outcome => {
+      try {
+        return c.execute(m, entry, true);
+      } catch (e) {
+        return { ok: false, code: 'IC0502', message: (e as Error).message };
+      }
+    };
+    const outcome = run(replied ? call.reply : call.reject, msg);
     if (!outcome.ok && call.cleanup) {
-      const cleanup = c.execute({ ...msg, kind: 'cleanup', arg: new Uint8Array() }, call.cleanup, true);
+      const cleanup = run(call.cleanup, { ...msg, kind: 'cleanup', arg: new Uint8Array() });
       if (!cleanup.ok) this.log(`[Canister ${c.id.toText()}] cleanup callback trapped: ${cleanup.message}`);
     }
     this.settle(c, context, outcome);
   }
 
   private processTimer(c: Canister): void {
-    if (!c.hasEntry('canister_global_timer') || c.status !== 'running') return;
-    const context: CallContext = { origin: { kind: 'system' }, responded: true, outstanding: 0 };
+    if (!c.hasEntry('canister_global_timer')) return;
+    const context: CallContext = { origin: { kind: 'system' }, caller: c.id.toUint8Array(), responded: true, outstanding: 0 };
     const msg: Message = {
       kind: 'timer', method: 'canister_global_timer', arg: new Uint8Array(), caller: c.id.toUint8Array(),
       time: this.now(), cycles: 0n, responded: true, maxReplyBytes: 0,
@@ -305,10 +330,8 @@ export class Replica {
   private settle(c: Canister, context: CallContext, outcome: Outcome): void {
     if (!outcome.ok) {
       if (context.origin.kind === 'system') this.log(`[Canister ${c.id.toText()}] timer trapped: ${outcome.message}`);
-      if (!context.responded) {
-        const how = outcome.code === 'IC0503' ? 'Canister called `ic0.trap` with message' : 'Canister trapped';
-        this.respond(context, { status: 'rejected', code: 5, errorCode: outcome.code, message: `Error from Canister ${c.id.toText()}: ${how}: ${outcome.message}` });
-      }
+      // Other calls of this context may still come back and answer it.
+      context.trap = trapResult(c, outcome);
     } else {
       const e = outcome.effects;
       if (e.reply) this.respond(context, { status: 'replied', reply: e.reply });
@@ -317,12 +340,12 @@ export class Replica {
         context.outstanding++;
         this.enqueue({
           kind: 'request', callee: Principal.fromUint8Array(call.callee), method: call.method, arg: call.arg,
-          caller: c.id, cycles: call.cycles, origin: { kind: 'canister', caller: c, context, call },
+          caller: c.id, cycles: call.cycles, origin: { kind: 'canister', caller: c, context, call, epoch: c.codeEpoch },
         });
       }
     }
     if (context.outstanding === 0 && !context.responded) {
-      this.respond(context, { status: 'rejected', code: 5, errorCode: 'IC0506', message: `Canister ${c.id.toText()} did not produce a response` });
+      this.respond(context, context.trap ?? { status: 'rejected', code: 5, errorCode: 'IC0506', message: `Canister ${c.id.toText()} did not produce a response` });
     }
   }
 
@@ -337,15 +360,12 @@ export class Replica {
       status.at = Date.now();
       for (const w of status.waiters.splice(0)) w(result);
     } else if (o.kind === 'canister') {
-      this.enqueue({ kind: 'response', canister: o.caller, context: o.context, call: o.call, result });
+      this.enqueue({ kind: 'response', canister: o.caller, context: o.context, call: o.call, epoch: o.epoch, result });
     }
   }
 
   private toResult(c: Canister, outcome: Outcome): CallResult {
-    if (!outcome.ok) {
-      const how = outcome.code === 'IC0503' ? 'Canister called `ic0.trap` with message' : 'Canister trapped';
-      return { status: 'rejected', code: 5, errorCode: outcome.code, message: `Error from Canister ${c.id.toText()}: ${how}: ${outcome.message}` };
-    }
+    if (!outcome.ok) return trapResult(c, outcome);
     if (outcome.effects.reply) return { status: 'replied', reply: outcome.effects.reply };
     if (outcome.effects.reject !== undefined) return { status: 'rejected', code: 4, errorCode: 'IC0406', message: outcome.effects.reject };
     return { status: 'rejected', code: 5, errorCode: 'IC0506', message: `Canister ${c.id.toText()} did not produce a response` };
@@ -360,7 +380,8 @@ export class Replica {
     let next: bigint | null = null;
     for (const c of this.canisters.values()) {
       const t = c.timer();
-      if (t === 0n) continue;
+      // A stopped canister's timer waits until it runs again.
+      if (t === 0n || c.status !== 'running') continue;
       if (t <= now) {
         c.clearTimer();
         this.enqueue({ kind: 'timer', canister: c });
@@ -405,6 +426,11 @@ export class Replica {
 
 function origin(o: Origin): CallContextOrigin {
   return o.kind === 'ingress' ? 'ingress' : o.kind === 'canister' ? 'canister' : 'system';
+}
+
+function trapResult(c: Canister, o: Extract<Outcome, { ok: false }>): CallResult {
+  const how = o.code === 'IC0503' ? 'Canister called `ic0.trap` with message' : 'Canister trapped';
+  return { status: 'rejected', code: 5, errorCode: o.code, message: `Error from Canister ${c.id.toText()}: ${how}: ${o.message}` };
 }
 
 export function rejected(e: unknown): CallResult {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Certificate, Cbor, Expiry, HttpAgent, pollForResponse, requestIdOf, type ActorSubclass } from '@dfinity/agent';
-import { IDL } from '@dfinity/candid';
+import { IDL, idlLabelToId } from '@dfinity/candid';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 import { Secp256k1KeyIdentity } from '@dfinity/identity-secp256k1';
 import { Principal } from '@dfinity/principal';
@@ -174,6 +174,33 @@ describe('icboot devnet', () => {
     await rejects(missing.count(), /not found/);
     // Still serving.
     assert.ok((await canister.count()) > 0n);
+  });
+
+  it('refuses a hostile Candid argument to the management canister and stays up', async () => {
+    // `junk: vec null` claiming a billion elements: a few bytes that would
+    // otherwise make the decoder build a billion-element array.
+    const T = IDL.Record({ canister_id: IDL.Principal, junk: IDL.Vec(IDL.Null) });
+    const base = new Uint8Array(IDL.encode([T], [{ canister_id: id, junk: [] }]));
+    const principalBytes = 2 + id.toUint8Array().length;
+    const at = idlLabelToId('junk') > idlLabelToId('canister_id') ? base.length - 1 : base.length - principalBytes - 1;
+    assert.equal(base[at], 0, 'found the vector length');
+    const billion = [0x80, 0x94, 0xeb, 0xdc, 0x03];
+    const arg = new Uint8Array([...base.subarray(0, at), ...billion, ...base.subarray(at + 1)]);
+    await rejects(
+      agent.call(Principal.managementCanister(), { methodName: 'canister_status', arg, effectiveCanisterId: id })
+        .then(({ requestId }) => pollForResponse(agent, id, requestId)),
+      /zero-sized/,
+    );
+    assert.ok((await canister.count()) >= 0n);
+  });
+
+  it('does not grow the heap for queries that allocate', async () => {
+    const status = management(agent, id);
+    const heap = async (): Promise<bigint> => (await status.canister_status({ canister_id: id })).memory_metrics.wasm_memory_size;
+    await canister.blobQuery(3 * MiB - 64);
+    const before = await heap();
+    for (let i = 0; i < 5; i++) await canister.blobQuery(3 * MiB - 64 - i);
+    assert.equal(await heap(), before);
   });
 
   it('keeps stable memory across an upgrade and drops the heap', async () => {

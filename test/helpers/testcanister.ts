@@ -61,7 +61,11 @@ export interface ManagementActor {
     mode: { install: null } | { reinstall: null } | { upgrade: [] };
     canister_id: Principal; wasm_module: Uint8Array; arg: Uint8Array; sender_canister_version: [];
   }): Promise<void>;
-  canister_status(a: { canister_id: Principal }): Promise<{ module_hash: [] | [Uint8Array]; settings: { controllers: Principal[] } }>;
+  canister_status(a: { canister_id: Principal }): Promise<{
+    module_hash: [] | [Uint8Array];
+    settings: { controllers: Principal[] };
+    memory_metrics: { wasm_memory_size: bigint; stable_memory_size: bigint };
+  }>;
 }
 
 export function management(agent: HttpAgent, effective: Principal): ActorSubclass<ManagementActor> {
