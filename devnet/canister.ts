@@ -2,12 +2,14 @@
 // stable memory, and the live wasm instance. Installing, upgrading and restoring
 // follow the IC: install runs canister_init(arg); upgrade runs pre_upgrade, then a
 // fresh instance's post_upgrade(arg), keeping stable memory and dropping the heap.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
 import { Principal } from '@dfinity/principal';
 import { CanisterInstance, type CanisterEnv, type Callback, type Effects, type Message, type Outcome } from './instance.ts';
+import { ChunkStore } from './chunk_store.ts';
+import { writeAtomic } from './files.ts';
 import { StableMemory } from './stable.ts';
 import { compileCanisterModule } from './wasm.ts';
 import { RejectError } from './errors.ts';
@@ -23,7 +25,6 @@ interface Meta {
   moduleHash: string | null;
   certifiedData: string;
   timer: string;
-  stablePages: number;
   /** The arg of the last install or upgrade, replayed into post_upgrade on restart. */
   installArg: string;
 }
@@ -33,11 +34,11 @@ export class Canister implements CanisterEnv {
   private readonly stable: StableMemory;
   /** Bumped when code is installed, reinstalled or uninstalled: older callbacks no longer apply. */
   codeEpoch = 0;
-  /** Wasm chunks uploaded with upload_chunk, by hex SHA-256. */
-  readonly chunkStore = new Map<string, Uint8Array>();
+  readonly chunkStore: ChunkStore;
 
   private constructor(readonly id: Principal, private readonly dir: string, private meta: Meta, private readonly logLine: (line: string) => void) {
-    this.stable = new StableMemory(join(dir, 'stable.bin'), meta.stablePages);
+    this.stable = new StableMemory(join(dir, 'stable.bin'));
+    this.chunkStore = new ChunkStore(join(dir, 'chunks'));
   }
 
   static create(root: string, id: Principal, controllers: Principal[], cycles: bigint, log: (line: string) => void): Canister {
@@ -51,7 +52,6 @@ export class Canister implements CanisterEnv {
       moduleHash: null,
       certifiedData: '',
       timer: '0',
-      stablePages: 0,
       installArg: '',
     }, log);
     c.save();
@@ -64,7 +64,7 @@ export class Canister implements CanisterEnv {
     const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as Meta;
     const c = new Canister(id, dir, meta, log);
     if (meta.moduleHash) {
-      const wasm = readFileSync(join(dir, 'module.wasm'));
+      const wasm = readFileSync(join(dir, moduleFile(meta.moduleHash)));
       c.load(new Uint8Array(wasm), hexToBytes(meta.installArg), id.toUint8Array(), time, 'upgrade', false);
     }
     return c;
@@ -136,17 +136,19 @@ export class Canister implements CanisterEnv {
    */
   execute(msg: Message, entry: string | Callback, persist: boolean): Outcome {
     if (!this.instance) throw new RejectError(5, 'IC0537', `Attempted to execute a message, but the canister ${this.id.toText()} contains no Wasm module.`);
+    this.stable.begin();
     const outcome = this.instance.run(msg, entry, persist);
-    if (outcome.ok && persist) this.apply(outcome.effects);
+    if (outcome.ok && persist) this.commit(outcome.effects);
+    else this.stable.rollback();
     return outcome;
   }
 
-  private apply(e: Persisted): void {
+  /** Ends the open stable memory transaction, durably and together with the metadata. */
+  private commit(e: Persisted = {}): void {
     if (e.certifiedData) this.meta.certifiedData = bytesToHex(e.certifiedData);
     if (e.timer !== undefined) this.meta.timer = e.timer.toString();
     this.meta.cycles = (this.balance() + (e.cyclesAccepted ?? 0n) - (e.cyclesBurned ?? 0n)).toString();
-    this.meta.stablePages = this.stable.sizePages;
-    this.save();
+    this.stable.commit({ 'meta.json': this.metaJson() });
   }
 
   clearTimer(): void {
@@ -170,12 +172,11 @@ export class Canister implements CanisterEnv {
     this.codeEpoch++;
     this.stable.begin();
     this.stable.clear();
-    this.stable.commit();
     this.meta.moduleHash = null;
     this.meta.certifiedData = '';
     this.meta.timer = '0';
-    this.meta.stablePages = 0;
-    this.bumpVersion();
+    this.meta.version = (this.version() + 1n).toString();
+    this.commit();
   }
 
   private load(wasm: Uint8Array, arg: Uint8Array, caller: Uint8Array, time: bigint, mode: InstallMode, record: boolean): void {
@@ -227,16 +228,19 @@ export class Canister implements CanisterEnv {
       if (!o.ok) fail(o, hook.replace('canister_', ''));
       else Object.assign(effects, persisted(o.effects));
     }
-    this.stable.commit();
     this.instance = instance;
     if (mode !== 'upgrade') this.codeEpoch++;
+    const previousModule = this.meta.moduleHash;
     if (record) {
-      writeAtomic(join(this.dir, 'module.wasm'), wasm);
+      // The module is stored under its hash, so meta.json (committed with the
+      // stable pages) always names a module that is on disk.
       this.meta.moduleHash = bytesToHex(sha256(wasm));
+      writeAtomic(join(this.dir, moduleFile(this.meta.moduleHash)), wasm);
       this.meta.installArg = bytesToHex(arg);
       this.meta.version = (this.version() + 1n).toString();
     }
-    this.apply(effects);
+    this.commit(effects);
+    if (previousModule && previousModule !== this.meta.moduleHash) rmSync(join(this.dir, moduleFile(previousModule)), { force: true });
   }
 
   private bumpVersion(): void {
@@ -244,8 +248,13 @@ export class Canister implements CanisterEnv {
     this.save();
   }
 
+  private metaJson(): string {
+    return JSON.stringify(this.meta, null, 2) + '\n';
+  }
+
+  /** Persists settings changed outside a message (controllers, status, cycles). */
   save(): void {
-    writeAtomic(join(this.dir, 'meta.json'), JSON.stringify(this.meta, null, 2) + '\n');
+    writeAtomic(join(this.dir, 'meta.json'), this.metaJson());
   }
 
   close(): void {
@@ -274,8 +283,7 @@ function persisted(e: Effects): Persisted {
   return out;
 }
 
-export function writeAtomic(path: string, data: Uint8Array | string): void {
-  const tmp = `${path}.tmp`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
+function moduleFile(hash: string): string {
+  return `module-${hash}.wasm`;
 }
+

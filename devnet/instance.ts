@@ -162,12 +162,12 @@ export class CanisterInstance {
   }
 
   /**
-   * Runs one entry point. `persist` false (queries, inspect) always restores
-   * state; otherwise state is kept unless the message traps.
+   * Runs one entry point. The heap is restored when it traps, and always when
+   * `persist` is false (queries, inspect). Stable memory is the caller's: it
+   * runs the message inside a stable memory transaction.
    */
   run(msg: Message, entry: string | Callback, persist: boolean): Outcome {
     const before = this.snapshot();
-    this.stable.begin();
     const running: Running = {
       msg,
       effects: { calls: [], accepted: false, cyclesAccepted: 0n, cyclesBurned: 0n },
@@ -193,12 +193,7 @@ export class CanisterInstance {
     } finally {
       this.running = null;
     }
-    if (outcome.ok && persist) {
-      this.stable.commit();
-    } else {
-      this.restore(before);
-      this.stable.rollback();
-    }
+    if (!outcome.ok || !persist) this.restore(before);
     return outcome;
   }
 

@@ -6,7 +6,7 @@ import { IDL } from '@dfinity/candid';
 import { MANAGEMENT_METHODS } from '../client/management_idl.ts';
 import { Principal } from '@dfinity/principal';
 import { sha256 } from '@noble/hashes/sha2';
-import { bytesToHex } from '@noble/hashes/utils';
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
 import { Canister, type InstallMode } from './canister.ts';
 import { assertNoZeroSizedVectors } from './candid_guard.ts';
 import { RejectError } from './errors.ts';
@@ -90,7 +90,7 @@ export class ManagementCanister {
         const store = (arg.store_canister as Principal[])[0];
         const source = store ? this.controlled(caller, store) : c;
         const parts = (arg.chunk_hashes_list as { hash: Uint8Array }[]).map(({ hash }) => {
-          const chunk = source.chunkStore.get(bytesToHex(hash));
+          const chunk = source.chunkStore.get(hash);
           if (!chunk) throw new RejectError(5, 'IC0539', `Chunk ${bytesToHex(hash)} is not in the chunk store of ${source.id.toText()}`);
           return chunk;
         });
@@ -105,15 +105,13 @@ export class ManagementCanister {
         const chunk = arg.chunk as Uint8Array;
         if (chunk.length > CHUNK_MAX_BYTES) throw new RejectError(5, 'IC0504', `Chunk of ${chunk.length} bytes exceeds the ${CHUNK_MAX_BYTES}-byte limit`);
         if (c.chunkStore.size >= CHUNK_STORE_MAX) throw new RejectError(5, 'IC0504', `The chunk store of ${c.id.toText()} is full (${CHUNK_STORE_MAX} chunks)`);
-        const hash = sha256(chunk);
-        c.chunkStore.set(bytesToHex(hash), chunk);
-        return [{ hash }];
+        return [{ hash: c.chunkStore.put(chunk) }];
       }
       case 'clear_chunk_store':
         c.chunkStore.clear();
         return [];
       case 'stored_chunks':
-        return [[...c.chunkStore.keys()].map((h) => ({ hash: Uint8Array.from(Buffer.from(h, 'hex')) }))];
+        return [c.chunkStore.hashes().map((h) => ({ hash: hexToBytes(h) }))];
       case 'uninstall_code':
         c.uninstall();
         return [];
@@ -181,7 +179,7 @@ export class ManagementCanister {
         wasm_binary_size: 0n,
         custom_sections_size: 0n,
         canister_history_size: 0n,
-        wasm_chunk_store_size: nat([...c.chunkStore.values()].reduce((n, b) => n + b.length, 0)),
+        wasm_chunk_store_size: nat(c.chunkStore.bytes),
         snapshots_size: 0n,
       },
       cycles: c.balance(),

@@ -1,15 +1,17 @@
 // The devnet driven only through @dfinity/agent over HTTP, with the agent's
 // default verification (certificates and query signatures) on.
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { Certificate, Cbor, Expiry, HttpAgent, pollForResponse, requestIdOf, type ActorSubclass } from '@dfinity/agent';
 import { IDL, idlLabelToId } from '@dfinity/candid';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 import { Secp256k1KeyIdentity } from '@dfinity/identity-secp256k1';
 import { Principal } from '@dfinity/principal';
+import { sha256 } from '@noble/hashes/sha2';
 import { startDevnetProcess, type RunningDevnet } from './helpers/devnet.ts';
 import {
-  agentFor, createCanister, installTestCanister, management, testCanister, type TestCanister,
+  agentFor, createCanister, installTestCanister, management, testCanister, testCanisterWasm, type TestCanister,
 } from './helpers/testcanister.ts';
 
 const MiB = 1024 * 1024;
@@ -43,6 +45,7 @@ describe('icboot devnet', () => {
 
   after(async () => {
     await devnet?.stop();
+    if (devnet) rmSync(devnet.stateDir, { recursive: true, force: true });
   });
 
   it('serves the status endpoint with its BLS root key', async () => {
@@ -216,22 +219,52 @@ describe('icboot devnet', () => {
     assert.deepEqual(cert.lookup_path(['canister', id.toUint8Array(), 'certified_data']).status, 'Found');
   });
 
+  it('keeps acknowledged writes when the devnet is killed', async () => {
+    await canister.put('before-kill', new Uint8Array([6, 6]));
+    devnet.process.kill('SIGKILL');
+    await devnet.stop();
+    devnet = await startDevnetProcess(devnet.stateDir);
+    agent = await agentFor(devnet.url, owner);
+    canister = testCanister(agent, id);
+    assert.deepEqual(await canister.get('before-kill'), [new Uint8Array([6, 6])]);
+  });
+
   it('keeps stable memory, keys and certified data across a restart', async () => {
     await canister.put('acknowledged', new Uint8Array([1, 9, 8, 4]));
     const code = await devnet.stop();
     assert.equal(code, 0, 'SIGTERM ends the devnet cleanly');
     devnet = await startDevnetProcess(devnet.stateDir);
-    // The old agent keeps its fetched root key: the restarted devnet must sign with the same one.
-    const again = await HttpAgent.create({ host: devnet.url, identity: owner, shouldFetchRootKey: true });
-    assert.deepEqual(again.rootKey, agent.rootKey);
-    const c = testCanister(again, id);
+    // Agents keep their fetched root key: the restarted devnet must sign with the same one.
+    const rootKey = agent.rootKey;
+    agent = await HttpAgent.create({ host: devnet.url, identity: owner, shouldFetchRootKey: true });
+    assert.deepEqual(agent.rootKey, rootKey);
+    const c = testCanister(agent, id);
     assert.deepEqual(await c.get('acknowledged'), [new Uint8Array([1, 9, 8, 4])]);
     assert.deepEqual(await c.get('survivor'), [new Uint8Array([4, 2])]);
-    assert.deepEqual(await c.lifecycle(), { installs: 1n, upgrades: 2n });
+    assert.deepEqual(await c.lifecycle(), { installs: 1n, upgrades: 3n });
     const [raw] = await c.certificate();
     const cert = await Certificate.create({ certificate: raw!, rootKey: agent.rootKey!, canisterId: id });
     assert.deepEqual(cert.lookup_path(['canister', id.toUint8Array(), 'certified_data']), { status: 'Found', value: new Uint8Array(32).fill(7) });
     // The next canister gets a fresh id, not a reused one.
-    assert.equal((await createCanister(again)).toText(), 'bd3sg-teaaa-aaaaa-qaaba-cai');
+    assert.equal((await createCanister(agent)).toText(), 'bd3sg-teaaa-aaaaa-qaaba-cai');
+  });
+
+  it('installs a module from the chunk store', async () => {
+    const target = await createCanister(agent);
+    const m = management(agent, target);
+    const wasm = await testCanisterWasm();
+    const parts = [wasm.subarray(0, MiB), wasm.subarray(MiB)];
+    const hashes = [];
+    for (const chunk of parts) hashes.push(await m.upload_chunk({ canister_id: target, chunk }));
+    assert.equal((await m.stored_chunks({ canister_id: target })).length, 2);
+    await rejects(m.install_chunked_code({
+      mode: { install: null }, target_canister: target, store_canister: [], chunk_hashes_list: hashes.slice().reverse(),
+      wasm_module_hash: sha256(wasm), arg: new Uint8Array(IDL.encode([], [])), sender_canister_version: [],
+    }), /hash does not match/);
+    await m.install_chunked_code({
+      mode: { install: null }, target_canister: target, store_canister: [], chunk_hashes_list: hashes,
+      wasm_module_hash: sha256(wasm), arg: new Uint8Array(IDL.encode([], [])), sender_canister_version: [],
+    });
+    assert.deepEqual(await testCanister(agent, target).lifecycle(), { installs: 1n, upgrades: 0n });
   });
 });

@@ -61,6 +61,12 @@ export interface ManagementActor {
     mode: { install: null } | { reinstall: null } | { upgrade: [] };
     canister_id: Principal; wasm_module: Uint8Array; arg: Uint8Array; sender_canister_version: [];
   }): Promise<void>;
+  upload_chunk(a: { canister_id: Principal; chunk: Uint8Array }): Promise<{ hash: Uint8Array }>;
+  stored_chunks(a: { canister_id: Principal }): Promise<{ hash: Uint8Array }[]>;
+  install_chunked_code(a: {
+    mode: { install: null }; target_canister: Principal; store_canister: []; chunk_hashes_list: { hash: Uint8Array }[];
+    wasm_module_hash: Uint8Array; arg: Uint8Array; sender_canister_version: [];
+  }): Promise<void>;
   canister_status(a: { canister_id: Principal }): Promise<{
     module_hash: [] | [Uint8Array];
     settings: { controllers: Principal[] };
