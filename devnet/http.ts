@@ -62,6 +62,9 @@ async function handle(o: HttpInterfaceOptions, req: IncomingMessage, res: Server
     throw new HttpError(400, `invalid ${scope} id in URL: ${id}`);
   }
   if (scope === 'subnet' && endpoint !== 'read_state') throw new HttpError(404, `no such endpoint: ${url.pathname}`);
+  if (scope === 'canister' && !o.replica.hostsRange(target)) {
+    throw new HttpError(400, `Canister ${target.toText()} does not belong to any subnet of this devnet`);
+  }
   const body = await readBody(req);
   const request = validate(body, endpoint as RequestType, o.replica.now());
   if (endpoint === 'read_state') return readState(o, res, request.content, request.sender, scope === 'canister' ? target : null);

@@ -13,7 +13,7 @@ import type { Keys } from './keys.ts';
 import type { CallContextOrigin, ManagementCanister } from './management.ts';
 import type { Callback, Message, OutgoingCall, Outcome } from './instance.ts';
 import { writeAtomic } from './files.ts';
-import { node } from './hashtree.ts';
+import { compareBytes, node } from './hashtree.ts';
 
 export const MAX_INGRESS_BYTES = 2 * 1024 * 1024;
 export const MAX_UPDATE_REPLY_BYTES = 2 * 1024 * 1024;
@@ -100,6 +100,12 @@ export class Replica {
   /** The canister range this subnet certifies, for the agent's range checks. */
   get canisterRanges(): [Uint8Array, Uint8Array][] {
     return [[canisterIdOf(FIRST_CANISTER_INDEX).toUint8Array(), canisterIdOf(LAST_CANISTER_INDEX).toUint8Array()]];
+  }
+
+  /** Whether `id` falls in this subnet's canister range (the routing table of a one-subnet IC). */
+  hostsRange(id: Principal): boolean {
+    const b = id.toUint8Array();
+    return this.canisterRanges.some(([lo, hi]) => compareBytes(b, lo) >= 0 && compareBytes(b, hi) <= 0);
   }
 
   /** Brings every persisted canister back, each through post_upgrade. */

@@ -175,6 +175,8 @@ describe('icboot devnet', () => {
 
     const missing = testCanister(agent, Principal.fromText('bd3sg-teaaa-aaaaa-qaaba-cai'));
     await rejects(missing.count(), /not found/);
+    const elsewhere = testCanister(await agentFor(devnet.url, owner, 0), Principal.fromText('ryjl3-tyaaa-aaaaa-aaaba-cai'));
+    await rejects(elsewhere.count(), /400[\s\S]*does not belong to any subnet/);
     // Still serving.
     assert.ok((await canister.count()) > 0n);
   });
