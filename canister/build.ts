@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 
 export interface BuildResult {
   wasm: string;
+  /** The Candid interface azle generated from the sources. */
   candid: string;
   built: boolean;
 }
@@ -15,7 +16,7 @@ export interface BuildResult {
 export class BuildError extends Error {}
 
 interface DfxJson {
-  canisters?: Record<string, { type?: string; main?: string; candid?: string }>;
+  canisters?: Record<string, { type?: string; main?: string }>;
 }
 
 function newestMtime(path: string): number {
@@ -47,7 +48,8 @@ export async function buildAzleCanister(projectDir: string, name: string, opts: 
     throw new BuildError(`${dfxPath} has no azle canister named "${name}" with a "main" entry`);
   }
   const wasm = join(dir, '.azle', name, `${name}.wasm`);
-  const candid = join(dir, canister.candid ?? join('.azle', name, `${name}.did`));
+  // Generated beside the wasm, so a build never rewrites a committed .did file.
+  const candid = join(dir, '.azle', name, `${name}.did`);
   const sources = Math.max(newestMtime(dirname(join(dir, canister.main))), statSync(dfxPath).mtimeMs);
   if (!opts.force && existsSync(wasm) && statSync(wasm).mtimeMs >= sources) return { wasm, candid, built: false };
 

@@ -1,11 +1,56 @@
 // The `icboot` command line: each command parses its flags and calls one module.
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { Principal } from '@dfinity/principal';
 import { startDevnet } from '../devnet/index.ts';
+import { connect, icbootCanister, requireCanisterId, type CommonOptions, type Connection } from '../client/canister.ts';
+import { deploy, type DeployMode } from '../client/deploy.ts';
+import { UserError } from '../client/errors.ts';
+import type { IcbootService } from '../client/icboot_idl.ts';
+import { VerifiedReader } from '../client/verify.ts';
+import { DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, upload } from '../uploader/upload.ts';
+import { MAX_CHUNK_BYTES, MIN_CHUNK_SIZE } from '../canister/src/limits.ts';
+import { bytes, isoTime, table } from './format.ts';
+import { progressPrinter } from './progress.ts';
 
-function port(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('must be a port number (0-65535)');
-  return n;
+function integer(min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`must be an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+const port = integer(0, 65535);
+const releaseId = integer(1, Number.MAX_SAFE_INTEGER);
+
+function principal(value: string): Principal {
+  try {
+    return Principal.fromText(value);
+  } catch {
+    throw new InvalidArgumentError('must be a principal (e.g. aaaaa-aa or a dfx identity\'s principal)');
+  }
+}
+
+/** The flags shared by every command that talks to a canister. */
+function canisterCommand(parent: Command, name: string, description: string): Command {
+  return parent.command(name)
+    .description(description)
+    .addOption(new Option('--network <network>', 'local, ic, or an endpoint URL').env('ICBOOT_NETWORK').default('local'))
+    .addOption(new Option('--canister <id>', 'icboot canister id (default: recorded by deploy, or dfx\'s canister_ids.json)').env('ICBOOT_CANISTER'))
+    .option('--identity <name>', 'dfx identity to sign with')
+    .option('--pem <file>', 'PEM file (Ed25519 or secp256k1) to sign with');
+}
+
+const where = (c: Connection): string => (c.network.name === c.network.host ? c.network.host : `${c.network.name} (${c.network.host})`);
+
+const notice = (line: string): void => {
+  process.stderr.write(line + '\n');
+};
+
+async function open(o: CommonOptions): Promise<{ c: Connection; canister: IcbootService; reader: VerifiedReader }> {
+  const c = await connect(o, notice);
+  const id = requireCanisterId(c.network, o.canister);
+  const canister = icbootCanister(c, id);
+  return { c, canister, reader: new VerifiedReader(canister, c.agent, id) };
 }
 
 export function program(): Command {
@@ -35,6 +80,128 @@ export function program(): Command {
       process.on('SIGTERM', () => stop('SIGTERM'));
     });
 
+  canisterCommand(p, 'deploy', 'build the icboot canister if needed, create it on first deploy, install or upgrade it')
+    .addOption(new Option('--mode <mode>', 'install mode').choices(['auto', 'install', 'upgrade', 'reinstall']).default('auto'))
+    .action(async (o: CommonOptions & { mode: DeployMode }) => {
+      const c = await connect(o, notice);
+      const r = await deploy(c, o.mode, o.canister, notice);
+      notice(`${r.action === 'unchanged' ? 'module unchanged' : r.action} on ${where(c)}`);
+      process.stdout.write(`${r.canisterId.toText()}\n`);
+    });
+
+  canisterCommand(p, 'upload', 'upload a boot tree directory and publish it as a new release')
+    .argument('<dir>', 'boot tree, laid out like /srv/tftp')
+    .option('--label <text>', 'release label', '')
+    .option('--dry-run', 'say what would be sent, send nothing')
+    .option('--no-publish', 'create the release without making it current')
+    .option('--concurrency <n>', 'calls in flight', integer(1, 64), DEFAULT_CONCURRENCY)
+    .option('--chunk-size <bytes>', 'chunk size', integer(MIN_CHUNK_SIZE, MAX_CHUNK_BYTES), DEFAULT_CHUNK_SIZE)
+    .action(async (dir: string, o: CommonOptions & { label: string; dryRun?: boolean; publish: boolean; concurrency: number; chunkSize: number }) => {
+      const { canister } = await open(o);
+      const show = progressPrinter(process.stderr);
+      const r = await upload(canister, dir, {
+        label: o.label || dir, chunkSize: o.chunkSize, concurrency: o.concurrency, dryRun: Boolean(o.dryRun), publish: o.publish,
+      }, show.update);
+      show.done();
+      const sent = `${o.dryRun ? 'would send' : 'sent'} ${bytes(r.bytesSent)}`;
+      process.stdout.write(`${r.files} files, ${bytes(r.bytes)}, ${r.chunks} chunks (${r.newChunks} new, ${r.reusedChunks} reused), ${sent} in ${r.seconds.toFixed(1)} s\n`);
+      if (r.releaseId !== null) process.stdout.write(`release ${r.releaseId}${r.published ? ' published' : ' created (not published)'}\n`);
+    });
+
+  canisterCommand(p, 'ls', 'list the files of a release (verified)')
+    .option('--release <n>', 'release id (default: current)', releaseId)
+    .option('-l, --long', 'show size and SHA-256')
+    .action(async (o: CommonOptions & { release?: number; long?: boolean }) => {
+      const { reader } = await open(o);
+      const m = await reader.manifest(await reader.index(), o.release);
+      const lines = o.long ? table(m.files.map((f) => [String(f.size), f.sha256, f.path])) : m.files.map((f) => f.path).join('\n');
+      if (lines) process.stdout.write(lines + '\n');
+    });
+
+  canisterCommand(p, 'cat', 'write a file of a release to stdout, verified against the certified release')
+    .argument('<path>', 'path inside the boot tree')
+    .option('--release <n>', 'release id (default: current)', releaseId)
+    .action(async (path: string, o: CommonOptions & { release?: number }) => {
+      const { reader } = await open(o);
+      const m = await reader.manifest(await reader.index(), o.release);
+      const wanted = path.replace(/^\/+/, '');
+      const file = m.files.find((f) => f.path === wanted);
+      if (!file) throw new UserError(`${wanted}: no such file in release ${m.id}`);
+      for await (const chunk of reader.file(file)) {
+        if (!process.stdout.write(chunk)) await new Promise((r) => process.stdout.once('drain', r));
+      }
+    });
+
+  canisterCommand(p, 'releases', 'list releases (verified); * marks the current one')
+    .action(async (o: CommonOptions) => {
+      const { reader } = await open(o);
+      const { index } = await reader.index();
+      const rows = index.releases.map((r) => [
+        `${r.id === index.current ? '*' : ' '}${r.id}`, isoTime(r.created), String(r.files), bytes(r.bytes), r.author, r.label,
+      ]);
+      process.stdout.write(table([[' ID', 'CREATED', 'FILES', 'SIZE', 'AUTHOR', 'LABEL'], ...rows]) + '\n');
+    });
+
+  canisterCommand(p, 'publish', 'make a release current (roll forward or back)')
+    .argument('<release>', 'release id', releaseId)
+    .action(async (id: number, o: CommonOptions) => {
+      const { canister } = await open(o);
+      await canister.publish(BigInt(id));
+      process.stdout.write(`release ${id} is now current\n`);
+    });
+
+  canisterCommand(p, 'delete', 'delete a release that is not current and reclaim chunks no release uses')
+    .argument('<release>', 'release id', releaseId)
+    .action(async (id: number, o: CommonOptions) => {
+      const { canister } = await open(o);
+      await canister.delete_release(BigInt(id));
+      let freed = 0n;
+      let deleted = 0;
+      for (;;) {
+        const r = await canister.gc(200);
+        freed += r.freed_bytes;
+        deleted += r.deleted;
+        if (r.remaining === 0n) break;
+      }
+      process.stdout.write(`release ${id} deleted; ${deleted} unused chunks reclaimed (${bytes(Number(freed))})\n`);
+    });
+
+  canisterCommand(p, 'authorize', 'allow a principal to upload and publish (controllers only)')
+    .argument('<principal>', 'principal to authorize', principal)
+    .action(async (who: Principal, o: CommonOptions) => {
+      const { canister } = await open(o);
+      await canister.authorize(who);
+      process.stdout.write(`${who.toText()} may now write\n`);
+    });
+
+  canisterCommand(p, 'deauthorize', 'withdraw a principal\'s write access (controllers only)')
+    .argument('<principal>', 'principal to deauthorize', principal)
+    .action(async (who: Principal, o: CommonOptions) => {
+      const { canister } = await open(o);
+      await canister.deauthorize(who);
+      process.stdout.write(`${who.toText()} may no longer write\n`);
+    });
+
+  canisterCommand(p, 'status', 'releases, chunks, storage, dedup ratio and cycles of the canister')
+    .action(async (o: CommonOptions) => {
+      const { c, canister } = await open(o);
+      const s = await canister.status();
+      const stored = Number(s.chunk_bytes);
+      const logical = Number(s.logical_bytes);
+      process.stdout.write(table([
+        ['network', where(c)],
+        ['canister', requireCanisterId(c.network, o.canister).toText()],
+        ['releases', String(s.releases)],
+        ['current', s.current.length ? String(s.current[0]) : '(none)'],
+        ['chunks', `${s.chunks} (${bytes(stored)})`],
+        ['unused chunks', String(s.garbage_chunks)],
+        ['release bytes', bytes(logical)],
+        ['dedup ratio', stored > 0 ? `${(logical / stored).toFixed(2)}x` : '-'],
+        ['authorized', String(s.authorized)],
+        ['cycles', s.cycles.toLocaleString('en-US')],
+      ]) + '\n');
+    });
+
   return p;
 }
 
@@ -42,7 +209,8 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await program().parseAsync(argv);
   } catch (e) {
-    process.stderr.write(`icboot: ${(e as Error).message}\n`);
+    const message = e instanceof UserError || !process.env.ICBOOT_DEBUG ? (e as Error).message : (e as Error).stack;
+    process.stderr.write(`icboot: ${message}\n`);
     process.exitCode = 1;
   }
 }

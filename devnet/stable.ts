@@ -12,7 +12,7 @@ import {
   closeSync, existsSync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { writeAtomic } from './files.ts';
+import { writeAtomic } from '../client/files.ts';
 
 export const PAGE = 65536;
 /** The IC's stable memory limit (500 GiB). */

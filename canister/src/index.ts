@@ -1,0 +1,338 @@
+// The icboot canister: a content-addressed chunk store, immutable releases
+// (manifests of boot trees) and a certified index naming the current release.
+// Methods validate and delegate; all state lives in stable memory.
+import {
+  IDL, Principal, StableBTreeMap, canisterCycleBalance, certifiedDataSet, dataCertificate, init, isController,
+  msgCaller, postUpgrade, query, time, trap, update,
+} from 'azle';
+import { sha256 } from '@noble/hashes/sha2';
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
+import {
+  MANIFEST_VERSION, encodeJson, type Index, type Manifest, type ManifestFile, type ReleaseSummary,
+} from './manifest.ts';
+import {
+  MAX_AUTHORIZED, MAX_CHUNKS_PER_RELEASE, MAX_CHUNK_BYTES, MAX_FILES, MAX_GC_BATCH, MAX_LABEL_BYTES, MAX_MANIFEST_BYTES,
+  MAX_PUT_BYTES, MAX_QUERY_HASHES, MAX_RELEASES, MIN_CHUNK_SIZE,
+} from './limits.ts';
+import { pathError } from './validate.ts';
+
+const Hash = IDL.Vec(IDL.Nat8);
+const FileEntry = IDL.Record({ path: IDL.Text, size: IDL.Nat64, sha256: Hash, chunks: IDL.Vec(Hash) });
+const NewRelease = IDL.Record({ label: IDL.Text, chunk_size: IDL.Nat32, files: IDL.Vec(FileEntry) });
+const ChunkUpload = IDL.Record({ hash: Hash, data: IDL.Vec(IDL.Nat8) });
+const CertifiedIndex = IDL.Record({ index: IDL.Vec(IDL.Nat8), certificate: IDL.Opt(IDL.Vec(IDL.Nat8)) });
+const GcResult = IDL.Record({ deleted: IDL.Nat32, freed_bytes: IDL.Nat64, remaining: IDL.Nat64 });
+const Status = IDL.Record({
+  releases: IDL.Nat32,
+  current: IDL.Opt(IDL.Nat64),
+  chunks: IDL.Nat64,
+  chunk_bytes: IDL.Nat64,
+  logical_bytes: IDL.Nat64,
+  garbage_chunks: IDL.Nat64,
+  authorized: IDL.Nat32,
+  cycles: IDL.Nat,
+});
+
+type FileEntryArg = { path: string; size: bigint; sha256: Uint8Array; chunks: Uint8Array[] };
+type NewReleaseArg = { label: string; chunk_size: number; files: FileEntryArg[] };
+
+/** Blobs stored as they are; Azle's default JSON encoding is slow for bytes. */
+const raw = { toBytes: (b: Uint8Array): Uint8Array => b, fromBytes: (b: Uint8Array): Uint8Array => b };
+const u64 = {
+  toBytes: (n: bigint): Uint8Array => {
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setBigUint64(0, n);
+    return b;
+  },
+  fromBytes: (b: Uint8Array): bigint => new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0),
+};
+
+interface Counters {
+  nextRelease: number;
+  chunks: number;
+  chunkBytes: number;
+}
+
+function fail(message: string): never {
+  trap(`icboot: ${message}`);
+}
+
+export default class {
+  /** SHA-256 → chunk bytes. */
+  chunks = new StableBTreeMap<Uint8Array, Uint8Array>(0, raw, raw);
+  /** Release id → manifest bytes. */
+  manifests = new StableBTreeMap<bigint, Uint8Array>(1, u64, raw);
+  /** SHA-256 → number of releases naming the chunk. */
+  refs = new StableBTreeMap<Uint8Array, bigint>(2, raw, u64);
+  /** Chunks no release names, for gc. */
+  garbage = new StableBTreeMap<Uint8Array, Uint8Array>(3, raw, raw);
+  /** Principals (text) that may write besides controllers. */
+  writers = new StableBTreeMap<string, boolean>(4);
+  /** 'index' → the certified index bytes; 'counters' → Counters as JSON. */
+  state = new StableBTreeMap<string, Uint8Array>(5, undefined, raw);
+
+  @init([])
+  init(): void {
+    this.certify(this.indexBytes());
+  }
+
+  @postUpgrade([])
+  postUpgrade(): void {
+    // certified_data does survive upgrades on the IC; setting it again makes a
+    // canister restored from stable memory alone (or an older version) consistent.
+    this.certify(this.indexBytes());
+  }
+
+  @update([IDL.Vec(ChunkUpload)], IDL.Nat32)
+  put_chunks(uploads: { hash: Uint8Array; data: Uint8Array }[]): number {
+    this.requireWriter();
+    let total = 0;
+    for (const u of uploads) {
+      if (u.hash.length !== 32) fail('a chunk hash must be 32 bytes (SHA-256)');
+      if (u.data.length === 0 || u.data.length > MAX_CHUNK_BYTES) fail(`a chunk must be 1 to ${MAX_CHUNK_BYTES} bytes`);
+      total += u.data.length;
+    }
+    if (total > MAX_PUT_BYTES) fail(`put_chunks takes at most ${MAX_PUT_BYTES} bytes per call`);
+    const counters = this.counters();
+    let stored = 0;
+    for (const u of uploads) {
+      // Content addressing is checked by every reader against the certified
+      // manifest; hashing here in QuickJS would cost ~1 s per MiB.
+      if (this.chunks.containsKey(u.hash)) continue;
+      this.chunks.insert(u.hash, u.data);
+      if (!this.refs.containsKey(u.hash)) this.garbage.insert(u.hash, new Uint8Array());
+      counters.chunks += 1;
+      counters.chunkBytes += u.data.length;
+      stored += 1;
+    }
+    this.saveCounters(counters);
+    return stored;
+  }
+
+  @query([IDL.Vec(Hash)], IDL.Vec(Hash))
+  missing_chunks(hashes: Uint8Array[]): Uint8Array[] {
+    if (hashes.length > MAX_QUERY_HASHES) fail(`missing_chunks takes at most ${MAX_QUERY_HASHES} hashes`);
+    return hashes.filter((h) => !this.chunks.containsKey(h));
+  }
+
+  @query([Hash], IDL.Opt(IDL.Vec(IDL.Nat8)))
+  get_chunk(hash: Uint8Array): [Uint8Array] | [] {
+    const data = this.chunks.get(hash);
+    return data === undefined ? [] : [data];
+  }
+
+  @update([NewRelease], IDL.Nat64)
+  create_release(r: NewReleaseArg): bigint {
+    const author = this.requireWriter();
+    if (new TextEncoder().encode(r.label).length > MAX_LABEL_BYTES) fail(`label is longer than ${MAX_LABEL_BYTES} bytes`);
+    if (r.chunk_size < MIN_CHUNK_SIZE || r.chunk_size > MAX_CHUNK_BYTES) fail(`chunk_size must be ${MIN_CHUNK_SIZE} to ${MAX_CHUNK_BYTES}`);
+    if (r.files.length > MAX_FILES) fail(`a release holds at most ${MAX_FILES} files`);
+    const index = this.index();
+    if (index.releases.length >= MAX_RELEASES) fail(`at most ${MAX_RELEASES} releases; delete old ones first`);
+    const files = this.checkFiles(r);
+    const counters = this.counters();
+    const id = counters.nextRelease;
+    const manifest: Manifest = {
+      version: MANIFEST_VERSION, id, label: r.label, author: author.toText(), created: time().toString(),
+      chunk_size: r.chunk_size, files,
+    };
+    const bytes = encodeJson(manifest);
+    if (bytes.length > MAX_MANIFEST_BYTES) fail(`manifest of ${bytes.length} bytes exceeds ${MAX_MANIFEST_BYTES}`);
+    for (const h of distinctChunks(files)) {
+      const hash = hexToBytes(h);
+      this.refs.insert(hash, (this.refs.get(hash) ?? 0n) + 1n);
+      this.garbage.remove(hash);
+    }
+    this.manifests.insert(BigInt(id), bytes);
+    counters.nextRelease = id + 1;
+    this.saveCounters(counters);
+    index.releases.push({
+      id, label: r.label, author: manifest.author, created: manifest.created, files: files.length,
+      bytes: files.reduce((n, f) => n + f.size, 0), manifest_sha256: bytesToHex(sha256(bytes)),
+    });
+    this.saveIndex(index);
+    return BigInt(id);
+  }
+
+  /** Makes a release current, atomically (roll forward or back). */
+  @update([IDL.Nat64])
+  publish(id: bigint): void {
+    this.requireWriter();
+    const index = this.index();
+    if (!index.releases.some((r) => r.id === Number(id))) fail(`release ${id} does not exist`);
+    index.current = Number(id);
+    this.saveIndex(index);
+  }
+
+  /** Deletes a release that is not current; its chunks become garbage when no other release names them. */
+  @update([IDL.Nat64])
+  delete_release(id: bigint): void {
+    this.requireWriter();
+    const index = this.index();
+    const n = Number(id);
+    if (index.current === n) fail(`release ${id} is current; publish another release first`);
+    const bytes = this.manifests.get(id);
+    if (!bytes || !index.releases.some((r) => r.id === n)) fail(`release ${id} does not exist`);
+    const manifest = JSON.parse(new TextDecoder().decode(bytes)) as Manifest;
+    for (const h of distinctChunks(manifest.files)) {
+      const hash = hexToBytes(h);
+      const left = (this.refs.get(hash) ?? 1n) - 1n;
+      if (left > 0n) {
+        this.refs.insert(hash, left);
+      } else {
+        this.refs.remove(hash);
+        this.garbage.insert(hash, new Uint8Array());
+      }
+    }
+    this.manifests.remove(id);
+    index.releases = index.releases.filter((r) => r.id !== n);
+    this.saveIndex(index);
+  }
+
+  /** Deletes up to `limit` unreferenced chunks; call again while `remaining` > 0. */
+  @update([IDL.Nat32], GcResult)
+  gc(limit: number): { deleted: number; freed_bytes: bigint; remaining: bigint } {
+    this.requireWriter();
+    const batch = this.garbage.keys(0, Math.min(Math.max(limit, 1), MAX_GC_BATCH));
+    const counters = this.counters();
+    let freed = 0;
+    for (const hash of batch) {
+      this.garbage.remove(hash);
+      if (this.refs.containsKey(hash)) continue;
+      const data = this.chunks.remove(hash);
+      if (data) {
+        freed += data.length;
+        counters.chunks -= 1;
+        counters.chunkBytes -= data.length;
+      }
+    }
+    this.saveCounters(counters);
+    return { deleted: batch.length, freed_bytes: BigInt(freed), remaining: BigInt(this.garbage.len()) };
+  }
+
+  /** The index and, in a query, the certificate that covers SHA-256(index). */
+  @query([], CertifiedIndex)
+  index_certified(): { index: Uint8Array; certificate: [Uint8Array] | [] } {
+    const c = dataCertificate();
+    return { index: this.indexBytes(), certificate: c === undefined ? [] : [c] };
+  }
+
+  @query([IDL.Nat64], IDL.Opt(IDL.Vec(IDL.Nat8)))
+  manifest(id: bigint): [Uint8Array] | [] {
+    const m = this.manifests.get(id);
+    return m === undefined ? [] : [m];
+  }
+
+  @update([IDL.Principal])
+  authorize(p: Principal): void {
+    this.requireController();
+    if (this.writers.len() >= MAX_AUTHORIZED) fail(`at most ${MAX_AUTHORIZED} authorized principals`);
+    this.writers.insert(p.toText(), true);
+  }
+
+  @update([IDL.Principal])
+  deauthorize(p: Principal): void {
+    this.requireController();
+    if (!this.writers.remove(p.toText())) fail(`${p.toText()} is not authorized`);
+  }
+
+  @query([], IDL.Vec(IDL.Principal))
+  authorized(): Principal[] {
+    return this.writers.keys().map((t) => Principal.fromText(t));
+  }
+
+  @query([], Status)
+  status(): {
+    releases: number; current: [bigint] | []; chunks: bigint; chunk_bytes: bigint; logical_bytes: bigint;
+    garbage_chunks: bigint; authorized: number; cycles: bigint;
+  } {
+    const index = this.index();
+    const counters = this.counters();
+    return {
+      releases: index.releases.length,
+      current: index.current === null ? [] : [BigInt(index.current)],
+      chunks: BigInt(counters.chunks),
+      chunk_bytes: BigInt(counters.chunkBytes),
+      logical_bytes: BigInt(index.releases.reduce((n, r) => n + r.bytes, 0)),
+      garbage_chunks: BigInt(this.garbage.len()),
+      authorized: this.writers.len(),
+      cycles: canisterCycleBalance(),
+    };
+  }
+
+  private checkFiles(r: NewReleaseArg): ManifestFile[] {
+    const seen = new Set<string>();
+    const dirs = new Set<string>();
+    let chunkCount = 0;
+    const files: ManifestFile[] = [];
+    for (const f of r.files) {
+      const err = pathError(f.path);
+      if (err) fail(`${JSON.stringify(f.path)}: ${err}`);
+      if (seen.has(f.path)) fail(`${f.path}: listed twice`);
+      seen.add(f.path);
+      const parts = f.path.split('/');
+      for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join('/'));
+      if (f.sha256.length !== 32) fail(`${f.path}: sha256 must be 32 bytes`);
+      const size = Number(f.size);
+      const expected = Math.ceil(size / r.chunk_size);
+      if (f.chunks.length !== expected) fail(`${f.path}: ${size} bytes need ${expected} chunks of ${r.chunk_size}, got ${f.chunks.length}`);
+      chunkCount += f.chunks.length;
+      if (chunkCount > MAX_CHUNKS_PER_RELEASE) fail(`a release names at most ${MAX_CHUNKS_PER_RELEASE} chunks`);
+      let total = 0;
+      f.chunks.forEach((hash, i) => {
+        if (hash.length !== 32) fail(`${f.path}: chunk hashes must be 32 bytes`);
+        const data = this.chunks.get(hash);
+        if (data === undefined) fail(`${f.path}: chunk ${bytesToHex(hash)} has not been uploaded`);
+        const want = i < f.chunks.length - 1 ? r.chunk_size : size - r.chunk_size * i;
+        if (data.length !== want) fail(`${f.path}: chunk ${i} is ${data.length} bytes, expected ${want}`);
+        total += data.length;
+      });
+      if (total !== size) fail(`${f.path}: chunks add up to ${total} bytes, not ${size}`);
+      files.push({ path: f.path, size, sha256: bytesToHex(f.sha256), chunks: f.chunks.map(bytesToHex) });
+    }
+    for (const f of files) if (dirs.has(f.path)) fail(`${f.path}: is both a file and a directory`);
+    return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+
+  private requireWriter(): Principal {
+    const caller = msgCaller();
+    if (isController(caller) || this.writers.containsKey(caller.toText())) return caller;
+    fail(`${caller.toText()} is not authorized to write; a controller can run \`icboot authorize ${caller.toText()}\``);
+  }
+
+  private requireController(): void {
+    const caller = msgCaller();
+    if (!isController(caller)) fail(`only controllers may change authorizations; ${caller.toText()} is not a controller`);
+  }
+
+  private indexBytes(): Uint8Array {
+    return this.state.get('index') ?? encodeJson({ version: MANIFEST_VERSION, current: null, releases: [] } satisfies Index);
+  }
+
+  private index(): Index {
+    return JSON.parse(new TextDecoder().decode(this.indexBytes())) as Index;
+  }
+
+  private saveIndex(index: Index): void {
+    const bytes = encodeJson(index);
+    this.state.insert('index', bytes);
+    this.certify(bytes);
+  }
+
+  private certify(indexBytes: Uint8Array): void {
+    certifiedDataSet(sha256(indexBytes));
+  }
+
+  private counters(): Counters {
+    const b = this.state.get('counters');
+    return b ? (JSON.parse(new TextDecoder().decode(b)) as Counters) : { nextRelease: 1, chunks: 0, chunkBytes: 0 };
+  }
+
+  private saveCounters(c: Counters): void {
+    this.state.insert('counters', new TextEncoder().encode(JSON.stringify(c)));
+  }
+}
+
+function distinctChunks(files: ManifestFile[]): Set<string> {
+  return new Set(files.flatMap((f) => f.chunks));
+}

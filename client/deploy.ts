@@ -1,0 +1,86 @@
+// `icboot deploy`: build the canister when its wasm is stale, create it on the
+// first deploy (local networks), install or upgrade it, and record its id.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { Actor } from '@dfinity/agent';
+import { IDL } from '@dfinity/candid';
+import { Principal } from '@dfinity/principal';
+import { sha256 } from '@noble/hashes/sha2';
+import { bytesToHex } from '@noble/hashes/utils';
+import { buildAzleCanister } from '../canister/build.ts';
+import { findCanisterId, recordCanisterId, userError, type Connection } from './canister.ts';
+import { UserError } from './errors.ts';
+import { managementIdlFactory } from './management_idl.ts';
+
+export type DeployMode = 'auto' | 'install' | 'upgrade' | 'reinstall';
+
+/** The repository root, which holds dfx.json and the canister sources. */
+export const PROJECT_DIR = fileURLToPath(new URL('..', import.meta.url));
+/** Any id inside a local replica's canister range serves as effective id for creation. */
+const LOCAL_EFFECTIVE_ID = Principal.fromText('bkyz2-fmaaa-aaaaa-qaaaq-cai');
+/** A gzipped module this small fits one install_code call under the 2 MiB ingress limit. */
+const SINGLE_CALL_WASM_BYTES = 1_900_000;
+
+interface Management {
+  provisional_create_canister_with_cycles(a: { amount: []; settings: []; specified_id: []; sender_canister_version: [] }): Promise<{ canister_id: Principal }>;
+  canister_status(a: { canister_id: Principal }): Promise<{ module_hash: [] | [Uint8Array] }>;
+  install_code(a: {
+    mode: { install: null } | { reinstall: null } | { upgrade: [] };
+    canister_id: Principal; wasm_module: Uint8Array; arg: Uint8Array; sender_canister_version: [];
+  }): Promise<void>;
+}
+
+export interface DeployResult {
+  canisterId: Principal;
+  action: 'installed' | 'upgraded' | 'reinstalled' | 'unchanged';
+  created: boolean;
+  built: boolean;
+}
+
+export async function deploy(c: Connection, mode: DeployMode, canisterFlag?: string, log: (line: string) => void = () => {}): Promise<DeployResult> {
+  const { wasm, built } = await buildAzleCanister(PROJECT_DIR, 'icboot');
+  if (built) log(`built ${wasm}`);
+  const module = new Uint8Array(gzipSync(readFileSync(wasm), { level: 9 }));
+  if (module.length > SINGLE_CALL_WASM_BYTES) throw new UserError(`the gzipped canister module is ${module.length} bytes, too large for one install call`);
+  const mgmt = (effective: Principal): Management => Actor.createActor<Management>(managementIdlFactory, {
+    agent: c.agent, canisterId: Principal.managementCanister(), effectiveCanisterId: effective,
+  });
+  const guard = async <T>(p: Promise<T>): Promise<T> => {
+    try {
+      return await p;
+    } catch (e) {
+      throw userError(e, c.network.host);
+    }
+  };
+
+  let id = findCanisterId(c.network, canisterFlag);
+  let created = false;
+  if (!id) {
+    if (!c.network.fetchRootKey) {
+      throw new UserError('creating canisters on mainnet needs cycles: create one (dfx canister create icboot --network ic, or the NNS dapp) and pass --canister ID');
+    }
+    id = (await guard(mgmt(LOCAL_EFFECTIVE_ID).provisional_create_canister_with_cycles({
+      amount: [], settings: [], specified_id: [], sender_canister_version: [],
+    }))).canister_id;
+    created = true;
+    log(`created canister ${id.toText()} on ${c.network.name}`);
+  }
+  recordCanisterId(c.network, id);
+
+  const status = await guard(mgmt(id).canister_status({ canister_id: id }));
+  const installed = status.module_hash[0];
+  const effective = mode === 'auto' ? (installed ? 'upgrade' : 'install') : mode;
+  if (mode === 'auto' && installed && bytesToHex(installed) === bytesToHex(sha256(module))) {
+    return { canisterId: id, action: 'unchanged', created, built };
+  }
+  await guard(mgmt(id).install_code({
+    mode: effective === 'upgrade' ? { upgrade: [] } : effective === 'install' ? { install: null } : { reinstall: null },
+    canister_id: id,
+    wasm_module: module,
+    arg: new Uint8Array(IDL.encode([], [])),
+    sender_canister_version: [],
+  }));
+  const action = effective === 'upgrade' ? 'upgraded' : effective === 'install' ? 'installed' : 'reinstalled';
+  return { canisterId: id, action, created, built };
+}

@@ -1,0 +1,110 @@
+// Reading a boot tree so that every byte is checked against the IC root key:
+// certificate (root key, canister, freshness) → certified_data = SHA-256(index)
+// → SHA-256(manifest) listed in the index → SHA-256 of every chunk listed in
+// the manifest → SHA-256 of the whole file.
+import { Certificate, lookupResultToBuffer, type HttpAgent } from '@dfinity/agent';
+import type { Principal } from '@dfinity/principal';
+import { sha256 } from '@noble/hashes/sha2';
+import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
+import {
+  decodeIndex, decodeManifest, ManifestError, type Index, type Manifest, type ManifestFile,
+} from '../canister/src/manifest.ts';
+import type { IcbootService } from './icboot_idl.ts';
+import { UserError } from './errors.ts';
+
+/** Something did not match what the canister certified: nothing of it may be used. */
+export class IntegrityError extends UserError {}
+
+export interface CertifiedIndex {
+  index: Index;
+  /** SHA-256 of the index bytes, as certified. */
+  hash: string;
+}
+
+export class VerifiedReader {
+  constructor(
+    private readonly canister: IcbootService,
+    private readonly agent: HttpAgent,
+    private readonly canisterId: Principal,
+  ) {}
+
+  async index(): Promise<CertifiedIndex> {
+    const { index, certificate } = await this.canister.index_certified();
+    const raw = certificate[0];
+    if (!raw) throw new IntegrityError('the canister returned no data certificate for its index');
+    const rootKey = this.agent.rootKey;
+    if (!rootKey) throw new IntegrityError('no IC root key to verify the certificate with');
+    let cert: Certificate;
+    try {
+      cert = await Certificate.create({ certificate: raw, rootKey, canisterId: this.canisterId });
+    } catch (e) {
+      throw new IntegrityError(`certificate verification failed: ${(e as Error).message.split('\n')[0]}`);
+    }
+    const certified = lookupResultToBuffer(cert.lookup_path(['canister', this.canisterId.toUint8Array(), 'certified_data']));
+    if (!certified) throw new IntegrityError('the certificate does not contain the canister\'s certified data');
+    const hash = sha256(index);
+    if (bytesToHex(certified) !== bytesToHex(hash)) {
+      throw new IntegrityError('the index does not match the canister\'s certified data');
+    }
+    try {
+      return { index: decodeIndex(index), hash: bytesToHex(hash) };
+    } catch (e) {
+      throw new IntegrityError(`certified index is malformed: ${(e as ManifestError).message}`);
+    }
+  }
+
+  /** The manifest of release `id` (default: current), checked against the certified index. */
+  async manifest(certified: CertifiedIndex, id?: number): Promise<Manifest> {
+    const { index } = certified;
+    const wanted = id ?? index.current;
+    if (wanted === null || wanted === undefined) throw new UserError('no release is published yet');
+    const entry = index.releases.find((r) => r.id === wanted);
+    if (!entry) throw new UserError(`release ${wanted} does not exist`);
+    const [bytes] = await this.canister.manifest(BigInt(wanted));
+    if (!bytes) throw new IntegrityError(`release ${wanted} is in the certified index but its manifest is missing`);
+    if (bytesToHex(sha256(bytes)) !== entry.manifest_sha256) {
+      throw new IntegrityError(`manifest of release ${wanted} does not match its certified hash`);
+    }
+    try {
+      const m = decodeManifest(bytes);
+      if (m.id !== wanted) throw new ManifestError(`manifest names release ${m.id}`);
+      return m;
+    } catch (e) {
+      throw new IntegrityError(`manifest of release ${wanted} is malformed: ${(e as Error).message}`);
+    }
+  }
+
+  /** A chunk's bytes, verified against its hash. */
+  async chunk(hash: string): Promise<Uint8Array> {
+    const [data] = await this.canister.get_chunk(hexToBytes(hash));
+    if (!data) throw new IntegrityError(`chunk ${hash} is missing from the canister`);
+    if (bytesToHex(sha256(data)) !== hash) throw new IntegrityError(`chunk ${hash} does not match its hash`);
+    return data;
+  }
+
+  /**
+   * The file's bytes in order. Every chunk is verified before it is yielded;
+   * the last one only once the whole file's size and SHA-256 check out.
+   */
+  async *file(file: ManifestFile): AsyncGenerator<Uint8Array> {
+    const whole = sha256.create();
+    let size = 0;
+    for (let i = 0; i < file.chunks.length; i++) {
+      const data = await this.chunk(file.chunks[i]);
+      whole.update(data);
+      size += data.length;
+      if (i < file.chunks.length - 1) yield data;
+      else {
+        checkWhole(file, size, whole.digest());
+        yield data;
+      }
+    }
+    if (file.chunks.length === 0) checkWhole(file, 0, whole.digest());
+  }
+}
+
+function checkWhole(file: ManifestFile, size: number, digest: Uint8Array): void {
+  if (size !== file.size || bytesToHex(digest) !== file.sha256) {
+    throw new IntegrityError(`${file.path} does not match its certified size and SHA-256`);
+  }
+}

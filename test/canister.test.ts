@@ -1,0 +1,227 @@
+// The icboot canister on the devnet, through `icboot` commands and the client
+// modules over @dfinity/agent: storage, releases, certification, access, GC.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Ed25519KeyIdentity } from '@dfinity/identity';
+import { Principal } from '@dfinity/principal';
+import { buildAzleCanister } from '../canister/build.ts';
+import { connect, icbootCanister, type Connection } from '../client/canister.ts';
+import { PROJECT_DIR } from '../client/deploy.ts';
+import type { IcbootService } from '../client/icboot_idl.ts';
+import { VerifiedReader } from '../client/verify.ts';
+import { MAX_CHUNK_BYTES } from '../canister/src/limits.ts';
+import { upload } from '../uploader/upload.ts';
+import { cliEnv, icboot, type CliEnv } from './helpers/cli.ts';
+import { startDevnetProcess, tempDir, type RunningDevnet } from './helpers/devnet.ts';
+
+const MiB = 1024 * 1024;
+const opts = { label: 'test', chunkSize: MiB, concurrency: 4, dryRun: false, publish: true };
+
+async function readAll(reader: VerifiedReader, path: string, release?: number): Promise<Buffer> {
+  const m = await reader.manifest(await reader.index(), release);
+  const file = m.files.find((f) => f.path === path);
+  assert.ok(file, `${path} is in release ${m.id}`);
+  const parts: Uint8Array[] = [];
+  for await (const p of reader.file(file)) parts.push(p);
+  return Buffer.concat(parts);
+}
+
+describe('icboot canister', () => {
+  let devnet: RunningDevnet;
+  let env: CliEnv;
+  let canisterId: Principal;
+  let owner: Connection;
+  let canister: IcbootService;
+  let reader: VerifiedReader;
+  const tree = tempDir('tree');
+  const big = randomBytes(65 * MiB + 12345);
+
+  before(async () => {
+    devnet = await startDevnetProcess();
+    env = cliEnv(devnet.url);
+    const r = await icboot(['deploy'], env);
+    assert.equal(r.code, 0, r.stderr);
+    canisterId = Principal.fromText(r.stdout.toString().trim().split('\n').pop()!);
+    owner = await connect({ network: devnet.url, pem: join(env.env.XDG_CONFIG_HOME!, 'icboot', 'identity.pem') });
+    canister = icbootCanister(owner, canisterId);
+    reader = new VerifiedReader(canister, owner.agent, canisterId);
+
+    mkdirSync(join(tree, 'pxelinux.cfg'));
+    mkdirSync(join(tree, 'debian', 'amd64'), { recursive: true });
+    writeFileSync(join(tree, 'pxelinux.cfg', 'default'), 'default install\nlabel install\n');
+    writeFileSync(join(tree, 'debian', 'amd64', 'linux'), big);
+    writeFileSync(join(tree, 'debian', 'amd64', 'empty.cfg'), '');
+    writeFileSync(join(tree, 'copy-of-default'), 'default install\nlabel install\n');
+    symlinkSync('debian/amd64/linux', join(tree, 'vmlinuz'));
+  });
+
+  after(async () => {
+    await devnet?.stop();
+    for (const d of [tree, devnet?.stateDir, env?.cwd]) if (d) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('commits an interface that matches the built wasm', async () => {
+    const { candid } = await buildAzleCanister(PROJECT_DIR, 'icboot');
+    assert.equal(readFileSync(join(PROJECT_DIR, 'canister', 'icboot.did'), 'utf8'), readFileSync(candid, 'utf8'));
+  });
+
+  it('round-trips a tree with nested dirs, an empty file and a file over 64 MiB', async () => {
+    const r = await upload(canister, tree, opts);
+    assert.equal(r.files, 5);
+    assert.equal(r.releaseId, 1n);
+    assert.ok(r.published);
+    assert.deepEqual(await readAll(reader, 'debian/amd64/linux'), big);
+    assert.deepEqual(await readAll(reader, 'vmlinuz'), big);
+    assert.equal((await readAll(reader, 'debian/amd64/empty.cfg')).length, 0);
+    const cat = await icboot(['cat', '/pxelinux.cfg/default'], env);
+    assert.equal(cat.code, 0, cat.stderr);
+    assert.equal(cat.stdout.toString(), 'default install\nlabel install\n');
+    const ls = await icboot(['ls'], env);
+    assert.deepEqual(ls.stdout.toString().trim().split('\n'),
+      ['copy-of-default', 'debian/amd64/empty.cfg', 'debian/amd64/linux', 'pxelinux.cfg/default', 'vmlinuz']);
+  });
+
+  it('stores an identical chunk once', async () => {
+    const s = await canister.status();
+    // linux and vmlinuz share 66 chunks; default and its copy share one.
+    assert.equal(s.chunks, 66n + 1n);
+    assert.equal(s.chunk_bytes, BigInt(big.length + 'default install\nlabel install\n'.length));
+    const again = await upload(canister, tree, { ...opts, publish: false });
+    assert.equal(again.newChunks, 0);
+    assert.equal(again.bytesSent, 0);
+    assert.equal((await canister.status()).chunks, 67n);
+  });
+
+  it('rejects writes from principals that are not authorized', async () => {
+    const stranger = await connect({ network: devnet.url, pem: writePem(Ed25519KeyIdentity.generate()) });
+    const theirs = icbootCanister(stranger, canisterId);
+    const chunk = { hash: new Uint8Array(32), data: new Uint8Array([1]) };
+    await assert.rejects(theirs.put_chunks([chunk]), /is not authorized to write/);
+    await assert.rejects(theirs.publish(1n), /is not authorized to write/);
+    await assert.rejects(theirs.authorize(stranger.identity.getPrincipal()), /only controllers/);
+    const me = stranger.identity.getPrincipal().toText();
+    assert.equal((await icboot(['authorize', me], env)).code, 0);
+    assert.equal(await theirs.put_chunks([chunk]), 1);
+    assert.equal((await icboot(['deauthorize', me], env)).code, 0);
+    await assert.rejects(theirs.put_chunks([chunk]), /is not authorized to write/);
+    const viaCli = await icboot(['publish', '1', '--pem', writePem(Ed25519KeyIdentity.generate())], env);
+    assert.equal(viaCli.code, 1);
+    assert.match(viaCli.stderr, /^icboot: \S+ is not authorized to write; a controller can run `icboot authorize/);
+    assert.equal(viaCli.stderr.trim().split('\n').length, 1, 'one line, no stack trace');
+  });
+
+  it('validates paths, chunk sizes and manifests', async () => {
+    const hash = (await canister.status()).chunks > 0n ? await firstChunkOf(reader) : new Uint8Array(32);
+    const release = (path: string, size = 30n, chunks = [hash]) => canister.create_release({
+      label: 'bad', chunk_size: MiB, files: [{ path, size, sha256: new Uint8Array(32), chunks }],
+    });
+    for (const [path, why] of [
+      ['../etc/passwd', /"\.\." segment/], ['a//b', /empty segment/], ['/abs', /relative/], ['a\0b', /NUL/],
+      ['x'.repeat(300), /segment longer/], ['a/'.repeat(40) + 'b', /deeper than/], ['dos\\path', /backslash/], ['', /empty/],
+    ] as const) {
+      await assert.rejects(release(path), why, path);
+    }
+    await assert.rejects(release('ok', 31n), /chunks add up to 30 bytes, not 31|is 30 bytes, expected 31/);
+    await assert.rejects(release('ok', 30n, [randomBytes(32)]), /has not been uploaded/);
+    await assert.rejects(release('ok', 30n, []), /need 1 chunks/);
+    await assert.rejects(canister.put_chunks([{ hash: new Uint8Array(32), data: new Uint8Array(MAX_CHUNK_BYTES + 1) }]), /a chunk must be 1 to/);
+    await assert.rejects(canister.put_chunks([{ hash: new Uint8Array(31), data: new Uint8Array(1) }]), /32 bytes/);
+    await assert.rejects(canister.create_release({ label: 'dup', chunk_size: MiB, files: [
+      { path: 'a', size: 30n, sha256: new Uint8Array(32), chunks: [hash] },
+      { path: 'a/b', size: 30n, sha256: new Uint8Array(32), chunks: [hash] },
+    ] }), /both a file and a directory/);
+    assert.equal((await canister.status()).releases, 2, 'no release was created');
+  });
+
+  it('refuses an index or manifest that does not match the certified data', async () => {
+    const lying = (patch: Partial<IcbootService>): VerifiedReader =>
+      new VerifiedReader({ ...canisterMethods(canister), ...patch }, owner.agent, canisterId);
+    const real = await canister.index_certified();
+    const forgedIndex = new TextEncoder().encode(new TextDecoder().decode(real.index).replace('"current":1', '"current":2'));
+    await assert.rejects(lying({ index_certified: async () => ({ ...real, index: forgedIndex }) }).index(), /does not match the canister's certified data/);
+    await assert.rejects(lying({ index_certified: async () => ({ ...real, certificate: [] }) }).index(), /no data certificate/);
+    const [manifest] = await canister.manifest(1n);
+    const forged = new TextEncoder().encode(new TextDecoder().decode(manifest!).replace('"label":"test"', '"label":"evil"'));
+    const r = lying({ manifest: async () => [forged] });
+    await assert.rejects(r.manifest(await r.index(), 1), /does not match its certified hash/);
+    const chunk = await firstChunkOf(reader);
+    const corrupt = lying({ get_chunk: async () => [new Uint8Array(30)] });
+    await assert.rejects(corrupt.chunk(Buffer.from(chunk).toString('hex')), /does not match its hash/);
+    const wrongKey = new Uint8Array(owner.agent.rootKey!);
+    wrongKey[wrongKey.length - 1] ^= 1;
+    const other = await connect({ network: devnet.url, pem: writePem(Ed25519KeyIdentity.generate()) });
+    (other.agent as unknown as { rootKey: Uint8Array }).rootKey = wrongKey;
+    // Refused by the agent (subnet keys) or by our certificate check, whichever looks first.
+    await assert.rejects(new VerifiedReader(icbootCanister(other, canisterId), other.agent, canisterId).index(), /[Cc]ertificate verification/);
+  });
+
+  it('keeps everything across an upgrade, and certified data still verifies', async () => {
+    const before = await canister.status();
+    const r = await icboot(['deploy', '--mode', 'upgrade'], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.toString().trim(), canisterId.toText());
+    assert.deepEqual(await canister.status(), before);
+    const { index } = await reader.index();
+    assert.equal(index.current, 1);
+    assert.deepEqual(await readAll(reader, 'vmlinuz'), big);
+  });
+
+  it('deploys twice to the same canister id', async () => {
+    const r = await icboot(['deploy'], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.toString().trim(), canisterId.toText());
+    assert.match(r.stderr, /module unchanged/);
+  });
+
+  it('publishes releases, deletes old ones and reclaims their chunks', async () => {
+    const other = tempDir('tree2');
+    writeFileSync(join(other, 'only-here'), randomBytes(3 * MiB));
+    writeFileSync(join(other, 'pxelinux.0'), 'default install\nlabel install\n');
+    const second = await upload(canister, other, { ...opts, label: 'second' });
+    assert.equal(second.releaseId, 3n);
+    const releases = (await icboot(['releases'], env)).stdout.toString();
+    assert.match(releases, /^\*3 /m);
+    assert.equal((await icboot(['publish', '1'], env)).code, 0);
+    assert.equal((await reader.index()).index.current, 1);
+    assert.equal((await icboot(['publish', '3'], env)).code, 0);
+    const current = await icboot(['delete', '3'], env);
+    assert.match(current.stderr, /is current/);
+    const before = await canister.status();
+    for (const id of ['1', '2']) {
+      const d = await icboot(['delete', id], env);
+      assert.equal(d.code, 0, d.stderr);
+    }
+    const afterGc = await canister.status();
+    assert.equal(afterGc.releases, 1);
+    assert.equal(afterGc.garbage_chunks, 0n);
+    // The 66 chunks of linux are gone (plus the stray chunk a stranger wrote); the shared config chunk stays.
+    assert.equal(afterGc.chunks, before.chunks - 66n - 1n);
+    assert.equal(afterGc.chunk_bytes, before.chunk_bytes - BigInt(big.length) - 1n);
+    assert.equal((await readAll(reader, 'pxelinux.0')).toString(), 'default install\nlabel install\n');
+    rmSync(other, { recursive: true, force: true });
+  });
+});
+
+function writePem(identity: Ed25519KeyIdentity): string {
+  const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from(identity.getKeyPair().secretKey).subarray(0, 32)]);
+  const path = join(tempDir('pem'), 'key.pem');
+  writeFileSync(path, `-----BEGIN PRIVATE KEY-----\n${der.toString('base64')}\n-----END PRIVATE KEY-----\n`);
+  return path;
+}
+
+async function firstChunkOf(reader: VerifiedReader): Promise<Uint8Array> {
+  const m = await reader.manifest(await reader.index());
+  return Buffer.from(m.files.find((f) => f.chunks.length > 0)!.chunks[0], 'hex');
+}
+
+/** The actor's methods as a plain object, so a test can replace some with a lying node's answers. */
+function canisterMethods(c: IcbootService): IcbootService {
+  const names: (keyof IcbootService)[] = [
+    'put_chunks', 'missing_chunks', 'get_chunk', 'create_release', 'publish', 'delete_release', 'gc', 'index_certified',
+    'manifest', 'authorize', 'deauthorize', 'authorized', 'status',
+  ];
+  return Object.fromEntries(names.map((n) => [n, (...a: unknown[]) => (c[n] as (...x: unknown[]) => unknown)(...a)])) as unknown as IcbootService;
+}

@@ -1,0 +1,45 @@
+// Runs the `icboot` command line as a user would, in a directory of its own
+// and with its own config home (so identities and records stay in the test).
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { REPO, tempDir } from './devnet.ts';
+
+export interface CliResult {
+  code: number | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+export interface CliEnv {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/** A working directory and config home with no dfx identities. */
+export function cliEnv(devnetUrl: string): CliEnv {
+  const home = tempDir('home');
+  return {
+    cwd: home,
+    env: {
+      ...process.env,
+      HOME: home,
+      XDG_CONFIG_HOME: join(home, '.config'),
+      DFX_CONFIG_ROOT: join(home, 'nodfx'),
+      ICBOOT_NETWORK: devnetUrl,
+      ICBOOT_CANISTER: undefined,
+    },
+  };
+}
+
+export function icboot(args: string[], e: CliEnv, stdin?: string): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(REPO, 'cli', 'icboot.js'), ...args], { cwd: e.cwd, env: e.env });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString() }));
+    child.stdin.end(stdin ?? '');
+  });
+}

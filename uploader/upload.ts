@@ -1,0 +1,158 @@
+// `icboot upload DIR`: walk → hash (streaming) → ask which chunks the canister
+// lacks → send only those, several calls in flight → create the release →
+// publish it. Running it again after an interruption sends only what is still
+// missing, because chunks already stored are never asked for.
+import { TransientError, UserError } from '../client/errors.ts';
+import type { FileEntry, IcbootService } from '../client/icboot_idl.ts';
+import { MAX_PUT_BYTES, MAX_QUERY_HASHES } from '../canister/src/limits.ts';
+import { hashFile, readChunk, type HashedFile } from './chunker.ts';
+import { walkTree } from './walk.ts';
+
+export const DEFAULT_CHUNK_SIZE = 1024 * 1024;
+export const DEFAULT_CONCURRENCY = 4;
+const RETRIES = 5;
+
+export interface UploadOptions {
+  label: string;
+  chunkSize: number;
+  concurrency: number;
+  dryRun: boolean;
+  publish: boolean;
+}
+
+export type UploadPhase = 'hashing' | 'checking' | 'sending' | 'publishing';
+
+export interface Progress {
+  phase: UploadPhase;
+  done: number;
+  total: number;
+}
+
+export interface UploadReport {
+  files: number;
+  bytes: number;
+  chunks: number;
+  newChunks: number;
+  reusedChunks: number;
+  bytesSent: number;
+  seconds: number;
+  releaseId: bigint | null;
+  published: boolean;
+}
+
+interface ChunkRef {
+  file: HashedFile;
+  index: number;
+  size: number;
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+export async function upload(
+  canister: IcbootService,
+  dir: string,
+  o: UploadOptions,
+  progress: (p: Progress) => void = () => {},
+): Promise<UploadReport> {
+  const started = performance.now();
+  const tree = walkTree(dir);
+  const totalBytes = tree.reduce((n, f) => n + f.size, 0);
+  const files: HashedFile[] = [];
+  let hashed = 0;
+  for (const f of tree) {
+    files.push(await hashFile(f, o.chunkSize));
+    hashed += f.size;
+    progress({ phase: 'hashing', done: hashed, total: totalBytes });
+  }
+
+  // First occurrence of each distinct chunk: identical chunks are sent once.
+  const refs = new Map<string, ChunkRef>();
+  for (const file of files) {
+    file.chunks.forEach((hash, index) => {
+      const key = hex(hash);
+      if (!refs.has(key)) refs.set(key, { file, index, size: Math.min(o.chunkSize, file.size - index * o.chunkSize) });
+    });
+  }
+  const all = [...refs.keys()];
+  const missing: string[] = [];
+  for (let i = 0; i < all.length; i += MAX_QUERY_HASHES) {
+    const batch = all.slice(i, i + MAX_QUERY_HASHES).map((h) => Buffer.from(h, 'hex'));
+    for (const h of await retry(() => canister.missing_chunks(batch))) missing.push(hex(h));
+    progress({ phase: 'checking', done: Math.min(i + MAX_QUERY_HASHES, all.length), total: all.length });
+  }
+  const report: UploadReport = {
+    files: files.length,
+    bytes: totalBytes,
+    chunks: all.length,
+    newChunks: missing.length,
+    reusedChunks: all.length - missing.length,
+    bytesSent: 0,
+    seconds: 0,
+    releaseId: null,
+    published: false,
+  };
+  if (o.dryRun) {
+    report.seconds = (performance.now() - started) / 1000;
+    return { ...report, bytesSent: missing.reduce((n, h) => n + refs.get(h)!.size, 0) };
+  }
+
+  const calls = packCalls(missing.map((h) => refs.get(h)!), o.chunkSize);
+  const sendTotal = missing.reduce((n, h) => n + refs.get(h)!.size, 0);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < calls.length) {
+      const call = calls[next++];
+      const uploads = await Promise.all(call.map(async (r) => ({
+        hash: r.file.chunks[r.index],
+        data: await readChunk(r.file, o.chunkSize, r.index),
+      })));
+      await retry(() => canister.put_chunks(uploads));
+      report.bytesSent += uploads.reduce((n, u) => n + u.data.length, 0);
+      progress({ phase: 'sending', done: report.bytesSent, total: sendTotal });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency, calls.length)) }, worker));
+
+  progress({ phase: 'publishing', done: 0, total: 1 });
+  const entries: FileEntry[] = files.map((f) => ({ path: f.path, size: BigInt(f.size), sha256: f.sha256, chunks: f.chunks }));
+  // Not retried: a reply lost after the release was created would create it twice.
+  report.releaseId = await canister.create_release({ label: o.label, chunk_size: o.chunkSize, files: entries });
+  if (o.publish) {
+    await retry(() => canister.publish(report.releaseId!));
+    report.published = true;
+  }
+  progress({ phase: 'publishing', done: 1, total: 1 });
+  report.seconds = (performance.now() - started) / 1000;
+  return report;
+}
+
+/** Groups chunks into put_chunks calls that stay under the per-call byte limit. */
+function packCalls(chunks: ChunkRef[], chunkSize: number): ChunkRef[][] {
+  if (chunkSize > MAX_PUT_BYTES) throw new UserError(`chunk size ${chunkSize} exceeds the ${MAX_PUT_BYTES}-byte call limit`);
+  const calls: ChunkRef[][] = [];
+  let current: ChunkRef[] = [];
+  let bytes = 0;
+  for (const c of chunks) {
+    if (bytes + c.size > MAX_PUT_BYTES && current.length > 0) {
+      calls.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(c);
+    bytes += c.size;
+  }
+  if (current.length > 0) calls.push(current);
+  return calls;
+}
+
+/** Repeats a call that failed for a transient reason, with exponential backoff. */
+async function retry<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await call();
+    } catch (e) {
+      if (!(e instanceof TransientError) || attempt >= RETRIES) throw e;
+      await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+    }
+  }
+}
