@@ -8,7 +8,7 @@ import {
 import { sha256 } from '@noble/hashes/sha2';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
 import {
-  MANIFEST_VERSION, encodeJson, type Index, type Manifest, type ManifestFile, type ReleaseSummary,
+  MANIFEST_VERSION, encodeJson, type Index, type Manifest, type ManifestFile,
 } from './manifest.ts';
 import {
   MAX_AUTHORIZED, MAX_CHUNKS_PER_RELEASE, MAX_CHUNK_BYTES, MAX_FILES, MAX_GC_BATCH, MAX_LABEL_BYTES, MAX_MANIFEST_BYTES,
