@@ -56,6 +56,8 @@ export async function upload(
 ): Promise<UploadReport> {
   const started = performance.now();
   const tree = walkTree(dir);
+  // An empty put checks write access before minutes of hashing and sending.
+  if (!o.dryRun) await retry(() => canister.put_chunks([]));
   const totalBytes = tree.reduce((n, f) => n + f.size, 0);
   const files: HashedFile[] = [];
   let hashed = 0;

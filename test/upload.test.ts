@@ -1,0 +1,120 @@
+// `icboot upload` against the devnet with the real Debian 12 netboot tree.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Principal } from '@dfinity/principal';
+import { connect, icbootCanister } from '../client/canister.ts';
+import type { IcbootService } from '../client/icboot_idl.ts';
+import { VerifiedReader } from '../client/verify.ts';
+import { walkTree } from '../uploader/walk.ts';
+import { cliEnv, icboot, type CliEnv } from './helpers/cli.ts';
+import { REPO, startDevnetProcess, tempDir, type RunningDevnet } from './helpers/devnet.ts';
+
+/** Debian package debian-installer-12-netboot-amd64 (installed by .ci/run). */
+const DEBIAN = '/usr/lib/debian-installer/images/12/amd64/text';
+
+describe('icboot upload', () => {
+  let devnet: RunningDevnet;
+  let env: CliEnv;
+  let canister: IcbootService;
+  let reader: VerifiedReader;
+
+  before(async () => {
+    assert.ok(existsSync(DEBIAN), `${DEBIAN} is missing: apt-get install debian-installer-12-netboot-amd64`);
+    devnet = await startDevnetProcess();
+    env = cliEnv(devnet.url);
+    const r = await icboot(['deploy'], env);
+    assert.equal(r.code, 0, r.stderr);
+    const id = Principal.fromText(r.stdout.toString().trim());
+    const c = await connect({ network: devnet.url, pem: join(env.env.XDG_CONFIG_HOME!, 'icboot', 'identity.pem') });
+    canister = icbootCanister(c, id);
+    reader = new VerifiedReader(canister, c.agent, id);
+  });
+
+  after(async () => {
+    await devnet?.stop();
+    for (const d of [devnet?.stateDir, env?.cwd]) if (d) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('uploads the Debian netboot tree and every file reads back byte-identical', async () => {
+    const r = await icboot(['upload', DEBIAN, '--label', 'debian 12'], env);
+    assert.equal(r.code, 0, r.stderr);
+    const tree = walkTree(DEBIAN);
+    assert.match(r.stdout.toString(), new RegExp(`^${tree.length} files, .* sent .*\\nrelease 1 published\\n$`));
+    const m = await reader.manifest(await reader.index());
+    assert.deepEqual(m.files.map((f) => f.path), tree.map((f) => f.path));
+    // pxelinux.0 is a symlink into debian-installer/ in the package: it holds the target's bytes.
+    assert.ok(m.files.some((f) => f.path === 'pxelinux.0'));
+    for (const f of m.files) {
+      const parts: Uint8Array[] = [];
+      for await (const p of reader.file(f)) parts.push(p);
+      const local = readFileSync(realpathSync(join(DEBIAN, f.path)));
+      assert.ok(Buffer.concat(parts).equals(local), `${f.path} differs`);
+    }
+  });
+
+  it('sends no chunk bytes when the tree is unchanged', async () => {
+    const r = await icboot(['upload', DEBIAN, '--label', 'again'], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout.toString(), /\(0 new, \d+ reused\), sent 0 B in/);
+    assert.match(r.stdout.toString(), /release 2 published/);
+  });
+
+  it('resumes an interrupted upload, sending only what is missing', async () => {
+    const dir = tempDir('resume');
+    for (let i = 0; i < 12; i++) writeFileSync(join(dir, `part${i}.img`), randomBytes(1024 * 1024 * 2));
+    const before = (await canister.status()).chunks;
+    const child = spawn(process.execPath, [join(REPO, 'cli', 'icboot.js'), 'upload', dir, '--concurrency', '1'], { cwd: env.cwd, env: env.env });
+    const exited = new Promise((r) => child.on('exit', r));
+    // Kill it once some, but not all, of its 24 chunks are stored.
+    for (;;) {
+      const stored = (await canister.status()).chunks - before;
+      if (stored >= 4n) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill('SIGKILL');
+    await exited;
+    const partial = (await canister.status()).chunks - before;
+    assert.ok(partial > 0n && partial < 24n, `killed midway (${partial} of 24 chunks stored)`);
+    const r = await icboot(['upload', dir], env);
+    assert.equal(r.code, 0, r.stderr);
+    const newChunks = Number(/\((\d+) new, (\d+) reused\)/.exec(r.stdout.toString())![1]);
+    assert.equal(BigInt(newChunks), 24n - partial, 'only the missing chunks are sent');
+    assert.match(r.stdout.toString(), new RegExp(`sent ${24n - partial}\\.0 MiB`));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a symlink that leaves the tree, and publishes nothing', async () => {
+    const dir = tempDir('escape');
+    mkdirSync(join(dir, 'boot'));
+    writeFileSync(join(dir, 'boot', 'ok.cfg'), 'fine');
+    symlinkSync('/etc/passwd', join(dir, 'boot', 'passwd'));
+    const releases = (await canister.status()).releases;
+    const r = await icboot(['upload', dir], env);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /boot\/passwd: symlink points outside the tree/);
+    assert.equal((await canister.status()).releases, releases);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses an identity without write rights and publishes nothing', async () => {
+    const dir = tempDir('denied');
+    writeFileSync(join(dir, 'new.bin'), randomBytes(4096));
+    const stranger = join(tempDir('stranger'), 'key.pem');
+    const ed = (await import('@dfinity/identity')).Ed25519KeyIdentity.generate();
+    const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from(ed.getKeyPair().secretKey).subarray(0, 32)]);
+    writeFileSync(stranger, `-----BEGIN PRIVATE KEY-----\n${der.toString('base64')}\n-----END PRIVATE KEY-----\n`);
+    const before = await canister.status();
+    const r = await icboot(['upload', dir, '--pem', stranger], env);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr.trim().split('\n').pop(), `icboot: ${ed.getPrincipal().toText()} is not authorized to write; a controller can run \`icboot authorize ${ed.getPrincipal().toText()}\``);
+    const now = await canister.status();
+    assert.equal(now.releases, before.releases);
+    assert.deepEqual(now.current, before.current);
+    assert.equal(now.chunks, before.chunks);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});

@@ -1,0 +1,52 @@
+// What `icboot upload` accepts from a boot tree directory.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { walkTree } from '../uploader/walk.ts';
+import { tempDir } from './helpers/devnet.ts';
+
+function tree(): string {
+  const dir = tempDir('walk');
+  mkdirSync(join(dir, 'debian-installer', 'amd64'), { recursive: true });
+  writeFileSync(join(dir, 'debian-installer', 'amd64', 'pxelinux.0'), 'bootloader');
+  return dir;
+}
+
+describe('boot tree walk', () => {
+  it('follows symlinks inside the tree as the files they point to', () => {
+    const dir = tree();
+    symlinkSync('debian-installer/amd64/pxelinux.0', join(dir, 'pxelinux.0'));
+    symlinkSync('debian-installer', join(dir, 'di'));
+    assert.deepEqual(walkTree(dir).map((f) => [f.path, f.size]), [
+      ['debian-installer/amd64/pxelinux.0', 10], ['di/amd64/pxelinux.0', 10], ['pxelinux.0', 10],
+    ]);
+  });
+
+  it('refuses links that leave the tree, loops, broken links, sockets and FIFOs', async () => {
+    const cases: [string, (dir: string) => void | Promise<void>, RegExp][] = [
+      ['escape', (d) => symlinkSync('../../etc', join(d, 'etc')), /etc: symlink points outside the tree/],
+      ['absolute', (d) => symlinkSync('/etc/hostname', join(d, 'host')), /host: symlink points outside the tree/],
+      ['loop', (d) => symlinkSync('.', join(d, 'debian-installer', 'again')), /again: symlink loop/],
+      ['self', (d) => symlinkSync('self', join(d, 'self')), /self: symlink loop/],
+      ['broken', (d) => symlinkSync('nowhere', join(d, 'gone')), /gone: broken symlink/],
+      ['fifo', (d) => { execFileSync('mkfifo', [join(d, 'pipe')]); }, /pipe: is a FIFO/],
+      ['socket', (d) => new Promise<void>((resolve) => {
+        const server = createServer().listen(join(d, 'sock'), () => { server.unref(); resolve(); });
+      }), /sock: is a socket/],
+    ];
+    for (const [name, make, error] of cases) {
+      const dir = tree();
+      await make(dir);
+      assert.throws(() => walkTree(dir), error, name);
+    }
+  });
+
+  it('refuses names the canister would refuse', () => {
+    const dir = tree();
+    writeFileSync(join(dir, 'back\\slash'), 'x');
+    assert.throws(() => walkTree(dir), /backslash/);
+  });
+});
