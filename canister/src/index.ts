@@ -70,6 +70,8 @@ export default class {
   writers = new StableBTreeMap<string, boolean>(4);
   /** 'index' → the certified index bytes; 'counters' → Counters as JSON. */
   state = new StableBTreeMap<string, Uint8Array>(5, undefined, raw);
+  /** SHA-256 → chunk length, so checking a release does not read chunk bytes. */
+  sizes = new StableBTreeMap<Uint8Array, bigint>(6, raw, u64);
 
   @init([])
   init(): void {
@@ -98,8 +100,9 @@ export default class {
     for (const u of uploads) {
       // Content addressing is checked by every reader against the certified
       // manifest; hashing here in QuickJS would cost ~1 s per MiB.
-      if (this.chunks.containsKey(u.hash)) continue;
+      if (this.sizes.containsKey(u.hash)) continue;
       this.chunks.insert(u.hash, u.data);
+      this.sizes.insert(u.hash, BigInt(u.data.length));
       if (!this.refs.containsKey(u.hash)) this.garbage.insert(u.hash, new Uint8Array());
       counters.chunks += 1;
       counters.chunkBytes += u.data.length;
@@ -112,7 +115,7 @@ export default class {
   @query([IDL.Vec(Hash)], IDL.Vec(Hash))
   missing_chunks(hashes: Uint8Array[]): Uint8Array[] {
     if (hashes.length > MAX_QUERY_HASHES) fail(`missing_chunks takes at most ${MAX_QUERY_HASHES} hashes`);
-    return hashes.filter((h) => !this.chunks.containsKey(h));
+    return hashes.filter((h) => !this.sizes.containsKey(h));
   }
 
   @query([Hash], IDL.Opt(IDL.Vec(IDL.Nat8)))
@@ -199,11 +202,12 @@ export default class {
     for (const hash of batch) {
       this.garbage.remove(hash);
       if (this.refs.containsKey(hash)) continue;
-      const data = this.chunks.remove(hash);
-      if (data) {
-        freed += data.length;
+      const size = this.sizes.remove(hash);
+      if (size !== undefined) {
+        this.chunks.remove(hash);
+        freed += Number(size);
         counters.chunks -= 1;
-        counters.chunkBytes -= data.length;
+        counters.chunkBytes -= Number(size);
       }
     }
     this.saveCounters(counters);
@@ -281,11 +285,12 @@ export default class {
       let total = 0;
       f.chunks.forEach((hash, i) => {
         if (hash.length !== 32) fail(`${f.path}: chunk hashes must be 32 bytes`);
-        const data = this.chunks.get(hash);
-        if (data === undefined) fail(`${f.path}: chunk ${bytesToHex(hash)} has not been uploaded`);
+        const stored = this.sizes.get(hash);
+        if (stored === undefined) fail(`${f.path}: chunk ${bytesToHex(hash)} has not been uploaded`);
+        const length = Number(stored);
         const want = i < f.chunks.length - 1 ? r.chunk_size : size - r.chunk_size * i;
-        if (data.length !== want) fail(`${f.path}: chunk ${i} is ${data.length} bytes, expected ${want}`);
-        total += data.length;
+        if (length !== want) fail(`${f.path}: chunk ${i} is ${length} bytes, expected ${want}`);
+        total += length;
       });
       if (total !== size) fail(`${f.path}: chunks add up to ${total} bytes, not ${size}`);
       files.push({ path: f.path, size, sha256: bytesToHex(f.sha256), chunks: f.chunks.map(bytesToHex) });
