@@ -1,5 +1,5 @@
 // The `icboot` command line: each command parses its flags and calls one module.
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { Principal } from '@dfinity/principal';
 import { startDevnet } from '../devnet/index.ts';
 import { connect, icbootCanister, requireCanisterId, type CommonOptions, type Connection } from '../client/canister.ts';
@@ -56,7 +56,7 @@ async function open(o: CommonOptions): Promise<{ c: Connection; canister: Icboot
 export function program(): Command {
   const p = new Command('icboot')
     .description('Network boot (PXE over TFTP/HTTP) from boot trees certified by an Internet Computer canister')
-    .showHelpAfterError();
+    .configureOutput({ outputError: (text, write) => write(`icboot: ${text.replace(/^error: /, '')}`) });
 
   p.command('devnet')
     .description('run a local IC endpoint that hosts canister wasm, for dfx-less development and tests')
@@ -161,7 +161,7 @@ export function program(): Command {
         const r = await canister.gc(200);
         freed += r.freed_bytes;
         deleted += r.deleted;
-        if (r.remaining === 0n) break;
+        if (r.deleted === 0 || r.remaining === 0n) break;
       }
       process.stdout.write(`release ${id} deleted; ${deleted} unused chunks reclaimed (${bytes(Number(freed))})\n`);
     });
@@ -206,10 +206,21 @@ export function program(): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // `icboot cat FILE | head` closes the pipe early: that is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   try {
-    await program().parseAsync(argv);
+    await program().exitOverride().parseAsync(argv);
   } catch (e) {
-    const message = e instanceof UserError || !process.env.ICBOOT_DEBUG ? (e as Error).message : (e as Error).stack;
+    if (e instanceof CommanderError) {
+      // Help and version output are not errors; usage errors were already printed.
+      process.exitCode = e.exitCode;
+      return;
+    }
+    const err = e as Error;
+    const message = process.env.ICBOOT_DEBUG ? err.stack : e instanceof UserError ? err.message : err.message.split('\n')[0];
     process.stderr.write(`icboot: ${message}\n`);
     process.exitCode = 1;
   }

@@ -90,8 +90,9 @@ function dfxIdentity(name: string): LoadedIdentity {
   const pem = join(dfxConfigDir(), 'identity', name, 'identity.pem');
   if (!existsSync(pem)) {
     const encrypted = existsSync(join(dirname(pem), 'identity.pem.encrypted'));
-    throw new UserError(encrypted
-      ? `dfx identity "${name}" is password-protected; export it (dfx identity export ${name} > key.pem) and pass --pem key.pem`
+    const stored = existsSync(dirname(pem));
+    throw new UserError(encrypted || stored
+      ? `dfx identity "${name}" is password-protected or kept in the system keyring; export it (dfx identity export ${name} > key.pem) and pass --pem key.pem`
       : `dfx identity "${name}" not found (looked for ${pem})`);
   }
   return { identity: fromFile(pem, `dfx identity "${name}"`), source: `dfx identity "${name}"` };
@@ -107,16 +108,26 @@ export function loadIdentity(o: IdentityOptions, notice: (line: string) => void 
   if (o.identity) return dfxIdentity(o.identity);
   const dfxDefault = join(dfxConfigDir(), 'identity.json');
   if (existsSync(dfxDefault)) {
-    const name = (JSON.parse(readFileSync(dfxDefault, 'utf8')) as { default?: string }).default ?? 'default';
+    let name: string;
+    try {
+      name = (JSON.parse(readFileSync(dfxDefault, 'utf8')) as { default?: string }).default ?? 'default';
+    } catch (e) {
+      throw new UserError(`${dfxDefault}: cannot read dfx's default identity (${(e as Error).message}); pass --identity or --pem`);
+    }
     return dfxIdentity(name);
   }
   const own = join(icbootConfigDir(), 'identity.pem');
   if (!existsSync(own)) {
     const identity = Ed25519KeyIdentity.generate();
     mkdirSync(dirname(own), { recursive: true, mode: 0o700 });
-    writeFileSync(own, pkcs8Ed25519(new Uint8Array(identity.getKeyPair().secretKey).subarray(0, 32)), { mode: 0o600 });
-    chmodSync(own, 0o600);
-    notice(`icboot: created a new identity ${identity.getPrincipal().toText()} in ${own}`);
+    try {
+      // 'wx': two first runs at once must not replace a key the other already uses.
+      writeFileSync(own, pkcs8Ed25519(new Uint8Array(identity.getKeyPair().secretKey).subarray(0, 32)), { mode: 0o600, flag: 'wx' });
+      chmodSync(own, 0o600);
+      notice(`icboot: created a new identity ${identity.getPrincipal().toText()} in ${own}`);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
   }
   return { identity: fromFile(own, own), source: own };
 }

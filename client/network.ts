@@ -13,6 +13,11 @@ export interface Network {
 export const LOCAL_URL = 'http://127.0.0.1:4943';
 export const MAINNET_URL = 'https://icp-api.io';
 
+/**
+ * Outside mainnet the agent trusts the root key the endpoint itself serves, as
+ * dfx does; that is only as trustworthy as the endpoint (use loopback or a
+ * network you control).
+ */
 export function resolveNetwork(value = process.env.ICBOOT_NETWORK ?? 'local'): Network {
   if (value === 'local') return { name: 'local', host: LOCAL_URL, fetchRootKey: true };
   if (value === 'ic') return { name: 'ic', host: MAINNET_URL, fetchRootKey: false };

@@ -82,25 +82,38 @@ export class VerifiedReader {
     return data;
   }
 
-  /**
-   * The file's bytes in order. Every chunk is verified before it is yielded;
-   * the last one only once the whole file's size and SHA-256 check out.
-   */
-  async *file(file: ManifestFile): AsyncGenerator<Uint8Array> {
-    const whole = sha256.create();
-    let size = 0;
-    for (let i = 0; i < file.chunks.length; i++) {
-      const data = await this.chunk(file.chunks[i]);
-      whole.update(data);
-      size += data.length;
-      if (i < file.chunks.length - 1) yield data;
-      else {
-        checkWhole(file, size, whole.digest());
-        yield data;
-      }
-    }
-    if (file.chunks.length === 0) checkWhole(file, 0, whole.digest());
+  /** The file's bytes in order, verified (see verifiedFile). */
+  file(file: ManifestFile): AsyncGenerator<Uint8Array> {
+    return verifiedFile(file, (hash) => this.chunk(hash));
   }
+}
+
+/**
+ * A file's bytes in order, from a source of chunks that each check their own
+ * hash. The last chunk is yielded only once the whole file's size and SHA-256
+ * check out, so a consumer never sees a complete-looking wrong file.
+ * `ahead(hash)` is told of upcoming chunks, for read-ahead.
+ */
+export async function* verifiedFile(
+  file: ManifestFile,
+  chunk: (hash: string) => Promise<Uint8Array>,
+  ahead: (hash: string) => void = () => {},
+  readAhead = 0,
+): AsyncGenerator<Uint8Array> {
+  const whole = sha256.create();
+  let size = 0;
+  for (let i = 0; i < file.chunks.length; i++) {
+    for (let k = i + 1; k <= i + readAhead && k < file.chunks.length; k++) ahead(file.chunks[k]);
+    const data = await chunk(file.chunks[i]);
+    whole.update(data);
+    size += data.length;
+    if (i < file.chunks.length - 1) yield data;
+    else {
+      checkWhole(file, size, whole.digest());
+      yield data;
+    }
+  }
+  if (file.chunks.length === 0) checkWhole(file, 0, whole.digest());
 }
 
 function checkWhole(file: ManifestFile, size: number, digest: Uint8Array): void {

@@ -56,11 +56,16 @@ export function hashFile(file: TreeFile, chunkSize: number): Promise<HashedFile>
   });
 }
 
-/** Reads chunk `index` of a file back from disk. */
-export function readChunk(file: TreeFile, chunkSize: number, index: number): Promise<Uint8Array> {
+/**
+ * Reads chunk `index` of a file back from disk and checks it still has the
+ * hash it was listed with: the canister keeps the first bytes sent for a hash.
+ */
+export function readChunk(file: HashedFile, chunkSize: number, index: number): Promise<Uint8Array> {
   return withFile(file, async (h) => {
     const buf = new Uint8Array(Math.min(chunkSize, file.size - index * chunkSize));
-    if ((await readFull(h, buf, index * chunkSize)) !== buf.length) throw new UserError(`${file.path}: changed while it was uploaded`);
+    const n = await readFull(h, buf, index * chunkSize);
+    const hash = createHash('sha256').update(buf).digest();
+    if (n !== buf.length || !hash.equals(file.chunks[index])) throw new UserError(`${file.path}: changed while it was uploaded; run the upload again`);
     return buf;
   });
 }

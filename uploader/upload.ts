@@ -4,9 +4,11 @@
 // missing, because chunks already stored are never asked for.
 import { TransientError, UserError } from '../client/errors.ts';
 import type { FileEntry, IcbootService } from '../client/icboot_idl.ts';
-import { MAX_PUT_BYTES, MAX_QUERY_HASHES } from '../canister/src/limits.ts';
+import {
+  MAX_CHUNKS_PER_RELEASE, MAX_FILES, MAX_LABEL_BYTES, MAX_PUT_BYTES, MAX_QUERY_HASHES,
+} from '../canister/src/limits.ts';
 import { hashFile, readChunk, type HashedFile } from './chunker.ts';
-import { walkTree } from './walk.ts';
+import { walkTree, type TreeFile } from './walk.ts';
 
 export const DEFAULT_CHUNK_SIZE = 1024 * 1024;
 export const DEFAULT_CONCURRENCY = 4;
@@ -56,6 +58,7 @@ export async function upload(
 ): Promise<UploadReport> {
   const started = performance.now();
   const tree = walkTree(dir);
+  checkLimits(tree, o);
   // An empty put checks write access before minutes of hashing and sending.
   if (!o.dryRun) await retry(() => canister.put_chunks([]));
   const totalBytes = tree.reduce((n, f) => n + f.size, 0);
@@ -101,14 +104,21 @@ export async function upload(
   const calls = packCalls(missing.map((h) => refs.get(h)!), o.chunkSize);
   const sendTotal = missing.reduce((n, h) => n + refs.get(h)!.size, 0);
   let next = 0;
+  let failed = false;
   const worker = async (): Promise<void> => {
-    while (next < calls.length) {
+    while (next < calls.length && !failed) {
       const call = calls[next++];
       const uploads = await Promise.all(call.map(async (r) => ({
         hash: r.file.chunks[r.index],
         data: await readChunk(r.file, o.chunkSize, r.index),
       })));
-      await retry(() => canister.put_chunks(uploads));
+      try {
+        await retry(() => canister.put_chunks(uploads));
+      } catch (e) {
+        // The other workers stop at their next call.
+        failed = true;
+        throw e;
+      }
       report.bytesSent += uploads.reduce((n, u) => n + u.data.length, 0);
       progress({ phase: 'sending', done: report.bytesSent, total: sendTotal });
     }
@@ -128,6 +138,24 @@ export async function upload(
   return report;
 }
 
+/** Candid framing per chunk in a put_chunks call: the 32-byte hash and lengths. */
+const PER_CHUNK_OVERHEAD = 48;
+/** What create_release's argument may use of the 2 MiB ingress limit. */
+const MAX_RELEASE_ARG_BYTES = 1_900_000;
+
+/** The canister's limits, checked before anything is hashed or sent. */
+function checkLimits(tree: TreeFile[], o: UploadOptions): void {
+  const label = new TextEncoder().encode(o.label).length;
+  if (label > MAX_LABEL_BYTES) throw new UserError(`label is ${label} bytes; at most ${MAX_LABEL_BYTES} (use --label)`);
+  if (tree.length > MAX_FILES) throw new UserError(`the tree has ${tree.length} files; a release holds at most ${MAX_FILES}`);
+  const chunks = tree.reduce((n, f) => n + Math.ceil(f.size / o.chunkSize), 0);
+  if (chunks > MAX_CHUNKS_PER_RELEASE) {
+    throw new UserError(`the tree needs ${chunks} chunks of ${o.chunkSize} bytes; a release names at most ${MAX_CHUNKS_PER_RELEASE} (raise --chunk-size)`);
+  }
+  const arg = tree.reduce((n, f) => n + new TextEncoder().encode(f.path).length + 64 + 36 * Math.ceil(f.size / o.chunkSize), 0);
+  if (arg > MAX_RELEASE_ARG_BYTES) throw new UserError(`the release description would be ${arg} bytes, over the ${MAX_RELEASE_ARG_BYTES}-byte call limit`);
+}
+
 /** Groups chunks into put_chunks calls that stay under the per-call byte limit. */
 function packCalls(chunks: ChunkRef[], chunkSize: number): ChunkRef[][] {
   if (chunkSize > MAX_PUT_BYTES) throw new UserError(`chunk size ${chunkSize} exceeds the ${MAX_PUT_BYTES}-byte call limit`);
@@ -135,13 +163,13 @@ function packCalls(chunks: ChunkRef[], chunkSize: number): ChunkRef[][] {
   let current: ChunkRef[] = [];
   let bytes = 0;
   for (const c of chunks) {
-    if (bytes + c.size > MAX_PUT_BYTES && current.length > 0) {
+    if (bytes + c.size + PER_CHUNK_OVERHEAD > MAX_PUT_BYTES && current.length > 0) {
       calls.push(current);
       current = [];
       bytes = 0;
     }
     current.push(c);
-    bytes += c.size;
+    bytes += c.size + PER_CHUNK_OVERHEAD;
   }
   if (current.length > 0) calls.push(current);
   return calls;

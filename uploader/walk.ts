@@ -4,6 +4,7 @@
 // leave the tree, loops, sockets, FIFOs and devices are refused.
 import { constants, accessSync, lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
+import { MAX_FILES } from '../canister/src/limits.ts';
 import { pathError } from '../canister/src/validate.ts';
 import { UserError } from '../client/errors.ts';
 
@@ -64,6 +65,8 @@ export function walkTree(dir: string): TreeFile[] {
           throw new UserError(`${shown}: file is not readable`);
         }
         files.push({ path: childRel, source: path, size: st.size });
+        // Links to sibling directories can multiply a tree; stop well before it hangs.
+        if (files.length > MAX_FILES) throw new UserError(`${dir}: more than ${MAX_FILES} files (the most a release holds)`);
       } else {
         const kind = st.isSocket() ? 'a socket' : st.isFIFO() ? 'a FIFO' : st.isBlockDevice() || st.isCharacterDevice() ? 'a device' : 'not a regular file';
         throw new UserError(`${shown}: is ${kind}; only regular files, directories and symlinks inside the tree are allowed`);

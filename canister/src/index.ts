@@ -64,7 +64,7 @@ export default class {
   manifests = new StableBTreeMap<bigint, Uint8Array>(1, u64, raw);
   /** SHA-256 → number of releases naming the chunk. */
   refs = new StableBTreeMap<Uint8Array, bigint>(2, raw, u64);
-  /** Chunks no release names, for gc. */
+  /** Chunks a deleted release left unnamed: gc removes them. */
   garbage = new StableBTreeMap<Uint8Array, Uint8Array>(3, raw, raw);
   /** Principals (text) that may write besides controllers. */
   writers = new StableBTreeMap<string, boolean>(4);
@@ -72,6 +72,13 @@ export default class {
   state = new StableBTreeMap<string, Uint8Array>(5, undefined, raw);
   /** SHA-256 → chunk length, so checking a release does not read chunk bytes. */
   sizes = new StableBTreeMap<Uint8Array, bigint>(6, raw, u64);
+  /**
+   * Chunks uploaded but not yet named by a release, keyed upload time ‖ hash so
+   * gc meets the oldest first; an upload in progress is left alone for a day.
+   */
+  pending = new StableBTreeMap<Uint8Array, Uint8Array>(7, raw, raw);
+  /** SHA-256 → upload time of a pending chunk. */
+  pendingAt = new StableBTreeMap<Uint8Array, bigint>(8, raw, u64);
 
   @init([])
   init(): void {
@@ -103,7 +110,11 @@ export default class {
       if (this.sizes.containsKey(u.hash)) continue;
       this.chunks.insert(u.hash, u.data);
       this.sizes.insert(u.hash, BigInt(u.data.length));
-      if (!this.refs.containsKey(u.hash)) this.garbage.insert(u.hash, new Uint8Array());
+      if (!this.refs.containsKey(u.hash)) {
+        const now = time();
+        this.pending.insert(pendingKey(now, u.hash), new Uint8Array());
+        this.pendingAt.insert(u.hash, now);
+      }
       counters.chunks += 1;
       counters.chunkBytes += u.data.length;
       stored += 1;
@@ -128,6 +139,7 @@ export default class {
   create_release(r: NewReleaseArg): bigint {
     const author = this.requireWriter();
     if (new TextEncoder().encode(r.label).length > MAX_LABEL_BYTES) fail(`label is longer than ${MAX_LABEL_BYTES} bytes`);
+    if (/[\u0000-\u001f\u007f]/.test(r.label)) fail('label contains a control character');
     if (r.chunk_size < MIN_CHUNK_SIZE || r.chunk_size > MAX_CHUNK_BYTES) fail(`chunk_size must be ${MIN_CHUNK_SIZE} to ${MAX_CHUNK_BYTES}`);
     if (r.files.length > MAX_FILES) fail(`a release holds at most ${MAX_FILES} files`);
     const index = this.index();
@@ -145,6 +157,8 @@ export default class {
       const hash = hexToBytes(h);
       this.refs.insert(hash, (this.refs.get(hash) ?? 0n) + 1n);
       this.garbage.remove(hash);
+      const uploaded = this.pendingAt.remove(hash);
+      if (uploaded !== undefined) this.pending.remove(pendingKey(uploaded, hash));
     }
     this.manifests.insert(BigInt(id), bytes);
     counters.nextRelease = id + 1;
@@ -192,26 +206,44 @@ export default class {
     this.saveIndex(index);
   }
 
-  /** Deletes up to `limit` unreferenced chunks; call again while `remaining` > 0. */
+  /**
+   * Deletes up to `limit` chunks no release names: those deleted releases left,
+   * then uploads older than a day that no release took up. `remaining` counts
+   * unnamed chunks still stored (recent uploads included); call again while
+   * `deleted` > 0.
+   */
   @update([IDL.Nat32], GcResult)
   gc(limit: number): { deleted: number; freed_bytes: bigint; remaining: bigint } {
     this.requireWriter();
-    const batch = this.garbage.keys(0, Math.min(Math.max(limit, 1), MAX_GC_BATCH));
+    const budget = Math.min(Math.max(limit, 1), MAX_GC_BATCH);
     const counters = this.counters();
     let freed = 0;
-    for (const hash of batch) {
-      this.garbage.remove(hash);
-      if (this.refs.containsKey(hash)) continue;
+    let deleted = 0;
+    const drop = (hash: Uint8Array): void => {
+      if (this.refs.containsKey(hash)) return;
       const size = this.sizes.remove(hash);
-      if (size !== undefined) {
-        this.chunks.remove(hash);
-        freed += Number(size);
-        counters.chunks -= 1;
-        counters.chunkBytes -= Number(size);
-      }
+      if (size === undefined) return;
+      this.chunks.remove(hash);
+      freed += Number(size);
+      deleted += 1;
+      counters.chunks -= 1;
+      counters.chunkBytes -= Number(size);
+    };
+    for (const hash of this.garbage.keys(0, budget)) {
+      this.garbage.remove(hash);
+      drop(hash);
+    }
+    const cutoff = time() - PENDING_GRACE_NS;
+    for (const key of this.pending.keys(0, budget - deleted)) {
+      const uploaded = u64.fromBytes(key.subarray(0, 8));
+      if (uploaded > cutoff) break;
+      const hash = key.slice(8);
+      this.pending.remove(key);
+      this.pendingAt.remove(hash);
+      drop(hash);
     }
     this.saveCounters(counters);
-    return { deleted: batch.length, freed_bytes: BigInt(freed), remaining: BigInt(this.garbage.len()) };
+    return { deleted, freed_bytes: BigInt(freed), remaining: BigInt(this.garbage.len() + this.pending.len()) };
   }
 
   /** The index and, in a query, the certificate that covers SHA-256(index). */
@@ -230,6 +262,8 @@ export default class {
   @update([IDL.Principal])
   authorize(p: Principal): void {
     this.requireController();
+    if (p.isAnonymous()) fail('the anonymous principal cannot be authorized: it would let anyone write');
+    if (this.writers.containsKey(p.toText())) return;
     if (this.writers.len() >= MAX_AUTHORIZED) fail(`at most ${MAX_AUTHORIZED} authorized principals`);
     this.writers.insert(p.toText(), true);
   }
@@ -258,7 +292,7 @@ export default class {
       chunks: BigInt(counters.chunks),
       chunk_bytes: BigInt(counters.chunkBytes),
       logical_bytes: BigInt(index.releases.reduce((n, r) => n + r.bytes, 0)),
-      garbage_chunks: BigInt(this.garbage.len()),
+      garbage_chunks: BigInt(this.garbage.len() + this.pending.len()),
       authorized: this.writers.len(),
       cycles: canisterCycleBalance(),
     };
@@ -336,6 +370,16 @@ export default class {
   private saveCounters(c: Counters): void {
     this.state.insert('counters', new TextEncoder().encode(JSON.stringify(c)));
   }
+}
+
+/** Uploads younger than this are not collected: their release may be on its way. */
+const PENDING_GRACE_NS = 24n * 3600n * 1_000_000_000n;
+
+function pendingKey(uploaded: bigint, hash: Uint8Array): Uint8Array {
+  const key = new Uint8Array(40);
+  key.set(u64.toBytes(uploaded), 0);
+  key.set(hash, 8);
+  return key;
 }
 
 function distinctChunks(files: ManifestFile[]): Set<string> {

@@ -12,8 +12,12 @@ export const MAX_PATH_BYTES = 1024;
 export const MAX_PATH_DEPTH = 32;
 export const MAX_SEGMENT_BYTES = 255;
 export const MAX_FILES = 20_000;
-/** Chunks per release: 100k chunks of 1 MiB is a 100 GiB tree. */
-export const MAX_CHUNKS_PER_RELEASE = 100_000;
+/**
+ * Chunks per release: their hashes (~36 bytes each in Candid) must fit one
+ * create_release call and (~67 bytes each in JSON) the manifest; 30k chunks
+ * of 1 MiB is a 29 GiB tree.
+ */
+export const MAX_CHUNKS_PER_RELEASE = 30_000;
 /** The manifest must fit a query reply with room to spare. */
 export const MAX_MANIFEST_BYTES = 2_500_000;
 export const MAX_RELEASES = 500;

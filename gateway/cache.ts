@@ -1,0 +1,177 @@
+// Verified chunks by SHA-256: a memory LRU with a byte budget, an optional
+// content-addressed disk cache (re-verified on every read, size-bounded), and
+// single-flight fetching, so a hundred clients asking for one chunk cost one
+// query. Nothing enters the cache unverified.
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeAtomic } from '../client/files.ts';
+import { IntegrityError } from '../client/verify.ts';
+
+export interface CacheOptions {
+  memBytes: number;
+  /** Directory of the disk cache; none when undefined. */
+  dir?: string;
+  diskBytes: number;
+  /** Fetches and verifies a chunk (e.g. VerifiedReader.chunk). */
+  fetch: (hash: string) => Promise<Uint8Array>;
+  /** Attempts per chunk before a read fails. */
+  attempts?: number;
+  log?: (line: string) => void;
+}
+
+export interface CacheStats {
+  memHits: number;
+  diskHits: number;
+  fetches: number;
+  failures: number;
+  memBytes: number;
+  diskBytes: number;
+}
+
+const sha256hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+export class ChunkCache {
+  /** Map order is recency order: the first entry is the least recently used. */
+  private readonly mem = new Map<string, Uint8Array>();
+  private memUsed = 0;
+  private readonly disk = new Map<string, number>();
+  private diskUsed = 0;
+  private readonly inflight = new Map<string, Promise<Uint8Array>>();
+  readonly stats: CacheStats = { memHits: 0, diskHits: 0, fetches: 0, failures: 0, memBytes: 0, diskBytes: 0 };
+
+  constructor(private readonly o: CacheOptions) {
+    if (o.dir) this.scanDisk(o.dir);
+  }
+
+  get(hash: string): Promise<Uint8Array> {
+    const hit = this.mem.get(hash);
+    if (hit) {
+      this.mem.delete(hash);
+      this.mem.set(hash, hit);
+      this.stats.memHits++;
+      return Promise.resolve(hit);
+    }
+    const pending = this.inflight.get(hash);
+    if (pending) return pending;
+    const p = this.load(hash).finally(() => this.inflight.delete(hash));
+    this.inflight.set(hash, p);
+    return p;
+  }
+
+  /** Starts loading a chunk that will be needed soon; errors surface on get(). */
+  prefetch(hash: string): void {
+    if (this.mem.has(hash) || this.inflight.has(hash)) return;
+    this.get(hash).catch(() => {});
+  }
+
+  private async load(hash: string): Promise<Uint8Array> {
+    const fromDisk = this.readDisk(hash);
+    if (fromDisk) {
+      this.stats.diskHits++;
+      this.remember(hash, fromDisk);
+      return fromDisk;
+    }
+    const attempts = this.o.attempts ?? 5;
+    let last: unknown;
+    for (let i = 0; i < attempts; i++) {
+      try {
+        this.stats.fetches++;
+        const data = await this.o.fetch(hash);
+        // The fetcher verifies; check again here, as the cache is where trust is kept.
+        if (sha256hex(data) !== hash) throw new IntegrityError(`chunk ${hash} does not match its hash`);
+        this.remember(hash, data);
+        this.writeDisk(hash, data);
+        return data;
+      } catch (e) {
+        last = e;
+        if (e instanceof IntegrityError) this.o.log?.(`integrity: ${e.message} (attempt ${i + 1} of ${attempts})`);
+        if (i < attempts - 1) await new Promise((r) => setTimeout(r, 200 * 2 ** i));
+      }
+    }
+    this.stats.failures++;
+    throw last;
+  }
+
+  private remember(hash: string, data: Uint8Array): void {
+    if (data.length > this.o.memBytes) return;
+    this.mem.set(hash, data);
+    this.memUsed += data.length;
+    for (const [k, v] of this.mem) {
+      if (this.memUsed <= this.o.memBytes) break;
+      this.mem.delete(k);
+      this.memUsed -= v.length;
+    }
+    this.stats.memBytes = this.memUsed;
+  }
+
+  private path(hash: string): string {
+    return join(this.o.dir!, hash.slice(0, 2), hash);
+  }
+
+  private scanDisk(dir: string): void {
+    mkdirSync(dir, { recursive: true });
+    const found: { hash: string; size: number; mtime: number }[] = [];
+    for (const sub of readdirSync(dir)) {
+      if (!/^[0-9a-f]{2}$/.test(sub)) continue;
+      for (const name of readdirSync(join(dir, sub))) {
+        if (!/^[0-9a-f]{64}$/.test(name)) continue;
+        const st = statSync(join(dir, sub, name));
+        found.push({ hash: name, size: st.size, mtime: st.mtimeMs });
+      }
+    }
+    for (const f of found.sort((a, b) => a.mtime - b.mtime)) {
+      this.disk.set(f.hash, f.size);
+      this.diskUsed += f.size;
+    }
+    this.trimDisk();
+  }
+
+  private readDisk(hash: string): Uint8Array | null {
+    if (!this.o.dir || !this.disk.has(hash)) return null;
+    let data: Uint8Array;
+    try {
+      data = new Uint8Array(readFileSync(this.path(hash)));
+    } catch {
+      this.dropDisk(hash);
+      return null;
+    }
+    if (sha256hex(data) !== hash) {
+      this.o.log?.(`integrity: disk cache entry ${hash} is corrupt; removed`);
+      this.dropDisk(hash);
+      return null;
+    }
+    this.disk.delete(hash);
+    this.disk.set(hash, data.length);
+    return data;
+  }
+
+  private writeDisk(hash: string, data: Uint8Array): void {
+    if (!this.o.dir || this.disk.has(hash) || data.length > this.o.diskBytes) return;
+    try {
+      mkdirSync(join(this.o.dir, hash.slice(0, 2)), { recursive: true });
+      writeAtomic(this.path(hash), data);
+      this.disk.set(hash, data.length);
+      this.diskUsed += data.length;
+      this.trimDisk();
+    } catch (e) {
+      this.o.log?.(`cache: cannot write ${this.path(hash)}: ${(e as Error).message}`);
+    }
+  }
+
+  private trimDisk(): void {
+    for (const hash of this.disk.keys()) {
+      if (this.diskUsed <= this.o.diskBytes) break;
+      this.dropDisk(hash);
+    }
+    this.stats.diskBytes = this.diskUsed;
+  }
+
+  private dropDisk(hash: string): void {
+    const size = this.disk.get(hash);
+    if (size === undefined) return;
+    this.disk.delete(hash);
+    this.diskUsed -= size;
+    rmSync(this.path(hash), { force: true });
+  }
+}
