@@ -22,6 +22,38 @@ function integer(min: number, max: number) {
 const port = integer(0, 65535);
 const releaseId = integer(1, Number.MAX_SAFE_INTEGER);
 
+interface Endpoint {
+  host: string;
+  port: number;
+}
+
+function endpoint(value: string): Endpoint {
+  const m = /^(.*):(\d+)$/.exec(value);
+  if (!m || !m[1]) throw new InvalidArgumentError('must be HOST:PORT, e.g. 192.168.122.1:69');
+  return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port: port(m[2]) };
+}
+
+function endpointOrOff(value: string): Endpoint | null {
+  return value === 'off' ? null : endpoint(value);
+}
+
+function byteCount(value: string): number {
+  const m = /^(\d+)([KMG]?)(i?B)?$/i.exec(value.trim());
+  if (!m) throw new InvalidArgumentError('must be a byte count such as 268435456, 256M or 4G');
+  return Number(m[1]) * 1024 ** ' KMG'.indexOf(m[2].toUpperCase() || ' ');
+}
+
+function fraction(value: string): number {
+  const n = Number(value);
+  if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError('must be a number from 0 to 1');
+  return n;
+}
+
+function collectHash(value: string, previous: string[]): string[] {
+  if (!/^[0-9a-f]{64}$/.test(value)) throw new InvalidArgumentError('must be a SHA-256 in hex (64 characters)');
+  return [...previous, value];
+}
+
 function principal(value: string): Principal {
   try {
     return Principal.fromText(value);
@@ -63,8 +95,14 @@ export function program(): Command {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0 picks a free one)', port, 4943)
     .option('--state-dir <dir>', 'where keys, canisters and stable memory are kept', '.icboot/devnet')
-    .action(async (o: { host: string; port: number; stateDir: string }) => {
-      const devnet = await startDevnet({ host: o.host, port: o.port, stateDir: o.stateDir });
+    .option('--latency <ms>', 'fault injection: delay every reply', integer(0, 60_000))
+    .option('--fail-queries <fraction>', 'fault injection: answer this share of queries with HTTP 503', fraction)
+    .option('--corrupt-chunk <sha256>', 'fault injection: corrupt query replies naming this chunk (repeatable)', collectHash, [])
+    .action(async (o: { host: string; port: number; stateDir: string; latency?: number; failQueries?: number; corruptChunk: string[] }) => {
+      const devnet = await startDevnet({
+        host: o.host, port: o.port, stateDir: o.stateDir,
+        faults: { latencyMs: o.latency, failQueries: o.failQueries, corruptChunks: o.corruptChunk },
+      });
       process.stdout.write(`devnet listening on ${devnet.url}\n`);
       let stopping = false;
       const stop = (signal: string): void => {
@@ -78,6 +116,32 @@ export function program(): Command {
       };
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
+    });
+
+  canisterCommand(p, 'gateway', 'serve the certified boot tree over TFTP (and HTTP) to PXE clients')
+    .option('--tftp <host:port>', 'TFTP address', endpoint, { host: '0.0.0.0', port: 69 })
+    .option('--http <host:port|off>', 'HTTP address for iPXE, or off', endpointOrOff, null)
+    .option('--release <n|current>', 'release to serve', (v: string) => (v === 'current' ? null : releaseId(v)), null)
+    .option('--poll <seconds>', 'how often to look for a new certified release', integer(1, 86_400), 30)
+    .option('--cache-dir <dir>', 'verified chunk cache on disk; keeps serving while the canister is unreachable')
+    .option('--cache-mem <bytes>', 'memory cache budget (suffixes K, M, G)', byteCount, 256 * 1024 * 1024)
+    .option('--cache-disk <bytes>', 'disk cache budget (suffixes K, M, G)', byteCount, 4 * 1024 * 1024 * 1024)
+    .option('--max-transfers <n>', 'concurrent TFTP transfers', integer(1, 10_000), 256)
+    .action(async (o: CommonOptions & {
+      tftp: Endpoint; http: Endpoint | null; release: number | null; poll: number; cacheDir?: string;
+      cacheMem: number; cacheDisk: number; maxTransfers: number;
+    }) => {
+      const { startGateway } = await import('../gateway/index.ts');
+      const g = await startGateway({
+        ...o, pollSeconds: o.poll, log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
+      });
+      for (const t of g.tftp) process.stdout.write(`tftp listening on ${t.host}:${t.port}\n`);
+      if (g.http) process.stdout.write(`http listening on http://${g.http.host}:${g.http.port}\n`);
+      const stop = (): void => {
+        g.close().then(() => process.exit(0), () => process.exit(1));
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
     });
 
   canisterCommand(p, 'deploy', 'build the icboot canister if needed, create it on first deploy, install or upgrade it')

@@ -9,6 +9,7 @@ import { Principal } from '@dfinity/principal';
 import { bytesToHex } from '@noble/hashes/utils';
 import { HttpError, validate, type Content, type RequestType } from './auth.ts';
 import { compareBytes, node, type StateMap, type StateNode } from './hashtree.ts';
+import type { Faults } from './faults.ts';
 import type { ManagementCanister } from './management.ts';
 import { MAX_INGRESS_BYTES, type CallResult, type Replica, type RequestStatus } from './replica.ts';
 
@@ -21,6 +22,7 @@ const MANAGEMENT = Principal.managementCanister().toText();
 export interface HttpInterfaceOptions {
   replica: Replica;
   management: ManagementCanister;
+  faults: Faults;
   log: (line: string) => void;
 }
 
@@ -66,6 +68,7 @@ async function handle(o: HttpInterfaceOptions, req: IncomingMessage, res: Server
     throw new HttpError(400, `Canister ${target.toText()} does not belong to any subnet of this devnet`);
   }
   const body = await readBody(req);
+  await o.faults.delay();
   const request = validate(body, endpoint as RequestType, o.replica.now());
   if (endpoint === 'read_state') return readState(o, res, request.content, request.sender, scope === 'canister' ? target : null);
   const content = request.content as Required<Pick<Content, 'canister_id' | 'method_name' | 'arg'>> & Content;
@@ -79,7 +82,8 @@ async function handle(o: HttpInterfaceOptions, req: IncomingMessage, res: Server
     throw new HttpError(400, `Specified CanisterId ${effective.toText()} does not match effective canister id in URL ${target.toText()}`);
   }
   if (endpoint === 'query') {
-    const result = o.replica.query(canisterId, content.method_name, content.arg, request.sender);
+    if (o.faults.failQuery()) throw new HttpError(503, 'devnet fault injection: query failed');
+    const result = o.faults.tamper(content.arg, o.replica.query(canisterId, content.method_name, content.arg, request.sender));
     return sendQuery(o, res, result, request.requestId);
   }
   const early = canisterId.toText() === MANAGEMENT ? null : o.replica.inspect(canisterId, content.method_name, content.arg, request.sender);

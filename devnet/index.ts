@@ -5,12 +5,14 @@ import type { AddressInfo } from 'node:net';
 import { Keys } from './keys.ts';
 import { ManagementCanister } from './management.ts';
 import { Replica } from './replica.ts';
+import { Faults, type FaultOptions } from './faults.ts';
 import { createHttpInterface } from './http.ts';
 
 export interface DevnetOptions {
   host: string;
   port: number;
   stateDir: string;
+  faults?: FaultOptions;
   log?: (line: string) => void;
 }
 
@@ -28,7 +30,9 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
   const management = new ManagementCanister(replica);
   replica.attachManagement(management);
   replica.restore();
-  const server = createHttpInterface({ replica, management, log });
+  const faults = new Faults(opts.faults);
+  if (faults.active) log(`devnet: fault injection on: ${faults.describe()}`);
+  const server = createHttpInterface({ replica, management, faults, log });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => resolve());

@@ -17,7 +17,8 @@ export interface Snapshot {
 }
 
 export interface ReleaseOptions {
-  reader: VerifiedReader;
+  /** The canister, verified; rejects while it cannot be reached. */
+  reader: () => Promise<VerifiedReader>;
   /** A release id, or null to follow the current release. */
   pin: number | null;
   pollSeconds: number;
@@ -66,11 +67,12 @@ export class ReleaseTracker {
 
   /** Fetches and verifies the index and the wanted manifest; swaps the snapshot if it changed. */
   async refresh(): Promise<void> {
-    const index = await this.o.reader.index();
+    const reader = await this.o.reader();
+    const index = await reader.index();
     const wanted = this.o.pin ?? index.index.current;
     if (wanted === null) throw new Error('no release is published yet');
     if (this.current?.origin === 'canister' && this.current.manifest.id === wanted) return;
-    const manifest = await this.o.reader.manifest(index, wanted);
+    const manifest = await reader.manifest(index, wanted);
     const previous = this.current?.manifest.id;
     this.current = snapshot(manifest, 'canister');
     if (this.diskPath) writeAtomic(this.diskPath, encodeJson(manifest));

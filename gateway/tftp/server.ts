@@ -152,6 +152,7 @@ class Transfer {
   private last: number | null = null;
   private pumping = false;
   private timer: NodeJS.Timeout | null = null;
+  private timerMs = 0;
   private tries = 0;
   private oackPending: Buffer | null = null;
   private done = false;
@@ -201,7 +202,7 @@ class Transfer {
       this.send(this.oackPending);
       this.arm();
     } else {
-      await this.pump();
+      this.pump();
     }
   }
 
@@ -248,7 +249,7 @@ class Transfer {
       this.oackPending = null;
       this.disarm();
       this.tries = 0;
-      void this.pump();
+      this.pump();
       return;
     }
     const acked = this.absolute(p.block);
@@ -258,11 +259,12 @@ class Transfer {
     this.base = acked + 1;
     this.tries = 0;
     this.timeoutMs = this.initialTimeoutMs;
-    this.disarm();
     if (this.last !== null && acked >= this.last) return this.end('ok');
     // The client acknowledged less than was sent: resend from the block after it.
     if (this.next > this.base) this.next = this.base;
-    void this.pump();
+    // Nothing in flight: no timer while the next blocks are read from the source.
+    else this.disarm();
+    this.pump();
   }
 
   /** The absolute block number in flight whose low 16 bits are `b16`. */
@@ -271,34 +273,46 @@ class Transfer {
     return null;
   }
 
-  /** Sends blocks until the window is full, producing them from the source as needed. */
-  private async pump(): Promise<void> {
-    if (this.pumping) return;
+  /**
+   * Sends blocks until the window is full. Blocks already read go out at once;
+   * only when the source must be waited for does the loop continue later.
+   */
+  private pump(): void {
+    if (this.pumping || this.done) return;
     this.pumping = true;
     try {
       while (!this.done && this.next < this.base + this.window && (this.last === null || this.next <= this.last)) {
         const block = this.next;
-        let payload = this.inflight.get(block);
+        const payload = this.inflight.get(block) ?? this.produce(block, this.source!.readNow(this.blksize));
         if (!payload) {
-          payload = await this.produce(block);
-          if (this.done) return;
+          this.source!.read(this.blksize).then(
+            (chunk) => {
+              this.pumping = false;
+              if (this.done) return;
+              this.produce(block, chunk);
+              this.pump();
+            },
+            (e: Error) => {
+              this.pumping = false;
+              this.fail(e instanceof TftpError ? e.code : ERR.UNDEFINED, e.message);
+            },
+          );
+          return;
         }
         this.send(data(block, payload));
-        if (this.next === block) this.next = block + 1;
+        this.next = block + 1;
       }
       if (!this.done && this.next > this.base) this.arm();
     } catch (e) {
-      const code = e instanceof TftpError ? e.code : ERR.UNDEFINED;
-      this.fail(code, (e as Error).message);
-    } finally {
-      this.pumping = false;
+      this.fail(e instanceof TftpError ? e.code : ERR.UNDEFINED, (e as Error).message);
     }
+    this.pumping = false;
   }
 
-  /** Reads block `block` (the next one not yet produced) and keeps it until acknowledged. */
-  private async produce(block: number): Promise<Buffer> {
-    if (block !== this.produced + 1) throw new Error(`block ${block} requested out of order`);
-    const chunk = await this.source!.read(this.blksize);
+  /** Keeps block `block` (the next one not yet produced) until it is acknowledged. */
+  private produce(block: number, chunk: Uint8Array | null): Buffer | null {
+    if (!chunk) return null;
+    if (block !== this.produced + 1) throw new Error(`block ${block} produced out of order`);
     this.bytes += chunk.length;
     if (!this.ascii && this.bytes > this.size) throw new TftpError(ERR.UNDEFINED, `source delivered more than ${this.size} bytes`);
     if (chunk.length < this.blksize) {
@@ -313,8 +327,14 @@ class Transfer {
     return payload;
   }
 
+  /** (Re)starts the one retransmit timer; refresh() reuses it while the timeout is unchanged. */
   private arm(): void {
+    if (this.timer && this.timerMs === this.timeoutMs) {
+      this.timer.refresh();
+      return;
+    }
     this.disarm();
+    this.timerMs = this.timeoutMs;
     this.timer = setTimeout(() => this.onTimeout(), this.timeoutMs);
   }
 
@@ -335,7 +355,7 @@ class Transfer {
     }
     // Resend the window from the oldest unacknowledged block.
     this.next = this.base;
-    void this.pump();
+    this.pump();
   }
 
   private send(b: Buffer): void {

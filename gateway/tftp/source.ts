@@ -41,6 +41,15 @@ export class BlockReader {
         this.buffered += r.value.length;
       }
     }
+    return this.take(n);
+  }
+
+  /** read(n) without waiting, when the bytes are already here; null otherwise. */
+  readNow(n: number): Uint8Array | null {
+    return this.buffered >= n || this.done ? this.take(n) : null;
+  }
+
+  private take(n: number): Uint8Array {
     const take = Math.min(n, this.buffered);
     const out = new Uint8Array(take);
     let p = 0;

@@ -1,0 +1,104 @@
+// HTTP for iPXE chainloading: GET and HEAD of the boot tree, with
+// Content-Length, single-range requests and the file's SHA-256 as ETag. A file
+// that cannot be read completely ends the connection early, so a client never
+// mistakes a partial body for the whole file.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Files } from './files.ts';
+import { normalize } from './tftp/server.ts';
+
+export function createHttpServer(files: Files, log: (line: string) => void): Server {
+  return createServer((req, res) => {
+    serve(files, req, res, log).catch((e: Error) => {
+      log(`http: ${req.url}: ${e.message}`);
+      res.destroy();
+    });
+  });
+}
+
+/** `bytes=a-b`, `bytes=a-` or `bytes=-n` against a file of `size` bytes; null if unsatisfiable. */
+export function parseRange(header: string, size: number): { start: number; end: number } | 'ignore' | null {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return 'ignore';
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    const n = Number(m[2]);
+    if (n === 0) return null;
+    start = Math.max(0, size - n);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  if (start >= size || start > end) return null;
+  return { start, end };
+}
+
+async function serve(files: Files, req: IncomingMessage, res: ServerResponse, log: (line: string) => void): Promise<void> {
+  const started = performance.now();
+  const client = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+  const finish = (status: number, bytes: number, result: string, path: string): void =>
+    log(`http ${client} ${req.method} ${path} ${status} ${bytes} bytes ${((performance.now() - started) / 1000).toFixed(3)} s ${result}`);
+  const plain = (status: number, text: string, path: string): void => {
+    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) + 1 });
+    res.end(req.method === 'HEAD' ? undefined : text + '\n');
+    finish(status, 0, text, path);
+  };
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('allow', 'GET, HEAD');
+    return plain(405, 'only GET and HEAD', req.url ?? '');
+  }
+  let raw: string;
+  try {
+    raw = decodeURIComponent(new URL(req.url ?? '/', 'http://gateway').pathname);
+  } catch {
+    return plain(400, 'bad URL encoding', req.url ?? '');
+  }
+  const path = normalize(raw);
+  if (typeof path !== 'string') return plain(path.code === 2 ? 403 : 404, path.message, raw);
+  const f = files.open(path);
+  if (!f) return plain(404, 'not found', path);
+
+  const etag = `"${f.file.sha256}"`;
+  const headers: Record<string, string | number> = {
+    'content-type': 'application/octet-stream',
+    'accept-ranges': 'bytes',
+    etag,
+    'cache-control': 'no-cache',
+  };
+  if (req.headers['if-none-match'] === etag) {
+    res.writeHead(304, headers).end();
+    return finish(304, 0, 'not modified', path);
+  }
+  const size = f.file.size;
+  let range = req.headers.range && (!req.headers['if-range'] || req.headers['if-range'] === etag)
+    ? parseRange(req.headers.range, size)
+    : 'ignore';
+  if (range === null) {
+    res.writeHead(416, { ...headers, 'content-range': `bytes */${size}` }).end();
+    return finish(416, 0, 'range not satisfiable', path);
+  }
+  if (range === 'ignore') range = null;
+  const status = range ? 206 : 200;
+  const length = range ? range.end - range.start + 1 : size;
+  if (range) headers['content-range'] = `bytes ${range.start}-${range.end}/${size}`;
+  headers['content-length'] = length;
+  res.writeHead(status, headers);
+  if (req.method === 'HEAD' || length === 0) {
+    res.end();
+    return finish(status, 0, 'ok', path);
+  }
+  let sent = 0;
+  try {
+    for await (const piece of range ? f.range(range.start, range.end) : f.stream()) {
+      if (res.destroyed) throw new Error('client went away');
+      sent += piece.length;
+      if (!res.write(piece)) await new Promise((r) => res.once('drain', r));
+    }
+    res.end();
+    finish(status, sent, `ok (release ${f.release})`, path);
+  } catch (e) {
+    res.destroy();
+    finish(status, sent, `aborted: ${(e as Error).message}`, path);
+  }
+}

@@ -1,0 +1,120 @@
+// `icboot gateway`: serves the certified boot tree of an icboot canister over
+// TFTP (and HTTP) on the LAN. Data flows one way: canister → verified reader →
+// chunk cache → files → TFTP/HTTP.
+import { mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { connect, icbootCanister, requireCanisterId, type CommonOptions } from '../client/canister.ts';
+import { TransientError } from '../client/errors.ts';
+import { VerifiedReader } from '../client/verify.ts';
+import { ChunkCache } from './cache.ts';
+import { Files } from './files.ts';
+import { createHttpServer } from './http.ts';
+import { ReleaseTracker } from './release.ts';
+import { ERR } from './tftp/packet.ts';
+import { TftpServer } from './tftp/server.ts';
+import { TftpError } from './tftp/source.ts';
+
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+export interface GatewayOptions extends CommonOptions {
+  tftp: Endpoint;
+  http: Endpoint | null;
+  /** A release id, or null to follow the current release. */
+  release: number | null;
+  pollSeconds: number;
+  cacheDir?: string;
+  cacheMem: number;
+  cacheDisk: number;
+  maxTransfers: number;
+  log: (line: string) => void;
+}
+
+export interface Gateway {
+  tftp: Endpoint[];
+  http: Endpoint | null;
+  tftpServer: TftpServer;
+  cache: ChunkCache;
+  release: ReleaseTracker;
+  close(): Promise<void>;
+}
+
+/** Connects on first use and again after failures, so the gateway can start offline. */
+function upstream(o: GatewayOptions): () => Promise<VerifiedReader> {
+  let reader: Promise<VerifiedReader> | null = null;
+  return () => {
+    reader ??= (async () => {
+      // Reading needs no write rights: sign as the given identity, else anonymously.
+      const c = await connect(o.identity || o.pem ? o : { ...o, pem: undefined, identity: 'anonymous' });
+      const id = requireCanisterId(c.network, o.canister);
+      return new VerifiedReader(icbootCanister(c, id), c.agent, id);
+    })().catch((e: Error) => {
+      reader = null;
+      throw new TransientError(e.message);
+    });
+    return reader;
+  };
+}
+
+export async function startGateway(o: GatewayOptions): Promise<Gateway> {
+  if (o.cacheDir) mkdirSync(o.cacheDir, { recursive: true });
+  const reader = upstream(o);
+  const release = new ReleaseTracker({ reader, pin: o.release, pollSeconds: o.pollSeconds, cacheDir: o.cacheDir, log: o.log });
+  const snap = await release.start();
+  const cache = new ChunkCache({
+    memBytes: o.cacheMem,
+    dir: o.cacheDir ? join(o.cacheDir, 'chunks') : undefined,
+    diskBytes: o.cacheDisk,
+    fetch: async (hash) => (await reader()).chunk(hash),
+    log: o.log,
+  });
+  const files = new Files(release, cache);
+  const tftpServer = new TftpServer({
+    host: o.tftp.host,
+    port: o.tftp.port,
+    maxTransfers: o.maxTransfers,
+    log: o.log,
+    handler: async (path) => {
+      const f = files.open(path);
+      if (!f) throw new TftpError(ERR.NOT_FOUND, 'file not found');
+      return { size: f.file.size, stream: f.stream() };
+    },
+  });
+  let http: Server | null = null;
+  let tftp: Endpoint[];
+  try {
+    tftp = (await tftpServer.listen()).map(({ address, port }) => ({ host: address, port }));
+    if (o.http) {
+      http = createHttpServer(files, o.log);
+      await new Promise<void>((resolve, reject) => {
+        http!.once('error', reject);
+        http!.listen(o.http!.port, o.http!.host, () => resolve());
+      });
+    }
+  } catch (e) {
+    release.stop();
+    await tftpServer.close();
+    throw e;
+  }
+  o.log(`gateway: serving release ${snap.manifest.id} (${snap.files.size} files)`);
+  const httpAddress = http ? (http.address() as AddressInfo) : null;
+  return {
+    tftp,
+    http: httpAddress ? { host: httpAddress.address, port: httpAddress.port } : null,
+    tftpServer,
+    cache,
+    release,
+    async close() {
+      release.stop();
+      await tftpServer.close();
+      if (http) {
+        http.closeAllConnections();
+        await new Promise<void>((r) => http!.close(() => r()));
+      }
+    },
+  };
+}
