@@ -347,7 +347,7 @@ class Transfer {
     this.timer = null;
     if (this.done) return;
     if (++this.tries > this.o.retries) return this.end(`timeout after ${this.o.retries} retries`);
-    this.timeoutMs = Math.min(this.timeoutMs * 2, 8000);
+    this.timeoutMs = Math.min(this.timeoutMs * 2, this.initialTimeoutMs * 4, 8000);
     if (this.oackPending) {
       this.send(this.oackPending);
       this.arm();

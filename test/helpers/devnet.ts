@@ -2,6 +2,7 @@
 // for its "listening" line.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,8 +23,19 @@ export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `icboot-${prefix}-`));
 }
 
-export function startDevnetProcess(stateDir = tempDir('devnet')): Promise<RunningDevnet> {
-  const child = spawn(process.execPath, [BIN, 'devnet', '--port', '0', '--state-dir', stateDir], {
+/** A port that was free a moment ago, for processes that must keep their address across restarts. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+export function startDevnetProcess(stateDir = tempDir('devnet'), port = 0, extra: string[] = []): Promise<RunningDevnet> {
+  const child = spawn(process.execPath, [BIN, 'devnet', '--port', String(port), '--state-dir', stateDir, ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: string[] = [];
