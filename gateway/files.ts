@@ -5,8 +5,8 @@ import { verifiedFile } from '../client/verify.ts';
 import type { ChunkCache } from './cache.ts';
 import type { ReleaseTracker } from './release.ts';
 
-/** Chunks requested ahead of the one being sent. */
-const READ_AHEAD = 4;
+/** Chunks requested ahead of the one being sent: 8 MiB hide ~0.5 s of canister latency at 16 MB/s. */
+const READ_AHEAD = 8;
 
 export interface OpenFile {
   file: ManifestFile;

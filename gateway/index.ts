@@ -31,6 +31,7 @@ export interface GatewayOptions extends CommonOptions {
   cacheMem: number;
   cacheDisk: number;
   maxTransfers: number;
+  maxPerClient: number;
   log: (line: string) => void;
 }
 
@@ -77,6 +78,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     host: o.tftp.host,
     port: o.tftp.port,
     maxTransfers: o.maxTransfers,
+    maxPerClient: o.maxPerClient,
     log: o.log,
     handler: async (path) => {
       const f = files.open(path);

@@ -5,7 +5,7 @@
 // and never answers a duplicate ACK with data.
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
-import { ERR, OP, data, error, oack, parse } from './packet.ts';
+import { ERR, OP, error, oack, parse } from './packet.ts';
 import { BlockReader, TftpError, netascii, type Client, type Handler, type Source } from './source.ts';
 
 export interface TftpOptions {
@@ -61,14 +61,8 @@ export class TftpServer {
       : [this.o.host];
     const bound: { address: string; port: number }[] = [];
     for (const host of hosts) {
-      const socket = createSocket({ type: 'udp4', reuseAddr: false });
-      await new Promise<void>((resolve, reject) => {
-        socket.once('error', reject);
-        socket.bind(this.o.port, host, () => {
-          socket.off('error', reject);
-          resolve();
-        });
-      });
+      const socket = createSocket('udp4');
+      await bind(socket, this.o.port, host);
       socket.on('error', (e) => this.o.log(`tftp: socket error on ${host}: ${e.message}`));
       socket.on('message', (msg, rinfo) => this.onRequest(socket, host, msg, rinfo));
       this.listeners.push(socket);
@@ -123,6 +117,16 @@ export class TftpServer {
   }
 }
 
+function bind(socket: Socket, port: number, address: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(port, address, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+}
+
 /** Strips leading slashes, maps `\` to `/`; refuses traversal and over-long names. */
 export function normalize(filename: string): string | { code: number; message: string } {
   if (filename.length === 0) return { code: ERR.NOT_FOUND, message: 'empty filename' };
@@ -137,13 +141,14 @@ type Options = Required<TftpOptions>;
 
 class Transfer {
   private socket: Socket | null = null;
+  private strangers: Socket | null = null;
   private source: BlockReader | null = null;
   private blksize = DEFAULT_BLKSIZE;
   private window = 1;
   private timeoutMs: number;
   /** The negotiated (or default) timeout; backoff starts over from it after progress. */
   private initialTimeoutMs: number;
-  /** Blocks sent but not yet acknowledged, by absolute number (1-based, no wrap). */
+  /** DATA packets sent but not yet acknowledged, by absolute block number (1-based, no wrap). */
   private readonly inflight = new Map<number, Buffer>();
   private base = 1;
   private next = 1;
@@ -173,17 +178,30 @@ class Transfer {
   }
 
   async start(): Promise<void> {
-    const socket = createSocket('udp4');
+    // The transfer socket is connected to the client: the kernel hands it only
+    // the client's packets and sends without a route lookup each time. A second
+    // socket on the same port receives everyone else's, to answer ERROR 5.
+    const socket = createSocket({ type: 'udp4', reuseAddr: true });
     this.socket = socket;
+    await bind(socket, 0, this.local);
+    const strangers = createSocket({ type: 'udp4', reuseAddr: true });
+    this.strangers = strangers;
+    await bind(strangers, socket.address().port, this.local);
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
-      socket.bind(0, this.local, () => {
+      socket.connect(this.client.port, this.client.address, () => {
         socket.off('error', reject);
         resolve();
       });
     });
-    socket.on('error', () => this.abort('socket error'));
+    // On a connected socket the kernel reports the client's ICMP "port unreachable".
+    socket.on('error', (e: NodeJS.ErrnoException) => this.end(e.code === 'ECONNREFUSED' ? 'client went away (port unreachable)' : `socket error: ${e.message}`));
     socket.on('message', (msg, rinfo) => this.onPacket(msg, rinfo));
+    strangers.on('error', () => {});
+    strangers.on('message', (_msg, rinfo) => {
+      // Another TID: tell it, and carry on undisturbed.
+      strangers.send(error(ERR.UNKNOWN_TID, 'unknown transfer ID'), rinfo.port, rinfo.address);
+    });
 
     let src: Source;
     try {
@@ -234,11 +252,8 @@ class Transfer {
 
   private onPacket(msg: Buffer, rinfo: RemoteInfo): void {
     if (this.done || !this.socket) return;
-    if (rinfo.address !== this.client.address || rinfo.port !== this.client.port) {
-      // Another TID: tell it, and carry on undisturbed.
-      this.socket.send(error(ERR.UNKNOWN_TID, 'unknown transfer ID'), rinfo.port, rinfo.address);
-      return;
-    }
+    // A connected socket only receives from the client; checked again all the same.
+    if (rinfo.address !== this.client.address || rinfo.port !== this.client.port) return;
     const parsed = parse(msg);
     if (!parsed.ok) return;
     const p = parsed.packet;
@@ -283,9 +298,9 @@ class Transfer {
     try {
       while (!this.done && this.next < this.base + this.window && (this.last === null || this.next <= this.last)) {
         const block = this.next;
-        const payload = this.inflight.get(block) ?? this.produce(block, this.source!.readNow(this.blksize));
-        if (!payload) {
-          this.source!.read(this.blksize).then(
+        const packet = this.inflight.get(block) ?? this.produce(block, this.source!.readNow(this.blksize, 4));
+        if (!packet) {
+          this.source!.read(this.blksize, 4).then(
             (chunk) => {
               this.pumping = false;
               if (this.done) return;
@@ -299,7 +314,7 @@ class Transfer {
           );
           return;
         }
-        this.send(data(block, payload));
+        this.send(packet);
         this.next = block + 1;
       }
       if (!this.done && this.next > this.base) this.arm();
@@ -309,22 +324,27 @@ class Transfer {
     this.pumping = false;
   }
 
-  /** Keeps block `block` (the next one not yet produced) until it is acknowledged. */
-  private produce(block: number, chunk: Uint8Array | null): Buffer | null {
-    if (!chunk) return null;
+  /**
+   * Turns the next block's bytes (read after 4 bytes of headroom) into its
+   * DATA packet, kept until acknowledged.
+   */
+  private produce(block: number, packet: Buffer | null): Buffer | null {
+    if (!packet) return null;
     if (block !== this.produced + 1) throw new Error(`block ${block} produced out of order`);
-    this.bytes += chunk.length;
+    const length = packet.length - 4;
+    this.bytes += length;
     if (!this.ascii && this.bytes > this.size) throw new TftpError(ERR.UNDEFINED, `source delivered more than ${this.size} bytes`);
-    if (chunk.length < this.blksize) {
+    if (length < this.blksize) {
       if (!this.ascii && this.bytes !== this.size) {
         throw new TftpError(ERR.UNDEFINED, `source ended after ${this.bytes} of ${this.size} bytes`);
       }
       this.last = block;
     }
     this.produced = block;
-    const payload = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
-    this.inflight.set(block, payload);
-    return payload;
+    packet.writeUInt16BE(OP.DATA, 0);
+    packet.writeUInt16BE(block & 0xffff, 2);
+    this.inflight.set(block, packet);
+    return packet;
   }
 
   /** (Re)starts the one retransmit timer; refresh() reuses it while the timeout is unchanged. */
@@ -359,7 +379,7 @@ class Transfer {
   }
 
   private send(b: Buffer): void {
-    this.socket?.send(b, this.client.port, this.client.address);
+    this.socket?.send(b);
   }
 
   private fail(code: number, message: string): void {
@@ -377,10 +397,11 @@ class Transfer {
     this.done = true;
     this.disarm();
     void this.source?.close();
-    const s = this.socket;
+    const sockets = [this.socket, this.strangers];
     this.socket = null;
-    // Let a final ERROR leave before the socket closes.
-    if (s) setImmediate(() => s.close());
+    this.strangers = null;
+    // Let a final ERROR leave before the sockets close.
+    setImmediate(() => sockets.forEach((s) => s?.close()));
     this.finished({
       client: `${this.client.address}:${this.client.port}`,
       path: this.path,

@@ -31,8 +31,11 @@ export class BlockReader {
     this.it = stream[Symbol.asyncIterator]();
   }
 
-  /** Up to `n` bytes; fewer only at the end of the stream. */
-  async read(n: number): Promise<Uint8Array> {
+  /**
+   * Up to `n` bytes, fewer only at the end of the stream, placed after
+   * `headroom` spare bytes (room for a packet header, saving a copy).
+   */
+  async read(n: number, headroom = 0): Promise<Buffer> {
     while (this.buffered < n && !this.done) {
       const r = await this.it.next();
       if (r.done) this.done = true;
@@ -41,21 +44,21 @@ export class BlockReader {
         this.buffered += r.value.length;
       }
     }
-    return this.take(n);
+    return this.take(n, headroom);
   }
 
-  /** read(n) without waiting, when the bytes are already here; null otherwise. */
-  readNow(n: number): Uint8Array | null {
-    return this.buffered >= n || this.done ? this.take(n) : null;
+  /** read() without waiting, when the bytes are already here; null otherwise. */
+  readNow(n: number, headroom = 0): Buffer | null {
+    return this.buffered >= n || this.done ? this.take(n, headroom) : null;
   }
 
-  private take(n: number): Uint8Array {
+  private take(n: number, headroom: number): Buffer {
     const take = Math.min(n, this.buffered);
-    const out = new Uint8Array(take);
-    let p = 0;
-    while (p < take) {
+    const out = Buffer.allocUnsafe(headroom + take);
+    let p = headroom;
+    while (p < headroom + take) {
       const head = this.pending[0];
-      const k = Math.min(head.length, take - p);
+      const k = Math.min(head.length, headroom + take - p);
       out.set(head.subarray(0, k), p);
       p += k;
       if (k === head.length) this.pending.shift();
