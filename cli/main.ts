@@ -118,6 +118,17 @@ export function program(): Command {
       process.on('SIGTERM', () => stop('SIGTERM'));
     });
 
+  p.command('sample')
+    .description('assemble a bootable PXE tree from Debian packages (no downloads)')
+    .argument('<kind>', 'debian: the Debian 12 netboot installer, serial console')
+    .argument('[dir]', 'where to write it', 'debian-tree')
+    .action(async (kind: string, dir: string) => {
+      if (kind !== 'debian') throw new UserError(`unknown sample "${kind}" (available: debian)`);
+      const { assembleDebianTree } = await import('../samples/debian.ts');
+      assembleDebianTree(dir);
+      process.stdout.write(`${dir}\n`);
+    });
+
   canisterCommand(p, 'gateway', 'serve the certified boot tree over TFTP (and HTTP) to PXE clients')
     .option('--tftp <host:port>', 'TFTP address', endpoint, { host: '0.0.0.0', port: 69 })
     .option('--http <host:port|off>', 'HTTP address for iPXE, or off', endpointOrOff, null)

@@ -1,0 +1,53 @@
+// A throwaway network namespace with a bridge and a tap for a PXE client:
+// processes started in it are ended by PID, and the namespace is deleted,
+// whatever happens.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { openSync } from 'node:fs';
+
+export const BRIDGE_IP = '192.168.150.1';
+
+export class Netns {
+  readonly name = `icboot-e2e-${process.pid}`;
+  private readonly children: ChildProcess[] = [];
+
+  create(): void {
+    const ip = (...args: string[]): void => {
+      execFileSync('ip', ['-n', this.name, ...args]);
+    };
+    execFileSync('ip', ['netns', 'add', this.name]);
+    ip('link', 'set', 'lo', 'up');
+    ip('link', 'add', 'br0', 'type', 'bridge');
+    ip('addr', 'add', `${BRIDGE_IP}/24`, 'dev', 'br0');
+    ip('link', 'set', 'br0', 'up');
+    ip('tuntap', 'add', 'tap0', 'mode', 'tap');
+    ip('link', 'set', 'tap0', 'master', 'br0');
+    ip('link', 'set', 'tap0', 'up');
+  }
+
+  /** Starts `cmd` inside the namespace, output to `log`. */
+  spawn(cmd: string, args: string[], log: string, env: NodeJS.ProcessEnv = process.env, cwd?: string): ChildProcess {
+    const fd = openSync(log, 'a');
+    const child = spawn('ip', ['netns', 'exec', this.name, cmd, ...args], { stdio: ['ignore', fd, fd], env, cwd });
+    this.children.push(child);
+    return child;
+  }
+
+  /** Runs `cmd` to completion inside the namespace. */
+  run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env, cwd?: string): string {
+    return execFileSync('ip', ['netns', 'exec', this.name, cmd, ...args], { env, cwd, encoding: 'utf8', timeout: 300_000 });
+  }
+
+  async destroy(): Promise<void> {
+    for (const c of this.children) {
+      if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    }
+    await Promise.all(this.children.map((c) => (c.exitCode === null && c.signalCode === null
+      ? new Promise((r) => c.once('exit', r))
+      : Promise.resolve())));
+    try {
+      execFileSync('ip', ['netns', 'del', this.name]);
+    } catch {
+      // Already gone.
+    }
+  }
+}
