@@ -7,6 +7,7 @@ import type { FileEntry, IcbootService } from '../client/icboot_idl.ts';
 import {
   MAX_CHUNKS_PER_RELEASE, MAX_FILES, MAX_LABEL_BYTES, MAX_PUT_BYTES, MAX_QUERY_HASHES,
 } from '../canister/src/limits.ts';
+import { decodeIndex, decodeManifest, type Manifest } from '../canister/src/manifest.ts';
 import { hashFile, readChunk, type HashedFile } from './chunker.ts';
 import { walkTree, type TreeFile } from './walk.ts';
 
@@ -20,6 +21,8 @@ export interface UploadOptions {
   concurrency: number;
   dryRun: boolean;
   publish: boolean;
+  /** Create no release when the current one already holds exactly this tree. */
+  skipIfCurrent?: boolean;
 }
 
 export type UploadPhase = 'hashing' | 'checking' | 'sending' | 'publishing';
@@ -40,6 +43,8 @@ export interface UploadReport {
   seconds: number;
   releaseId: bigint | null;
   published: boolean;
+  /** The current release already held this tree; nothing was created. */
+  unchanged?: boolean;
 }
 
 interface ChunkRef {
@@ -101,6 +106,14 @@ export async function upload(
     return { ...report, bytesSent: missing.reduce((n, h) => n + refs.get(h)!.size, 0) };
   }
 
+  if (o.skipIfCurrent && missing.length === 0) {
+    const current = await currentRelease(canister);
+    if (current && sameTree(current, files, o.chunkSize)) {
+      report.seconds = (performance.now() - started) / 1000;
+      return { ...report, releaseId: BigInt(current.id), published: true, unchanged: true };
+    }
+  }
+
   const calls = packCalls(missing.map((h) => refs.get(h)!), o.chunkSize);
   const sendTotal = missing.reduce((n, h) => n + refs.get(h)!.size, 0);
   let next = 0;
@@ -136,6 +149,22 @@ export async function upload(
   progress({ phase: 'publishing', done: 1, total: 1 });
   report.seconds = (performance.now() - started) / 1000;
   return report;
+}
+
+/** The current release's manifest (unverified: used only to skip needless work). */
+async function currentRelease(canister: IcbootService): Promise<Manifest | null> {
+  const { index } = await retry(() => canister.index_certified());
+  const current = decodeIndex(index).current;
+  if (current === null) return null;
+  const [bytes] = await retry(() => canister.manifest(BigInt(current)));
+  return bytes ? decodeManifest(bytes) : null;
+}
+
+function sameTree(m: Manifest, files: HashedFile[], chunkSize: number): boolean {
+  return m.chunk_size === chunkSize && m.files.length === files.length && files.every((f, i) => {
+    const e = m.files[i];
+    return e.path === f.path && e.size === f.size && e.sha256 === hex(f.sha256) && e.chunks.join() === f.chunks.map(hex).join();
+  });
 }
 
 /** Candid framing per chunk in a put_chunks call: the 32-byte hash and lengths. */
