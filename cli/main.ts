@@ -129,6 +129,19 @@ export function program(): Command {
       process.stdout.write(`${dir}\n`);
     });
 
+  p.command('libvirt-network')
+    .description('print (or --apply) a libvirt network whose DHCP points PXE clients at the gateway')
+    .option('--name <name>', 'libvirt network name', 'default')
+    .option('--gateway-ip <ip>', 'bridge address the gateway listens on', '192.168.122.1')
+    .option('--bootfile <file>', 'boot file handed out by DHCP', 'pxelinux.0')
+    .option('--apply', 'define and restart the network with virsh')
+    .action(async (o: { name: string; gatewayIp: string; bootfile: string; apply?: boolean }) => {
+      const { applyNetwork, networkXml } = await import('../gateway/libvirt.ts');
+      const xml = networkXml(o);
+      process.stdout.write(xml);
+      if (o.apply) applyNetwork(o, xml, notice);
+    });
+
   canisterCommand(p, 'gateway', 'serve the certified boot tree over TFTP (and HTTP) to PXE clients')
     .option('--tftp <host:port>', 'TFTP address', endpoint, { host: '0.0.0.0', port: 69 })
     .option('--http <host:port|off>', 'HTTP address for iPXE, or off', endpointOrOff, null)

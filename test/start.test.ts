@@ -1,0 +1,65 @@
+// `npm start` and the smaller commands around it, as a newcomer runs them.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { cliEnv, icboot } from './helpers/cli.ts';
+import { REPO } from './helpers/devnet.ts';
+import { run } from './helpers/gateway.ts';
+
+/** Runs `npm start`'s script until it says it is running; returns its stdout and a stop function. */
+async function start(env: ReturnType<typeof cliEnv>): Promise<{ stderr: () => string; stop: () => Promise<number | null> }> {
+  // As `npm start` runs it, but from a fresh working directory (tsx resolved from the repository).
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(REPO, 'samples', 'start.ts')], { cwd: env.cwd, env: env.env });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (b: Buffer) => { err += b.toString(); });
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`npm start did not come up:\n${err}`)), 60_000);
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+      if (out.includes('Ctrl-C stops everything')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.on('exit', () => reject(new Error(`npm start exited:\n${err}`)));
+  });
+  return { stderr: () => err, stop: () => { child.kill('SIGINT'); return exited; } };
+}
+
+describe('npm start', () => {
+  it('serves samples/tftp over TFTP and HTTP, idempotently, and stops on Ctrl-C', async () => {
+    const env = cliEnv('local');
+    const first = await start(env);
+    const tftp = await run('curl', ['-sS', 'tftp://127.0.0.1:6969/pxelinux.cfg/default']);
+    assert.equal(tftp.code, 0, tftp.stderr);
+    assert.match(tftp.stdout, /console=ttyS0,115200/);
+    const http = await fetch('http://127.0.0.1:8080/README.txt');
+    assert.match(await http.text(), /icboot sample TFTP tree/);
+    const ls = await icboot(['ls', '--network', 'local'], env);
+    assert.deepEqual(ls.stdout.toString().trim().split('\n'), ['README.txt', 'pxelinux.cfg/default']);
+    assert.match(first.stderr(), /uploaded as release 1/);
+    assert.equal(await first.stop(), 0);
+    const second = await start(env);
+    assert.match(second.stderr(), /up to date/);
+    assert.match(second.stderr(), /unchanged: release 1 is current/);
+    assert.equal(await second.stop(), 0);
+  });
+});
+
+describe('icboot libvirt-network', () => {
+  it('prints a network whose DHCP points at the gateway and serves no TFTP itself', async () => {
+    const env = cliEnv('local');
+    const r = await icboot(['libvirt-network', '--gateway-ip', '192.168.150.1', '--bootfile', 'pxelinux.0'], env);
+    assert.equal(r.code, 0, r.stderr);
+    const xml = r.stdout.toString();
+    assert.match(xml, /<bootp file='pxelinux\.0' server='192\.168\.150\.1'\/>/);
+    assert.match(xml, /<ip address='192\.168\.150\.1' netmask='255\.255\.255\.0'>/);
+    assert.doesNotMatch(xml, /<tftp/);
+    const bad = await icboot(['libvirt-network', '--gateway-ip', '999.1.1.1'], env);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /--gateway-ip must be an IPv4 address/);
+  });
+});
