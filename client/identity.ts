@@ -98,7 +98,8 @@ function dfxIdentity(name: string): LoadedIdentity {
   return { identity: fromFile(pem, `dfx identity "${name}"`), source: `dfx identity "${name}"` };
 }
 
-function pkcs8Ed25519(seed: Uint8Array): string {
+/** An Ed25519 key as PKCS#8 PEM, as dfx writes it. */
+export function ed25519Pem(seed: Uint8Array): string {
   const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]);
   return `-----BEGIN PRIVATE KEY-----\n${der.toString('base64')}\n-----END PRIVATE KEY-----\n`;
 }
@@ -122,7 +123,7 @@ export function loadIdentity(o: IdentityOptions, notice: (line: string) => void 
     mkdirSync(dirname(own), { recursive: true, mode: 0o700 });
     try {
       // 'wx': two first runs at once must not replace a key the other already uses.
-      writeFileSync(own, pkcs8Ed25519(new Uint8Array(identity.getKeyPair().secretKey).subarray(0, 32)), { mode: 0o600, flag: 'wx' });
+      writeFileSync(own, ed25519Pem(new Uint8Array(identity.getKeyPair().secretKey).subarray(0, 32)), { mode: 0o600, flag: 'wx' });
       chmodSync(own, 0o600);
       notice(`icboot: created a new identity ${identity.getPrincipal().toText()} in ${own}`);
     } catch (e) {

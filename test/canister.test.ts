@@ -5,7 +5,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Ed25519KeyIdentity } from '@dfinity/identity';
 import { Principal } from '@dfinity/principal';
 import { buildAzleCanister } from '../canister/build.ts';
 import { connect, icbootCanister, type Connection } from '../client/canister.ts';
@@ -14,7 +13,7 @@ import type { IcbootService } from '../client/icboot_idl.ts';
 import { VerifiedReader } from '../client/verify.ts';
 import { MAX_CHUNK_BYTES } from '../canister/src/limits.ts';
 import { upload } from '../uploader/upload.ts';
-import { cliEnv, icboot, type CliEnv } from './helpers/cli.ts';
+import { cliEnv, icboot, newPem, type CliEnv } from './helpers/cli.ts';
 import { startDevnetProcess, tempDir, type RunningDevnet } from './helpers/devnet.ts';
 
 const MiB = 1024 * 1024;
@@ -96,7 +95,7 @@ describe('icboot canister', () => {
   });
 
   it('rejects writes from principals that are not authorized', async () => {
-    const stranger = await connect({ network: devnet.url, pem: writePem(Ed25519KeyIdentity.generate()) });
+    const stranger = await connect({ network: devnet.url, pem: newPem().path });
     const theirs = icbootCanister(stranger, canisterId);
     const chunk = { hash: new Uint8Array(32), data: new Uint8Array([1]) };
     await assert.rejects(theirs.put_chunks([chunk]), /is not authorized to write/);
@@ -109,7 +108,7 @@ describe('icboot canister', () => {
     await assert.rejects(theirs.put_chunks([chunk]), /is not authorized to write/);
     const anyone = await icboot(['authorize', '2vxsx-fae'], env);
     assert.match(anyone.stderr, /anonymous principal cannot be authorized/);
-    const viaCli = await icboot(['publish', '1', '--pem', writePem(Ed25519KeyIdentity.generate())], env);
+    const viaCli = await icboot(['publish', '1', '--pem', newPem().path], env);
     assert.equal(viaCli.code, 1);
     assert.match(viaCli.stderr, /^icboot: \S+ is not authorized to write; a controller can run `icboot authorize/);
     assert.equal(viaCli.stderr.trim().split('\n').length, 1, 'one line, no stack trace');
@@ -154,7 +153,7 @@ describe('icboot canister', () => {
     await assert.rejects(corrupt.chunk(Buffer.from(chunk).toString('hex')), /does not match its hash/);
     const wrongKey = new Uint8Array(owner.agent.rootKey!);
     wrongKey[wrongKey.length - 1] ^= 1;
-    const other = await connect({ network: devnet.url, pem: writePem(Ed25519KeyIdentity.generate()) });
+    const other = await connect({ network: devnet.url, pem: newPem().path });
     (other.agent as unknown as { rootKey: Uint8Array }).rootKey = wrongKey;
     // Refused by the agent (subnet keys) or by our certificate check, whichever looks first.
     await assert.rejects(new VerifiedReader(icbootCanister(other, canisterId), other.agent, canisterId).index(), /[Cc]ertificate verification/);
@@ -207,13 +206,6 @@ describe('icboot canister', () => {
     rmSync(other, { recursive: true, force: true });
   });
 });
-
-function writePem(identity: Ed25519KeyIdentity): string {
-  const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from(identity.getKeyPair().secretKey).subarray(0, 32)]);
-  const path = join(tempDir('pem'), 'key.pem');
-  writeFileSync(path, `-----BEGIN PRIVATE KEY-----\n${der.toString('base64')}\n-----END PRIVATE KEY-----\n`);
-  return path;
-}
 
 async function firstChunkOf(reader: VerifiedReader): Promise<Uint8Array> {
   const m = await reader.manifest(await reader.index());

@@ -10,7 +10,7 @@ import { connect, icbootCanister } from '../client/canister.ts';
 import type { IcbootService } from '../client/icboot_idl.ts';
 import { VerifiedReader } from '../client/verify.ts';
 import { walkTree } from '../uploader/walk.ts';
-import { cliEnv, icboot, type CliEnv } from './helpers/cli.ts';
+import { cliEnv, icboot, newPem, type CliEnv } from './helpers/cli.ts';
 import { REPO, startDevnetProcess, tempDir, type RunningDevnet } from './helpers/devnet.ts';
 
 /** Debian package debian-installer-12-netboot-amd64 (installed by .ci/run). */
@@ -103,14 +103,11 @@ describe('icboot upload', () => {
   it('refuses an identity without write rights and publishes nothing', async () => {
     const dir = tempDir('denied');
     writeFileSync(join(dir, 'new.bin'), randomBytes(4096));
-    const stranger = join(tempDir('stranger'), 'key.pem');
-    const ed = (await import('@dfinity/identity')).Ed25519KeyIdentity.generate();
-    const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from(ed.getKeyPair().secretKey).subarray(0, 32)]);
-    writeFileSync(stranger, `-----BEGIN PRIVATE KEY-----\n${der.toString('base64')}\n-----END PRIVATE KEY-----\n`);
+    const stranger = newPem();
     const before = await canister.status();
-    const r = await icboot(['upload', dir, '--pem', stranger], env);
+    const r = await icboot(['upload', dir, '--pem', stranger.path], env);
     assert.equal(r.code, 1);
-    assert.equal(r.stderr.trim().split('\n').pop(), `icboot: ${ed.getPrincipal().toText()} is not authorized to write; a controller can run \`icboot authorize ${ed.getPrincipal().toText()}\``);
+    assert.equal(r.stderr.trim().split('\n').pop(), `icboot: ${stranger.principal} is not authorized to write; a controller can run \`icboot authorize ${stranger.principal}\``);
     const now = await canister.status();
     assert.equal(now.releases, before.releases);
     assert.deepEqual(now.current, before.current);

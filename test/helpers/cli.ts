@@ -1,7 +1,10 @@
 // Runs the `icboot` command line as a user would, in a directory of its own
 // and with its own config home (so identities and records stay in the test).
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Ed25519KeyIdentity } from '@dfinity/identity';
+import { ed25519Pem } from '../../client/identity.ts';
 import { REPO, tempDir } from './devnet.ts';
 
 export interface CliResult {
@@ -42,4 +45,12 @@ export function icboot(args: string[], e: CliEnv, stdin?: string): Promise<CliRe
     child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString() }));
     child.stdin.end(stdin ?? '');
   });
+}
+
+/** Writes a fresh Ed25519 identity to a PEM file; returns its path and principal. */
+export function newPem(): { path: string; principal: string } {
+  const identity = Ed25519KeyIdentity.generate();
+  const path = join(tempDir('pem'), 'key.pem');
+  writeFileSync(path, ed25519Pem(new Uint8Array(identity.getKeyPair().secretKey).subarray(0, 32)));
+  return { path, principal: identity.getPrincipal().toText() };
 }
