@@ -1,0 +1,114 @@
+// The PXE lab: a network namespace with a bridge, dnsmasq for DHCP only (as
+// libvirt's default network with <bootp/>), a TFTP server on the bridge
+// address, port 69, and a QEMU machine (SeaBIOS + iPXE) that boots from it.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO } from '../helpers/devnet.ts';
+import { BRIDGE_IP, Netns } from './netns.ts';
+
+export const ICBOOT = join(REPO, 'cli', 'icboot.js');
+const BOOT_TIMEOUT_MS = 300_000;
+
+export interface BootTimes {
+  dhcp: number;
+  kernel: number;
+  installer: number;
+}
+
+/** Milliseconds from `since` until `pattern` appears in `file`. */
+export async function waitFor(file: string, pattern: RegExp, since: number, deadline: number): Promise<number> {
+  while (Date.now() < deadline) {
+    if (existsSync(file) && pattern.test(readFileSync(file, 'latin1'))) return Date.now() - since;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${pattern} did not appear in ${file}`);
+}
+
+export class PxeLab {
+  readonly ns = new Netns();
+  readonly env: NodeJS.ProcessEnv;
+
+  constructor(readonly work: string) {
+    this.env = {
+      ...process.env,
+      HOME: work,
+      XDG_CONFIG_HOME: join(work, 'config'),
+      DFX_CONFIG_ROOT: join(work, 'nodfx'),
+      ICBOOT_NETWORK: 'http://127.0.0.1:4943',
+    };
+  }
+
+  log(name: string): string {
+    return join(this.work, name);
+  }
+
+  static checkTools(): void {
+    for (const bin of ['/usr/bin/qemu-system-x86_64', '/usr/sbin/dnsmasq', '/usr/lib/ipxe/qemu/pxe-e1000.rom']) {
+      assert.ok(existsSync(bin), `${bin} is missing: apt-get install qemu-system-x86 ipxe-qemu dnsmasq-base`);
+    }
+  }
+
+  /** Creates the namespace, starts the devnet in it, deploys, uploads `tree`. */
+  async setup(tree: string): Promise<void> {
+    this.ns.create();
+    this.ns.spawn(process.execPath, [ICBOOT, 'devnet', '--state-dir', join(this.work, 'devnet')], this.log('devnet.log'), this.env, this.work);
+    await waitFor(this.log('devnet.log'), /devnet listening on/, Date.now(), Date.now() + 30_000);
+    this.ns.run(process.execPath, [ICBOOT, 'deploy'], this.env, this.work);
+    this.ns.run(process.execPath, [ICBOOT, 'upload', tree, '--label', 'e2e'], this.env, this.work);
+  }
+
+  /** Runs `icboot gateway` on the bridge address, port 69; returns its log file. */
+  async gateway(name = 'gateway'): Promise<string> {
+    const log = this.log(`${name}.log`);
+    const child = this.ns.spawn(process.execPath, [ICBOOT, 'gateway', '--tftp', `${BRIDGE_IP}:69`, '--cache-dir', join(this.work, `${name}-cache`)], log, this.env, this.work);
+    await waitFor(log, /tftp listening on/, Date.now(), Date.now() + 30_000);
+    this.stopLast = () => child.kill('SIGTERM');
+    return log;
+  }
+
+  /** Runs tftpd-hpa serving `tree` from disk on the bridge address, port 69. */
+  async tftpdHpa(tree: string): Promise<void> {
+    const child = this.ns.spawn('/usr/sbin/in.tftpd', ['-L', '-a', `${BRIDGE_IP}:69`, '-s', tree], this.log('tftpd-hpa.log'));
+    await new Promise((r) => setTimeout(r, 500));
+    this.stopLast = () => child.kill('SIGTERM');
+  }
+
+  /** Stops the TFTP server started last (gateway or tftpd-hpa). */
+  stopLast: () => void = () => {};
+
+  /** Starts DHCP and a PXE-booting QEMU; resolves when the installer's first screen shows. */
+  async boot(run: string): Promise<BootTimes> {
+    const dnsmasq = this.ns.spawn('dnsmasq', [
+      '--no-daemon', '--port=0', '--interface=br0', '--bind-interfaces', '--log-dhcp',
+      '--dhcp-range=192.168.150.50,192.168.150.99,12h', `--dhcp-boot=pxelinux.0,,${BRIDGE_IP}`,
+      `--dhcp-leasefile=${this.log(`${run}.leases`)}`,
+    ], this.log(`${run}-dnsmasq.log`));
+    const serial = this.log(`${run}-serial.log`);
+    const start = Date.now();
+    const qemu = this.ns.spawn('qemu-system-x86_64', [
+      '-accel', 'tcg', '-m', '1024', '-nographic', '-no-reboot', '-monitor', 'none', '-display', 'none',
+      '-serial', `file:${serial}`, '-boot', 'n',
+      '-netdev', 'tap,id=n0,ifname=tap0,script=no,downscript=no', '-device', 'e1000,netdev=n0',
+    ], this.log(`${run}-qemu.log`));
+    try {
+      const deadline = start + BOOT_TIMEOUT_MS;
+      return {
+        dhcp: await waitFor(this.log(`${run}-dnsmasq.log`), /DHCPACK/, start, deadline),
+        kernel: await waitFor(serial, /Linux version/, start, deadline),
+        installer: await waitFor(serial, /Select a language/, start, deadline),
+      };
+    } finally {
+      qemu.kill('SIGKILL');
+      dnsmasq.kill('SIGKILL');
+      await Promise.all([qemu, dnsmasq].map((c) => (c.exitCode === null && c.signalCode === null ? new Promise((r) => c.once('exit', r)) : null)));
+    }
+  }
+
+  destroy(): Promise<void> {
+    return this.ns.destroy();
+  }
+}
+
+export const seconds = (t: BootTimes): string =>
+  `DHCP ${(t.dhcp / 1000).toFixed(1)} s, kernel ("Linux version") ${(t.kernel / 1000).toFixed(1)} s, installer ("Select a language") ${(t.installer / 1000).toFixed(1)} s`;
