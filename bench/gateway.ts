@@ -86,7 +86,7 @@ try {
   await gw.stop();
   await devnet.stop();
   devnet = await startDevnetProcess(devnet.stateDir, devnetPort, ['--latency', '100']);
-  gw = await startGateway(env, gwArgs);
+  gw = await startGateway(env, [...gwArgs, '--no-prefetch']);
   const hc = await sequential(curl1468, hpaPort, 1);
   const gc = await sequential(curl1468, gw.tftpPort, 1);
   rows.push(['cold, canister +100 ms, curl blksize 1468', mbs(total, hc), mbs(total, gc), (hc / gc).toFixed(2), '>= 0.8']);

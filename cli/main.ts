@@ -152,9 +152,10 @@ export function program(): Command {
     .option('--cache-disk <bytes>', 'disk cache budget (suffixes K, M, G)', byteCount, 4 * 1024 * 1024 * 1024)
     .option('--max-transfers <n>', 'concurrent TFTP transfers', integer(1, 10_000), 256)
     .option('--max-per-client <n>', 'concurrent TFTP transfers per client address', integer(1, 10_000), 8)
+    .option('--no-prefetch', 'do not load each new release into the cache ahead of requests')
     .action(async (o: CommonOptions & {
       tftp: Endpoint; http: Endpoint | null; release: number | null; poll: number; cacheDir?: string;
-      cacheMem: number; cacheDisk: number; maxTransfers: number; maxPerClient: number;
+      cacheMem: number; cacheDisk: number; maxTransfers: number; maxPerClient: number; prefetch: boolean;
     }) => {
       const { startGateway } = await import('../gateway/index.ts');
       const g = await startGateway({

@@ -59,6 +59,11 @@ export class ChunkCache {
     return p;
   }
 
+  /** Whether the caches have room for `bytes` more without evicting. */
+  hasRoomFor(bytes: number): boolean {
+    return this.memUsed + bytes <= this.o.memBytes || (this.o.dir !== undefined && this.diskUsed + bytes <= this.o.diskBytes);
+  }
+
   /** Starts loading a chunk that will be needed soon; errors surface on get(). */
   prefetch(hash: string): void {
     if (this.mem.has(hash) || this.inflight.has(hash)) return;

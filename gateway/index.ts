@@ -11,7 +11,7 @@ import { VerifiedReader } from '../client/verify.ts';
 import { ChunkCache } from './cache.ts';
 import { Files } from './files.ts';
 import { createHttpServer } from './http.ts';
-import { ReleaseTracker } from './release.ts';
+import { ReleaseTracker, type Snapshot } from './release.ts';
 import { ERR } from './tftp/packet.ts';
 import { TftpServer } from './tftp/server.ts';
 import { TftpError } from './tftp/source.ts';
@@ -32,6 +32,8 @@ export interface GatewayOptions extends CommonOptions {
   cacheDisk: number;
   maxTransfers: number;
   maxPerClient: number;
+  /** Load every chunk of each new release into the cache, so first boots do not wait on the canister. */
+  prefetch: boolean;
   log: (line: string) => void;
 }
 
@@ -61,18 +63,44 @@ function upstream(o: GatewayOptions): () => Promise<VerifiedReader> {
   };
 }
 
+/** Loads a release's chunks into the cache, two at a time, while there is room. */
+async function warm(cache: ChunkCache, snap: Snapshot, log: (line: string) => void): Promise<void> {
+  const started = performance.now();
+  const chunks = [...new Set(snap.manifest.files.flatMap((f) => f.chunks))];
+  let next = 0;
+  let bytes = 0;
+  const worker = async (): Promise<void> => {
+    while (next < chunks.length && cache.hasRoomFor(snap.manifest.chunk_size)) {
+      bytes += (await cache.get(chunks[next++])).length;
+    }
+  };
+  try {
+    await Promise.all([worker(), worker()]);
+    log(`cache: release ${snap.manifest.id} warm, ${next} of ${chunks.length} chunks (${(bytes / 1e6).toFixed(1)} MB) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  } catch (e) {
+    log(`cache: warming release ${snap.manifest.id} stopped: ${(e as Error).message}`);
+  }
+}
+
 export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   if (o.cacheDir) mkdirSync(o.cacheDir, { recursive: true });
   const reader = upstream(o);
-  const release = new ReleaseTracker({ reader, pin: o.release, pollSeconds: o.pollSeconds, cacheDir: o.cacheDir, log: o.log });
+  let cache: ChunkCache | null = null;
+  const release = new ReleaseTracker({
+    reader, pin: o.release, pollSeconds: o.pollSeconds, cacheDir: o.cacheDir, log: o.log,
+    onChange: (s) => {
+      if (o.prefetch && cache) void warm(cache, s, o.log);
+    },
+  });
   const snap = await release.start();
-  const cache = new ChunkCache({
+  cache = new ChunkCache({
     memBytes: o.cacheMem,
     dir: o.cacheDir ? join(o.cacheDir, 'chunks') : undefined,
     diskBytes: o.cacheDisk,
     fetch: async (hash) => (await reader()).chunk(hash),
     log: o.log,
   });
+  if (o.prefetch && snap.origin === 'canister') void warm(cache, snap, o.log);
   const files = new Files(release, cache);
   const tftpServer = new TftpServer({
     host: o.tftp.host,

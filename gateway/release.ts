@@ -24,6 +24,8 @@ export interface ReleaseOptions {
   pollSeconds: number;
   cacheDir?: string;
   log: (line: string) => void;
+  /** Told of every release loaded from the canister (e.g. to warm the cache). */
+  onChange?: (s: Snapshot) => void;
 }
 
 function snapshot(manifest: Manifest, origin: Snapshot['origin']): Snapshot {
@@ -77,6 +79,7 @@ export class ReleaseTracker {
     this.current = snapshot(manifest, 'canister');
     if (this.diskPath) writeAtomic(this.diskPath, encodeJson(manifest));
     this.o.log(previous === undefined ? `release: serving release ${wanted}` : `release: now serving release ${wanted} (was ${previous})`);
+    this.o.onChange?.(this.current);
   }
 
   private loadDisk(): Snapshot | null {

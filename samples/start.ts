@@ -34,7 +34,7 @@ async function main(): Promise<void> {
   const g = await startGateway({
     network, canister: canisterId.toText(), tftp: TFTP, http: HTTP, release: null, pollSeconds: 5,
     cacheDir: join('.icboot', 'cache'), cacheMem: 64 * 1024 * 1024, cacheDisk: 1024 * 1024 * 1024,
-    maxTransfers: 64, maxPerClient: 16, log: say,
+    maxTransfers: 64, maxPerClient: 16, prefetch: true, log: say,
   });
   process.stdout.write(`
 icboot is running: devnet ${devnet.url}, TFTP ${TFTP.host}:${TFTP.port}, HTTP http://${HTTP.host}:${HTTP.port}

@@ -24,7 +24,8 @@ describe('icboot gateway', () => {
   const cacheDir = tempDir('gwcache');
   const big = randomBytes(100 * MiB + 4321);
   const secret = randomBytes(2 * MiB + 17);
-  const gatewayArgs = (): string[] => ['--poll', '1', '--cache-dir', cacheDir];
+  // No prefetch: these tests need chunks the gateway has not fetched yet.
+  const gatewayArgs = (): string[] => ['--poll', '1', '--cache-dir', cacheDir, '--no-prefetch'];
   const tftpUrl = (path: string): string => `tftp://127.0.0.1:${gw.tftpPort}/${path}`;
   const local = (path: string): Buffer => readFileSync(join(tree, path));
   const fetched = (name: string): Buffer => readFileSync(join(out, name));
@@ -139,6 +140,24 @@ describe('icboot gateway', () => {
     while (!gw.logs.some((l) => /debian-installer\/amd64\/linux .* (timeout after 5 retries|client went away)/.test(l))) {
       assert.ok(Date.now() < deadline, 'transfer not freed within 30 s');
       await new Promise((r) => setTimeout(r, 200));
+    }
+  });
+
+  it('loads a new release into its cache ahead of requests', async () => {
+    const warmCache = tempDir('gwwarm');
+    const warm = await startGateway(env, ['--cache-dir', warmCache, '--cache-mem', '512M']);
+    try {
+      const deadline = Date.now() + 60_000;
+      let line: string | undefined;
+      while (!(line = warm.logs.find((l) => /cache: release \d+ warm/.test(l)))) {
+        assert.ok(Date.now() < deadline, 'not warm within 60 s');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const [, got, total] = /warm, (\d+) of (\d+) chunks/.exec(line)!;
+      assert.equal(got, total, 'every chunk of the release is cached');
+    } finally {
+      await warm.stop();
+      rmSync(warmCache, { recursive: true, force: true });
     }
   });
 
