@@ -28,9 +28,9 @@ const atftp16: Client = (port, file, to) => ['atftp', ['--option', 'blksize 1468
 
 const out = tempDir('bench-out');
 
-/** Seconds to fetch FILES one after another with `client` (best of `rounds`). */
-async function sequential(client: Client, port: number, rounds = 3): Promise<number> {
-  let best = Infinity;
+/** Seconds to fetch FILES one after another with `client` (median of `rounds`: loopback timings have outliers). */
+async function sequential(client: Client, port: number, rounds = 5): Promise<number> {
+  const times: number[] = [];
   for (let r = 0; r < rounds; r++) {
     const t = performance.now();
     for (const f of FILES) {
@@ -38,9 +38,9 @@ async function sequential(client: Client, port: number, rounds = 3): Promise<num
       const res = await run(cmd, args);
       if (res.code !== 0) throw new Error(`${cmd} ${f}: ${res.stderr}`);
     }
-    best = Math.min(best, (performance.now() - t) / 1000);
+    times.push((performance.now() - t) / 1000);
   }
-  return best;
+  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
 }
 
 /** Seconds for `n` clients fetching FILES[0] at once. */
@@ -98,5 +98,5 @@ try {
   rmSync(env.cwd, { recursive: true, force: true });
   rmSync(out, { recursive: true, force: true });
 }
-console.log(`TFTP on loopback, files: ${FILES.join(', ')} (${(total / 1e6).toFixed(1)} MB); best of 3 warm runs`);
+console.log(`TFTP on loopback, files: ${FILES.join(', ')} (${(total / 1e6).toFixed(1)} MB); median of 5 warm runs`);
 console.log(rows.map((r) => `| ${r.join(' | ')} |`).join('\n'));
