@@ -1,32 +1,17 @@
 // `npm start` and the smaller commands around it, as a newcomer runs them.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { cliEnv, icboot } from './helpers/cli.ts';
 import { REPO } from './helpers/devnet.ts';
 import { run } from './helpers/gateway.ts';
+import { startUntil, type Started } from './helpers/process.ts';
 
-/** Runs `npm start`'s script until it says it is running; returns its stdout and a stop function. */
-async function start(env: ReturnType<typeof cliEnv>): Promise<{ stderr: () => string; stop: () => Promise<number | null> }> {
+/** Runs `npm start`'s script until it says it is running. */
+function start(env: ReturnType<typeof cliEnv>): Promise<Started> {
   // As `npm start` runs it, but from a fresh working directory (tsx resolved from the repository).
-  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), join(REPO, 'samples', 'start.ts')], { cwd: env.cwd, env: env.env });
-  let out = '';
-  let err = '';
-  child.stderr.on('data', (b: Buffer) => { err += b.toString(); });
-  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`npm start did not come up:\n${err}`)), 60_000);
-    child.stdout.on('data', (b: Buffer) => {
-      out += b.toString();
-      if (out.includes('Ctrl-C stops everything')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.on('exit', () => reject(new Error(`npm start exited:\n${err}`)));
-  });
-  return { stderr: () => err, stop: () => { child.kill('SIGINT'); return exited; } };
+  return startUntil('npm start', ['--import', import.meta.resolve('tsx'), join(REPO, 'samples', 'start.ts')],
+    [/Ctrl-C stops everything/], { cwd: env.cwd, env: env.env, timeoutMs: 60_000 });
 }
 
 describe('npm start', () => {
@@ -40,12 +25,12 @@ describe('npm start', () => {
     assert.match(await http.text(), /icboot sample TFTP tree/);
     const ls = await icboot(['ls', '--network', 'local'], env);
     assert.deepEqual(ls.stdout.toString().trim().split('\n'), ['README.txt', 'pxelinux.cfg/default']);
-    assert.match(first.stderr(), /uploaded as release 1/);
-    assert.equal(await first.stop(), 0);
+    assert.match(first.logs.join('\n'), /uploaded as release 1/);
+    assert.equal(await first.stop('SIGINT'), 0);
     const second = await start(env);
-    assert.match(second.stderr(), /up to date/);
-    assert.match(second.stderr(), /unchanged: release 1 is current/);
-    assert.equal(await second.stop(), 0);
+    assert.match(second.logs.join('\n'), /up to date/);
+    assert.match(second.logs.join('\n'), /unchanged: release 1 is current/);
+    assert.equal(await second.stop('SIGINT'), 0);
   });
 });
 

@@ -1,10 +1,11 @@
 // Runs `icboot gateway` as a child process and TFTP clients against it.
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
 import { parse, type Packet } from '../../gateway/tftp/packet.ts';
 import type { CliEnv } from './cli.ts';
 import { REPO } from './devnet.ts';
+import { startUntil } from './process.ts';
 
 export interface RunningGateway {
   tftpPort: number;
@@ -14,35 +15,15 @@ export interface RunningGateway {
   stop(): Promise<void>;
 }
 
-export function startGateway(env: CliEnv, args: string[]): Promise<RunningGateway> {
-  const child = spawn(process.execPath, [join(REPO, 'cli', 'icboot.js'), 'gateway', '--tftp', '127.0.0.1:0', '--http', '127.0.0.1:0', ...args], {
-    cwd: env.cwd, env: env.env, stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const logs: string[] = [];
-  child.stderr!.on('data', (b: Buffer) => logs.push(...b.toString().split('\n').filter(Boolean)));
-  const exited = new Promise<void>((r) => child.on('exit', () => r()));
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${logs.join('\n')}`)), 30_000);
-    child.stdout!.on('data', (b: Buffer) => {
-      out += b.toString();
-      const tftp = /tftp listening on 127\.0\.0\.1:(\d+)/.exec(out);
-      const http = /http listening on (http:\S+)/.exec(out);
-      if (!tftp || !http) return;
-      clearTimeout(timer);
-      resolve({
-        tftpPort: Number(tftp[1]), httpUrl: http[1], process: child, logs,
-        stop: async () => {
-          if (child.exitCode === null) child.kill('SIGTERM');
-          await exited;
-        },
-      });
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`gateway exited with ${code}:\n${logs.join('\n')}`));
-    });
-  });
+export async function startGateway(env: CliEnv, args: string[]): Promise<RunningGateway> {
+  const p = await startUntil('gateway', [join(REPO, 'cli', 'icboot.js'), 'gateway', '--tftp', '127.0.0.1:0', '--http', '127.0.0.1:0', ...args],
+    [/tftp listening on 127\.0\.0\.1:(\d+)/, /http listening on (http:\S+)/], { cwd: env.cwd, env: env.env });
+  return {
+    tftpPort: Number(p.matches[0][1]), httpUrl: p.matches[1][1], process: p.process, logs: p.logs,
+    stop: async () => {
+      await p.stop();
+    },
+  };
 }
 
 export interface RunResult {

@@ -1,0 +1,49 @@
+// Starts a long-running icboot process and waits for the stdout lines that
+// say it is ready; stderr is kept as lines for assertions and failure reports.
+import { spawn, type ChildProcess } from 'node:child_process';
+
+export interface Started {
+  process: ChildProcess;
+  /** stderr, line by line, as it arrives. */
+  logs: string[];
+  /** One match per pattern asked for, from stdout. */
+  matches: RegExpExecArray[];
+  /** Sends `signal` (if still running) and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export function startUntil(
+  what: string,
+  args: string[],
+  ready: RegExp[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<Started> {
+  const child = spawn(process.execPath, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const logs: string[] = [];
+  child.stderr!.on('data', (b: Buffer) => logs.push(...b.toString().split('\n').filter(Boolean)));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${what} did not start within ${timeoutMs / 1000} s:\n${logs.join('\n')}`)), timeoutMs);
+    child.stdout!.on('data', (b: Buffer) => {
+      out += b.toString();
+      const matches = ready.map((r) => r.exec(out));
+      if (matches.some((m) => !m)) return;
+      clearTimeout(timer);
+      resolve({
+        process: child,
+        logs,
+        matches: matches as RegExpExecArray[],
+        stop: (signal = 'SIGTERM') => {
+          if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+          return exited;
+        },
+      });
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited with ${code}:\n${logs.join('\n')}`));
+    });
+  });
+}
