@@ -2,7 +2,7 @@
 // and a typed actor whose failures are one-line UserErrors.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Actor, HttpAgent, type Identity } from '@dfinity/agent';
+import { Actor, AgentError, HttpAgent, HttpFetchErrorCode, type Identity } from '@dfinity/agent';
 import { Principal } from '@dfinity/principal';
 import { TransientError, UserError } from './errors.ts';
 import { icbootIdlFactory, type IcbootService } from './icboot_idl.ts';
@@ -19,6 +19,8 @@ export interface Connection {
   network: Network;
   agent: HttpAgent;
   identity: Identity;
+  /** Bound on each HTTP request. */
+  requestTimeoutMs: number;
 }
 
 /** icboot's own record of deployed canisters, in dfx's canister_ids.json shape. */
@@ -65,15 +67,35 @@ export function requireCanisterId(network: Network, flag?: string): Principal {
   return id;
 }
 
-export async function connect(o: CommonOptions, notice?: (line: string) => void): Promise<Connection> {
+/** Default bound on one HTTP request to the IC: a stalled endpoint must fail, not hang. */
+export const REQUEST_TIMEOUT_MS = 60_000;
+
+/** fetch, with every request aborted after `ms` (a stalled endpoint fails like an unreachable one). */
+function boundedFetch(ms: number): typeof fetch {
+  return (input, init) => fetch(input, { ...init, signal: AbortSignal.timeout(ms) });
+}
+
+export async function connect(o: CommonOptions, notice?: (line: string) => void, requestTimeoutMs = REQUEST_TIMEOUT_MS): Promise<Connection> {
   const network = resolveNetwork(o.network);
   const { identity } = loadIdentity(o, notice);
   try {
-    const agent = await HttpAgent.create({ host: network.host, identity, shouldFetchRootKey: network.fetchRootKey, retryTimes: 2 });
-    return { network, agent, identity };
+    const agent = await HttpAgent.create({
+      host: network.host, identity, shouldFetchRootKey: network.fetchRootKey, retryTimes: 2, fetch: boundedFetch(requestTimeoutMs),
+    });
+    return { network, agent, identity, requestTimeoutMs };
   } catch (e) {
-    throw new UserError(`cannot reach ${network.host}: ${firstLine(e)}${network.name === 'local' ? ' (is `icboot devnet` or `dfx start` running?)' : ''}`);
+    const why = transportFailure(e, requestTimeoutMs) ?? firstLine(e);
+    throw new TransientError(`cannot reach ${network.host}: ${why}${network.name === 'local' ? ' (is `icboot devnet` or `dfx start` running?)' : ''}`);
   }
+}
+
+/** Why a request never got an answer (refused, reset, timed out), or null for other failures. */
+function transportFailure(e: unknown, timeoutMs: number): string | null {
+  if (!(e instanceof AgentError) || !(e.cause.code instanceof HttpFetchErrorCode)) return null;
+  const inner = e.cause.code.error;
+  if (inner instanceof Error && inner.name === 'TimeoutError') return `no answer within ${timeoutMs / 1000} s`;
+  const cause = inner instanceof Error ? (inner.cause as Error | undefined) : undefined;
+  return firstLine(cause ?? inner);
 }
 
 function firstLine(e: unknown): string {
@@ -82,8 +104,10 @@ function firstLine(e: unknown): string {
 }
 
 /** Turns an agent or canister failure into a message a user can act on. */
-export function userError(e: unknown, host: string): UserError {
+export function userError(e: unknown, host: string, requestTimeoutMs = REQUEST_TIMEOUT_MS): UserError {
   if (e instanceof UserError) return e;
+  const transport = transportFailure(e, requestTimeoutMs);
+  if (transport) return new TransientError(`cannot reach ${host}: ${transport}`);
   const text = e instanceof Error ? e.message : String(e);
   const own = /icboot: (.*)/.exec(text);
   if (own) return new UserError(own[1]);
@@ -110,7 +134,7 @@ export function icbootCanister(c: Connection, canisterId: Principal): IcbootServ
       if (typeof value !== 'function') return value;
       return (...args: unknown[]) =>
         (value as (...a: unknown[]) => Promise<unknown>).apply(target, args).catch((e: unknown) => {
-          throw userError(e, c.network.host);
+          throw userError(e, c.network.host, c.requestTimeoutMs);
         });
     },
   }) as IcbootService;

@@ -1,5 +1,8 @@
 /** An error whose message a user can act on; the CLI prints it as one line. */
 export class UserError extends Error {}
 
-/** A failure that may go away when the call is repeated (network, overload). */
+/** A failure that may go away when the call is repeated (network, overload, a stalled endpoint). */
 export class TransientError extends UserError {}
+
+/** Something did not match what the canister certified: nothing of it may be used. */
+export class IntegrityError extends UserError {}

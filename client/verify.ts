@@ -3,6 +3,7 @@
 // → SHA-256(manifest) listed in the index → SHA-256 of every chunk listed in
 // the manifest → SHA-256 of the whole file.
 import { Certificate, lookupResultToBuffer, type HttpAgent } from '@dfinity/agent';
+import { lebDecode, PipeArrayBuffer } from '@dfinity/candid';
 import type { Principal } from '@dfinity/principal';
 import { createHash } from 'node:crypto';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
@@ -10,18 +11,78 @@ import {
   decodeIndex, decodeManifest, ManifestError, type Index, type Manifest, type ManifestFile,
 } from '../canister/src/manifest.ts';
 import type { IcbootService } from './icboot_idl.ts';
-import { UserError } from './errors.ts';
+import { IntegrityError, UserError } from './errors.ts';
 
 // Node's native SHA-256: the gateway hashes every byte it serves.
 const sha256 = (b: Uint8Array): Uint8Array => createHash('sha256').update(b).digest();
 
-/** Something did not match what the canister certified: nothing of it may be used. */
-export class IntegrityError extends UserError {}
+/** What an index's verification rests on; kept with a saved release so it can be verified again. */
+export interface IndexEvidence {
+  /** The index bytes, as the canister returned them. */
+  index: Uint8Array;
+  certificate: Uint8Array;
+  /** The IC root key (DER) the certificate was checked against. */
+  rootKey: Uint8Array;
+}
 
 export interface CertifiedIndex {
   index: Index;
   /** SHA-256 of the index bytes, as certified. */
   hash: string;
+  evidence: IndexEvidence;
+  /** When the IC signed the certificate, ms since the epoch. */
+  certifiedAt: number;
+}
+
+/** A release's manifest with the exact bytes its certified hash covers. */
+export interface CertifiedManifest {
+  manifest: Manifest;
+  bytes: Uint8Array;
+}
+
+/**
+ * Certificate (root key, canister id, age) → certified_data = SHA-256(index).
+ * `anyAge` accepts an old certificate (a saved release read while the
+ * canister is unreachable); otherwise it must be at most 5 minutes old.
+ */
+export async function verifyIndex(e: IndexEvidence, canisterId: Principal, anyAge = false): Promise<CertifiedIndex> {
+  let cert: Certificate;
+  try {
+    cert = await Certificate.create({ certificate: e.certificate, rootKey: e.rootKey, canisterId, disableTimeVerification: anyAge });
+  } catch (err) {
+    throw new IntegrityError(`certificate verification failed: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const certified = lookupResultToBuffer(cert.lookup_path(['canister', canisterId.toUint8Array(), 'certified_data']));
+  if (!certified) throw new IntegrityError('the certificate does not contain the canister\'s certified data');
+  const time = lookupResultToBuffer(cert.lookup_path(['time']));
+  if (!time) throw new IntegrityError('the certificate has no time');
+  const hash = sha256(e.index);
+  if (bytesToHex(certified) !== bytesToHex(hash)) {
+    throw new IntegrityError('the index does not match the canister\'s certified data');
+  }
+  const certifiedAt = Number(lebDecode(new PipeArrayBuffer(time)) / 1_000_000n);
+  try {
+    return { index: decodeIndex(e.index), hash: bytesToHex(hash), evidence: e, certifiedAt };
+  } catch (err) {
+    throw new IntegrityError(`certified index is malformed: ${(err as ManifestError).message}`);
+  }
+}
+
+/** The manifest of release `id`, checked against the hash the certified index lists for it. */
+export function verifyManifest(certified: CertifiedIndex, id: number, bytes: Uint8Array | undefined): Manifest {
+  const entry = certified.index.releases.find((r) => r.id === id);
+  if (!entry) throw new UserError(`release ${id} does not exist`);
+  if (!bytes) throw new IntegrityError(`release ${id} is in the certified index but its manifest is missing`);
+  if (bytesToHex(sha256(bytes)) !== entry.manifest_sha256) {
+    throw new IntegrityError(`manifest of release ${id} does not match its certified hash`);
+  }
+  try {
+    const m = decodeManifest(bytes);
+    if (m.id !== id) throw new ManifestError(`manifest names release ${m.id}`);
+    return m;
+  } catch (e) {
+    throw new IntegrityError(`manifest of release ${id} is malformed: ${(e as Error).message}`);
+  }
 }
 
 export class VerifiedReader {
@@ -37,44 +98,20 @@ export class VerifiedReader {
     if (!raw) throw new IntegrityError('the canister returned no data certificate for its index');
     const rootKey = this.agent.rootKey;
     if (!rootKey) throw new IntegrityError('no IC root key to verify the certificate with');
-    let cert: Certificate;
-    try {
-      cert = await Certificate.create({ certificate: raw, rootKey, canisterId: this.canisterId });
-    } catch (e) {
-      throw new IntegrityError(`certificate verification failed: ${(e as Error).message.split('\n')[0]}`);
-    }
-    const certified = lookupResultToBuffer(cert.lookup_path(['canister', this.canisterId.toUint8Array(), 'certified_data']));
-    if (!certified) throw new IntegrityError('the certificate does not contain the canister\'s certified data');
-    const hash = sha256(index);
-    if (bytesToHex(certified) !== bytesToHex(hash)) {
-      throw new IntegrityError('the index does not match the canister\'s certified data');
-    }
-    try {
-      return { index: decodeIndex(index), hash: bytesToHex(hash) };
-    } catch (e) {
-      throw new IntegrityError(`certified index is malformed: ${(e as ManifestError).message}`);
-    }
+    return verifyIndex({ index, certificate: raw, rootKey }, this.canisterId);
   }
 
-  /** The manifest of release `id` (default: current), checked against the certified index. */
-  async manifest(certified: CertifiedIndex, id?: number): Promise<Manifest> {
-    const { index } = certified;
-    const wanted = id ?? index.current;
+  /** The manifest of release `id` (default: current) with its bytes, checked against the certified index. */
+  async release(certified: CertifiedIndex, id?: number): Promise<CertifiedManifest> {
+    const wanted = id ?? certified.index.current;
     if (wanted === null || wanted === undefined) throw new UserError('no release is published yet');
-    const entry = index.releases.find((r) => r.id === wanted);
-    if (!entry) throw new UserError(`release ${wanted} does not exist`);
+    if (!certified.index.releases.some((r) => r.id === wanted)) throw new UserError(`release ${wanted} does not exist`);
     const [bytes] = await this.canister.manifest(BigInt(wanted));
-    if (!bytes) throw new IntegrityError(`release ${wanted} is in the certified index but its manifest is missing`);
-    if (bytesToHex(sha256(bytes)) !== entry.manifest_sha256) {
-      throw new IntegrityError(`manifest of release ${wanted} does not match its certified hash`);
-    }
-    try {
-      const m = decodeManifest(bytes);
-      if (m.id !== wanted) throw new ManifestError(`manifest names release ${m.id}`);
-      return m;
-    } catch (e) {
-      throw new IntegrityError(`manifest of release ${wanted} is malformed: ${(e as Error).message}`);
-    }
+    return { manifest: verifyManifest(certified, wanted, bytes), bytes: bytes! };
+  }
+
+  async manifest(certified: CertifiedIndex, id?: number): Promise<Manifest> {
+    return (await this.release(certified, id)).manifest;
   }
 
   /** A chunk's bytes, verified against its hash. */

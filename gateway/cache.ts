@@ -5,8 +5,9 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { IntegrityError } from '../client/errors.ts';
 import { writeAtomic } from '../client/files.ts';
-import { IntegrityError } from '../client/verify.ts';
+import { retry } from '../client/retry.ts';
 
 export interface CacheOptions {
   memBytes: number;
@@ -17,6 +18,8 @@ export interface CacheOptions {
   fetch: (hash: string) => Promise<Uint8Array>;
   /** Attempts per chunk before a read fails. */
   attempts?: number;
+  /** A chunk not had within this long (all attempts together) fails like an unreachable canister. */
+  fetchTimeoutMs: number;
   log?: (line: string) => void;
 }
 
@@ -64,7 +67,10 @@ export class ChunkCache {
     return this.memUsed + bytes <= this.o.memBytes || (this.o.dir !== undefined && this.diskUsed + bytes <= this.o.diskBytes);
   }
 
-  /** Starts loading a chunk that will be needed soon; errors surface on get(). */
+  /**
+   * Starts loading a chunk that will be needed soon. A failure is not kept:
+   * the get() that needs the chunk asks again and reports it.
+   */
   prefetch(hash: string): void {
     if (this.mem.has(hash) || this.inflight.has(hash)) return;
     this.get(hash).catch(() => {});
@@ -78,24 +84,29 @@ export class ChunkCache {
       return fromDisk;
     }
     const attempts = this.o.attempts ?? 5;
-    let last: unknown;
-    for (let i = 0; i < attempts; i++) {
+    let tries = 0;
+    const attempt = async (): Promise<Uint8Array> => {
+      tries++;
+      this.stats.fetches++;
       try {
-        this.stats.fetches++;
         const data = await this.o.fetch(hash);
         // The fetcher verifies; check again here, as the cache is where trust is kept.
         if (sha256hex(data) !== hash) throw new IntegrityError(`chunk ${hash} does not match its hash`);
-        this.remember(hash, data);
-        this.writeDisk(hash, data);
         return data;
       } catch (e) {
-        last = e;
-        if (e instanceof IntegrityError) this.o.log?.(`integrity: ${e.message} (attempt ${i + 1} of ${attempts})`);
-        if (i < attempts - 1) await new Promise((r) => setTimeout(r, 200 * 2 ** i));
+        if (e instanceof IntegrityError) this.o.log?.(`integrity: ${e.message} (attempt ${tries} of ${attempts})`);
+        throw e;
       }
+    };
+    try {
+      const data = await retry(attempt, { attempts, timeoutMs: this.o.fetchTimeoutMs, what: `chunk ${hash}` });
+      this.remember(hash, data);
+      this.writeDisk(hash, data);
+      return data;
+    } catch (e) {
+      this.stats.failures++;
+      throw e;
     }
-    this.stats.failures++;
-    throw last;
   }
 
   private remember(hash: string, data: Uint8Array): void {

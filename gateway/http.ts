@@ -1,17 +1,65 @@
 // HTTP for iPXE chainloading: GET and HEAD of the boot tree, with
 // Content-Length, single-range requests and the file's SHA-256 as ETag. A file
 // that cannot be read completely ends the connection early, so a client never
-// mistakes a partial body for the whole file.
+// mistakes a partial body for the whole file. Connections are capped, idle
+// ones time out, and nothing a client does can end the process.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Files } from './files.ts';
-import { normalize } from './tftp/server.ts';
+import { LogThrottle, printable } from './log.ts';
+import { requestPath } from './path.ts';
 
-export function createHttpServer(files: Files, log: (line: string) => void): Server {
-  return createServer((req, res) => {
+export interface HttpOptions {
+  /** Open connections at most; more are closed at once (and logged). */
+  maxConnections: number;
+}
+
+/** How long a client may take to send its request headers. */
+const HEADERS_TIMEOUT_MS = 15_000;
+
+export function createHttpServer(files: Files, log: (line: string) => void, o: HttpOptions): Server {
+  const notices = new LogThrottle(log);
+  const server = createServer((req, res) => {
     serve(files, req, res, log).catch((e: Error) => {
-      log(`http: ${req.url}: ${e.message}`);
+      log(`http: ${printable(req.url ?? '')}: internal error: ${e.message}`);
       res.destroy();
     });
+  });
+  server.maxConnections = o.maxConnections;
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.requestTimeout = HEADERS_TIMEOUT_MS;
+  server.on('drop', (d?: { remoteAddress?: string }) => {
+    notices.line('drop', `http: refused a connection from ${d?.remoteAddress ?? 'a client'}: ${o.maxConnections} connections open (--max-http-connections)`);
+  });
+  // After listen(), errors come from accept(): out of descriptors, for one. Log, keep serving.
+  server.on('error', (e: NodeJS.ErrnoException) => {
+    const why = e.code === 'EMFILE' || e.code === 'ENFILE' ? `out of file descriptors (${e.code}); refusing connections until some close` : e.message;
+    notices.line(`error ${e.code}`, `http: cannot accept a connection: ${why}`);
+  });
+  return server;
+}
+
+/** The path part of a request target (origin or absolute form), percent-decoded; null if the encoding is bad. */
+export function targetPath(target: string): string | null {
+  let path = target.replace(/[?#].*$/s, '');
+  const absolute = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i.exec(path);
+  if (absolute) path = path.slice(absolute[0].length);
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return null;
+  }
+}
+
+/** Resolves once `res` can take more bytes, or has closed. */
+function writable(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
   });
 }
 
@@ -38,7 +86,7 @@ async function serve(files: Files, req: IncomingMessage, res: ServerResponse, lo
   const started = performance.now();
   const client = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
   const finish = (status: number, bytes: number, result: string, path: string): void =>
-    log(`http ${client} ${req.method} ${path} ${status} ${bytes} bytes ${((performance.now() - started) / 1000).toFixed(3)} s ${result}`);
+    log(`http ${client} ${req.method} ${printable(path)} ${status} ${bytes} bytes ${((performance.now() - started) / 1000).toFixed(3)} s ${result}`);
   const plain = (status: number, text: string, path: string): void => {
     res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) + 1 });
     res.end(req.method === 'HEAD' ? undefined : text + '\n');
@@ -48,14 +96,11 @@ async function serve(files: Files, req: IncomingMessage, res: ServerResponse, lo
     res.setHeader('allow', 'GET, HEAD');
     return plain(405, 'only GET and HEAD', req.url ?? '');
   }
-  let raw: string;
-  try {
-    raw = decodeURIComponent(new URL(req.url ?? '/', 'http://gateway').pathname);
-  } catch {
-    return plain(400, 'bad URL encoding', req.url ?? '');
-  }
-  const path = normalize(raw);
-  if (typeof path !== 'string') return plain(path.code === 2 ? 403 : 404, path.message, raw);
+  const raw = targetPath(req.url ?? '/');
+  if (raw === null) return plain(400, 'bad URL encoding', req.url ?? '');
+  const asked = requestPath(raw);
+  if (!asked.ok) return plain(asked.refused ? 403 : 404, asked.message, raw);
+  const { path } = asked;
   const f = files.open(path);
   if (!f) return plain(404, 'not found', path);
 
@@ -93,7 +138,8 @@ async function serve(files: Files, req: IncomingMessage, res: ServerResponse, lo
     for await (const piece of range ? f.range(range.start, range.end) : f.stream()) {
       if (res.destroyed) throw new Error('client went away');
       sent += piece.length;
-      if (!res.write(piece)) await new Promise((r) => res.once('drain', r));
+      if (!res.write(piece)) await writable(res);
+      if (res.destroyed) throw new Error('client went away');
     }
     res.end();
     finish(status, sent, `ok (release ${f.release})`, path);

@@ -5,12 +5,17 @@ import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { IC_ROOT_KEY } from '@dfinity/agent';
+import { hexToBytes } from '@noble/hashes/utils';
+import type { Principal } from '@dfinity/principal';
 import { connect, icbootCanister, requireCanisterId, type CommonOptions } from '../client/canister.ts';
 import { TransientError } from '../client/errors.ts';
+import { resolveNetwork } from '../client/network.ts';
 import { VerifiedReader } from '../client/verify.ts';
 import { ChunkCache } from './cache.ts';
 import { Files } from './files.ts';
 import { createHttpServer } from './http.ts';
+import { requestPath } from './path.ts';
 import { ReleaseTracker, type Snapshot } from './release.ts';
 import { ERR } from './tftp/packet.ts';
 import { TftpServer } from './tftp/server.ts';
@@ -32,10 +37,23 @@ export interface GatewayOptions extends CommonOptions {
   cacheDisk: number;
   maxTransfers: number;
   maxPerClient: number;
+  /** Concurrent TFTP transfers per /24. */
+  maxPerSubnet: number;
+  /** Bytes/s below which a TFTP transfer gives its slot to a newcomer when the server is full. */
+  minRate: number;
+  /** How long one read from the canister (a chunk; the index and manifest) may take before it fails. */
+  fetchTimeoutMs: number;
+  maxHttpConnections: number;
   /** Load every chunk of each new release into the cache, so first boots do not wait on the canister. */
   prefetch: boolean;
   log: (line: string) => void;
 }
+
+/** Defaults of the gateway's own bounds (the TFTP server has its own, TFTP_DEFAULTS). */
+export const GATEWAY_DEFAULTS = {
+  fetchTimeoutMs: 10_000,
+  maxHttpConnections: 1024,
+} as const;
 
 export interface Gateway {
   tftp: Endpoint[];
@@ -47,13 +65,12 @@ export interface Gateway {
 }
 
 /** Connects on first use and again after failures, so the gateway can start offline. */
-function upstream(o: GatewayOptions): () => Promise<VerifiedReader> {
+function upstream(o: GatewayOptions, id: Principal): () => Promise<VerifiedReader> {
   let reader: Promise<VerifiedReader> | null = null;
   return () => {
     reader ??= (async () => {
       // Reading needs no write rights: sign as the given identity, else anonymously.
-      const c = await connect(o.identity || o.pem ? o : { ...o, pem: undefined, identity: 'anonymous' });
-      const id = requireCanisterId(c.network, o.canister);
+      const c = await connect(o.identity || o.pem ? o : { ...o, pem: undefined, identity: 'anonymous' }, undefined, o.fetchTimeoutMs);
       return new VerifiedReader(icbootCanister(c, id), c.agent, id);
     })().catch((e: Error) => {
       reader = null;
@@ -84,10 +101,15 @@ async function warm(cache: ChunkCache, snap: Snapshot, log: (line: string) => vo
 
 export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   if (o.cacheDir) mkdirSync(o.cacheDir, { recursive: true });
-  const reader = upstream(o);
+  const network = resolveNetwork(o.network);
+  const canisterId = requireCanisterId(network, o.canister);
+  const reader = upstream(o, canisterId);
   let cache: ChunkCache | null = null;
   const release = new ReleaseTracker({
-    reader, pin: o.release, pollSeconds: o.pollSeconds, cacheDir: o.cacheDir, log: o.log,
+    reader,
+    // A saved release is checked against mainnet's built-in key; other networks publish theirs.
+    trust: { canisterId, rootKey: network.fetchRootKey ? null : hexToBytes(IC_ROOT_KEY) },
+    pin: o.release, pollSeconds: o.pollSeconds, fetchTimeoutMs: o.fetchTimeoutMs, cacheDir: o.cacheDir, log: o.log,
     onChange: (s) => {
       if (o.prefetch && cache) void warm(cache, s, o.log);
     },
@@ -98,6 +120,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     dir: o.cacheDir ? join(o.cacheDir, 'chunks') : undefined,
     diskBytes: o.cacheDisk,
     fetch: async (hash) => (await reader()).chunk(hash),
+    fetchTimeoutMs: o.fetchTimeoutMs,
     log: o.log,
   });
   if (o.prefetch && snap.origin === 'canister') void warm(cache, snap, o.log);
@@ -107,9 +130,13 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     port: o.tftp.port,
     maxTransfers: o.maxTransfers,
     maxPerClient: o.maxPerClient,
+    maxPerSubnet: o.maxPerSubnet,
+    minRate: o.minRate,
     log: o.log,
-    handler: async (path) => {
-      const f = files.open(path);
+    handler: async (name) => {
+      const asked = requestPath(name);
+      if (!asked.ok) throw new TftpError(asked.refused ? ERR.ACCESS : ERR.NOT_FOUND, asked.message);
+      const f = files.open(asked.path);
       if (!f) throw new TftpError(ERR.NOT_FOUND, 'file not found');
       return { size: f.file.size, stream: f.stream() };
     },
@@ -119,7 +146,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   try {
     tftp = (await tftpServer.listen()).map(({ address, port }) => ({ host: address, port }));
     if (o.http) {
-      http = createHttpServer(files, o.log);
+      http = createHttpServer(files, o.log, { maxConnections: o.maxHttpConnections });
       await new Promise<void>((resolve, reject) => {
         http!.once('error', reject);
         http!.listen(o.http!.port, o.http!.host, () => resolve());

@@ -7,7 +7,8 @@ import { connect, icbootCanister } from '../client/canister.ts';
 import { deploy, PROJECT_DIR } from '../client/deploy.ts';
 import { UserError } from '../client/errors.ts';
 import { startDevnet } from '../devnet/index.ts';
-import { startGateway } from '../gateway/index.ts';
+import { GATEWAY_DEFAULTS, startGateway } from '../gateway/index.ts';
+import { TFTP_DEFAULTS } from '../gateway/tftp/server.ts';
 import { DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, upload } from '../uploader/upload.ts';
 
 const DEVNET = { host: '127.0.0.1', port: 4943 };
@@ -34,7 +35,7 @@ async function main(): Promise<void> {
   const g = await startGateway({
     network, canister: canisterId.toText(), tftp: TFTP, http: HTTP, release: null, pollSeconds: 5,
     cacheDir: join('.icboot', 'cache'), cacheMem: 64 * 1024 * 1024, cacheDisk: 1024 * 1024 * 1024,
-    maxTransfers: 64, maxPerClient: 16, prefetch: true, log: say,
+    ...TFTP_DEFAULTS, ...GATEWAY_DEFAULTS, maxTransfers: 64, maxPerClient: 16, prefetch: true, log: say,
   });
   process.stdout.write(`
 icboot is running: devnet ${devnet.url}, TFTP ${TFTP.host}:${TFTP.port}, HTTP http://${HTTP.host}:${HTTP.port}

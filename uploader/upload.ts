@@ -2,7 +2,8 @@
 // lacks → send only those, several calls in flight → create the release →
 // publish it. Running it again after an interruption sends only what is still
 // missing, because chunks already stored are never asked for.
-import { TransientError, UserError } from '../client/errors.ts';
+import { UserError } from '../client/errors.ts';
+import { retry as retryWith } from '../client/retry.ts';
 import type { FileEntry, IcbootService } from '../client/icboot_idl.ts';
 import {
   MAX_CHUNKS_PER_RELEASE, MAX_FILES, MAX_LABEL_BYTES, MAX_PUT_BYTES, MAX_QUERY_HASHES,
@@ -13,7 +14,8 @@ import { walkTree, type TreeFile } from './walk.ts';
 
 export const DEFAULT_CHUNK_SIZE = 1024 * 1024;
 export const DEFAULT_CONCURRENCY = 4;
-const RETRIES = 5;
+/** Attempts per call: a transient failure is retried with the shared backoff. */
+const ATTEMPTS = 6;
 
 export interface UploadOptions {
   label: string;
@@ -204,14 +206,7 @@ function packCalls(chunks: ChunkRef[], chunkSize: number): ChunkRef[][] {
   return calls;
 }
 
-/** Repeats a call that failed for a transient reason, with exponential backoff. */
-async function retry<T>(call: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await call();
-    } catch (e) {
-      if (!(e instanceof TransientError) || attempt >= RETRIES) throw e;
-      await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
-    }
-  }
+/** Repeats a call that failed for a transient reason, with the shared backoff. */
+function retry<T>(call: () => Promise<T>): Promise<T> {
+  return retryWith(call, { attempts: ATTEMPTS });
 }

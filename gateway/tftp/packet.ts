@@ -25,17 +25,36 @@ export type Packet =
 
 export type Parsed = { ok: true; packet: Packet } | { ok: false; reason: string };
 
-/** NUL-terminated strings from `start` to the end of the packet. */
-function strings(b: Uint8Array, start: number): string[] | null {
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A file name: UTF-8 (what boot loaders and Linux clients send for non-ASCII
+ * names), or latin1 when the bytes are not valid UTF-8, as RFC 1350 predates
+ * any encoding and older clients send single bytes.
+ */
+export function decodeName(b: Uint8Array): string {
+  try {
+    return utf8.decode(b);
+  } catch {
+    return Buffer.from(b).toString('latin1');
+  }
+}
+
+/** NUL-terminated strings from `start` to the end of the packet; the first is decoded with `first`, the rest as latin1. */
+function strings(b: Uint8Array, start: number, first: (b: Uint8Array) => string = latin1): string[] | null {
   const out: string[] = [];
   let s = start;
   for (let i = start; i < b.length; i++) {
     if (b[i] === 0) {
-      out.push(Buffer.from(b.subarray(s, i)).toString('latin1'));
+      out.push((out.length === 0 ? first : latin1)(b.subarray(s, i)));
       s = i + 1;
     }
   }
   return s === b.length ? out : null;
+}
+
+function latin1(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
 }
 
 export function parse(b: Uint8Array): Parsed {
@@ -45,7 +64,7 @@ export function parse(b: Uint8Array): Parsed {
   switch (op) {
     case OP.RRQ:
     case OP.WRQ: {
-      const parts = strings(b, 2);
+      const parts = strings(b, 2, decodeName);
       if (!parts || parts.length < 2) return { ok: false, reason: 'request without NUL-terminated filename and mode' };
       if (parts.length % 2 !== 0) return { ok: false, reason: 'option without a value' };
       const options = new Map<string, string>();
@@ -65,7 +84,7 @@ export function parse(b: Uint8Array): Parsed {
     case OP.ERROR: {
       if (b.length < 4) return { ok: false, reason: 'ERROR without code' };
       const end = b.indexOf(0, 4);
-      return { ok: true, packet: { op, code: u16(2), message: Buffer.from(b.subarray(4, end < 0 ? b.length : end)).toString('latin1') } };
+      return { ok: true, packet: { op, code: u16(2), message: latin1(b.subarray(4, end < 0 ? b.length : end)) } };
     }
     case OP.OACK: {
       const parts = strings(b, 2);
@@ -110,6 +129,6 @@ export function oack(options: Map<string, string>): Buffer {
 
 /** Packet builder for requests (used by tests and benchmarks as a client). */
 export function request(op: 1 | 2, filename: string, mode: string, options: Record<string, string> = {}): Buffer {
-  const fields = [filename, mode, ...Object.entries(options).flat()];
-  return Buffer.concat([Buffer.from([0, op]), ...fields.flatMap((f) => [Buffer.from(f, 'latin1'), Buffer.from([0])])]);
+  const fields = [Buffer.from(filename, 'utf8'), ...[mode, ...Object.entries(options).flat()].map((f) => Buffer.from(f, 'latin1'))];
+  return Buffer.concat([Buffer.from([0, op]), ...fields.flatMap((f) => [f, Buffer.from([0])])]);
 }

@@ -1,11 +1,16 @@
 // A read-only TFTP server (RFC 1350) with options (RFC 2347 OACK, 2348 blksize,
 // 2349 tsize and timeout, 7440 windowsize). It knows nothing of canisters: a
-// handler maps a path to {size, stream}. Every transfer has its own socket
-// bound to the address the request came to, one retransmit timer with backoff,
-// and never answers a duplicate ACK with data.
+// handler maps a name to {size, stream}. Every transfer has its own socket
+// bound to the address the request came to, and one timer that is armed in
+// every state: waiting for the client (retransmit with backoff) or for the
+// source (a deadline). No packet can end the process: peers are checked before
+// anything is sent, every send failure ends only its transfer, and slots are
+// shared out by gateway/tftp/slots.ts.
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { networkInterfaces } from 'node:os';
+import { LogThrottle, printable } from '../log.ts';
 import { ERR, OP, error, oack, parse } from './packet.ts';
+import { Slots, type SlotHolder } from './slots.ts';
 import { BlockReader, TftpError, netascii, type Client, type Handler, type Source } from './source.ts';
 
 export interface TftpOptions {
@@ -18,10 +23,18 @@ export interface TftpOptions {
   maxWindow?: number;
   maxTransfers?: number;
   maxPerClient?: number;
+  /** Concurrent transfers per /24 of client addresses. */
+  maxPerSubnet?: number;
+  /** Bytes/s below which a transfer gives its slot to a newcomer when its scope is full. */
+  minRate?: number;
+  /** Largest `timeout` option granted, s; a larger one is declined (RFC 2349 allows no counter-offer). */
+  maxTimeout?: number;
   /** Retransmissions of one window before the transfer is abandoned. */
   retries?: number;
   /** Initial retransmit timeout when the client does not ask for one, ms. */
   timeoutMs?: number;
+  /** How long a transfer waits for its handler or source before it fails, ms. */
+  sourceTimeoutMs?: number;
   log?: (line: string) => void;
 }
 
@@ -32,24 +45,51 @@ export interface TransferRecord {
   seconds: number;
   blksize: number;
   windowsize: number;
+  /** DATA packets sent, retransmissions included. */
+  packets: number;
   result: string;
 }
 
-const MAX_FILENAME = 512;
 const DEFAULT_BLKSIZE = 512;
+/** A transfer's rate is judged only after it has waited this long on its client. */
+const JUDGE_AFTER_MS = 2000;
+
+/** Whether replies to this source can be sent: a unicast IPv4 address and a non-zero port. */
+export function validPeer(r: { address: string; port: number }): boolean {
+  if (!(r.port >= 1 && r.port <= 65535)) return false;
+  const m = /^(\d{1,3})\.\d{1,3}\.\d{1,3}\.(\d{1,3})$/.exec(r.address);
+  if (!m) return false;
+  const first = Number(m[1]);
+  return first !== 0 && first < 224 && r.address !== '255.255.255.255';
+}
+
+function isError(msg: Buffer): boolean {
+  return msg.length >= 2 && msg[0] === 0 && msg[1] === OP.ERROR;
+}
+
+/** Defaults of the options a deployment may want to tune (the CLI shows these). */
+export const TFTP_DEFAULTS = {
+  maxTransfers: 256,
+  maxPerClient: 8,
+  maxPerSubnet: 128,
+  minRate: 16 * 1024,
+} as const;
 
 export class TftpServer {
   private readonly listeners: Socket[] = [];
   private readonly transfers = new Map<string, Transfer>();
+  private readonly slots: Slots<Transfer>;
   private readonly o: Required<TftpOptions>;
+  private readonly notices: LogThrottle;
   /** Finished transfers, newest last (bounded), for tests and status. */
   readonly history: TransferRecord[] = [];
 
   constructor(o: TftpOptions) {
     this.o = {
-      maxBlksize: 1468, maxWindow: 64, maxTransfers: 256, maxPerClient: 8, retries: 5, timeoutMs: 1000,
-      log: () => {}, ...o,
+      ...TFTP_DEFAULTS, maxBlksize: 1468, maxWindow: 64, maxTimeout: 10, retries: 5, timeoutMs: 1000, sourceTimeoutMs: 30_000, log: () => {}, ...o,
     };
+    this.slots = new Slots(this.o);
+    this.notices = new LogThrottle(this.o.log);
   }
 
   /** Binds the listening sockets; returns the addresses actually bound. */
@@ -63,14 +103,21 @@ export class TftpServer {
     for (const host of hosts) {
       const socket = createSocket('udp4');
       await bind(socket, this.o.port, host);
-      socket.on('error', (e) => this.o.log(`tftp: socket error on ${host}: ${e.message}`));
-      socket.on('message', (msg, rinfo) => this.onRequest(socket, host, msg, rinfo));
+      socket.on('error', (e) => this.notices.line('listener-error', `tftp: socket error on ${host}: ${e.message}`));
+      socket.on('message', (msg, rinfo) => {
+        try {
+          this.onRequest(socket, host, msg, rinfo);
+        } catch (e) {
+          this.notices.line('internal', `tftp: internal error on a request from ${rinfo.address}:${rinfo.port}: ${(e as Error).message}`);
+        }
+      });
       this.listeners.push(socket);
       bound.push({ address: host, port: socket.address().port });
     }
     return bound;
   }
 
+  /** Transfers running now. */
   get active(): number {
     return this.transfers.size;
   }
@@ -81,39 +128,52 @@ export class TftpServer {
   }
 
   private onRequest(listener: Socket, local: string, msg: Buffer, rinfo: RemoteInfo): void {
-    const reply = (code: number, message: string): void => {
-      listener.send(error(code, message), rinfo.port, rinfo.address);
-    };
+    if (!validPeer(rinfo)) {
+      this.notices.line('bad-peer', `tftp: dropped a packet from ${rinfo.address}:${rinfo.port}: no reply can go to that address and port`);
+      return;
+    }
+    const client = `${rinfo.address}:${rinfo.port}`;
+    const reply = (code: number, message: string): void => sendTo(listener, error(code, message), rinfo, this.notices);
     const parsed = parse(msg);
     if (!parsed.ok) {
-      if (msg.length >= 2) reply(ERR.ILLEGAL, `malformed packet: ${parsed.reason}`);
+      if (msg.length >= 2 && !isError(msg)) reply(ERR.ILLEGAL, `malformed packet: ${parsed.reason}`);
       return;
     }
     const p = parsed.packet;
     if (p.op === OP.WRQ) return reply(ERR.ACCESS, 'this server is read-only');
     if (p.op === OP.ERROR) return;
     if (p.op !== OP.RRQ) return reply(ERR.ILLEGAL, 'expected a read request');
-    const key = `${rinfo.address}:${rinfo.port}`;
     // A retransmitted RRQ: the transfer's own retransmissions answer it.
-    if (this.transfers.has(key)) return;
+    if (this.transfers.has(client)) return;
     if (p.mode !== 'octet' && p.mode !== 'netascii') return reply(ERR.ILLEGAL, `unsupported mode "${p.mode}"`);
-    const path = normalize(p.filename);
-    if (typeof path !== 'string') return reply(path.code, path.message);
-    if (this.transfers.size >= this.o.maxTransfers) return reply(ERR.UNDEFINED, 'server busy, try again');
-    let mine = 0;
-    for (const t of this.transfers.values()) if (t.client.address === rinfo.address) mine++;
-    if (mine >= this.o.maxPerClient) return reply(ERR.UNDEFINED, 'too many transfers from this client');
+    const admission = this.slots.admit(rinfo.address, performance.now());
+    if (!admission.ok) {
+      this.notices.line('refused', `tftp: refused ${client} ${printable(p.filename)}: ${admission.reason}`);
+      return reply(ERR.UNDEFINED, admission.reason);
+    }
+    for (const victim of admission.evict) {
+      this.notices.line('evicted', `tftp: ${victim.client.address}:${victim.client.port} gives its slot to ${client}`);
+      victim.abort('server full: this transfer was too slow or its client held too many; try again');
+    }
 
-    const t = new Transfer(this.o, local, { address: rinfo.address, port: rinfo.port }, path, p.mode === 'netascii', p.options, (record) => {
-      this.transfers.delete(key);
+    const t = new Transfer(this.o, local, { address: rinfo.address, port: rinfo.port }, p.filename, p.mode === 'netascii', p.options, (record) => {
+      this.transfers.delete(client);
+      this.slots.remove(t);
       this.history.push(record);
       if (this.history.length > 1000) this.history.shift();
-      this.o.log(`tftp ${record.client} ${record.path} ${record.bytes} bytes ${record.seconds.toFixed(3)} s `
+      this.o.log(`tftp ${record.client} ${printable(record.path)} ${record.bytes} bytes ${record.seconds.toFixed(3)} s `
         + `${(record.bytes / Math.max(record.seconds, 1e-6) / 1e6).toFixed(2)} MB/s blksize=${record.blksize} `
         + `windowsize=${record.windowsize} ${record.result}`);
     });
-    this.transfers.set(key, t);
-    t.start().catch((e: Error) => t.abort(`internal error: ${e.message}`));
+    this.transfers.set(client, t);
+    this.slots.add(t);
+    t.start().catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'EMFILE' || e.code === 'ENFILE') {
+        this.notices.line('fds', `tftp: out of file descriptors (${e.code}); refusing new transfers until some close`);
+        reply(ERR.UNDEFINED, 'server busy, try again');
+      }
+      t.abort(`cannot start: ${e.message}`);
+    });
   }
 }
 
@@ -127,21 +187,29 @@ function bind(socket: Socket, port: number, address: string): Promise<void> {
   });
 }
 
-/** Strips leading slashes, maps `\` to `/`; refuses traversal and over-long names. */
-export function normalize(filename: string): string | { code: number; message: string } {
-  if (filename.length === 0) return { code: ERR.NOT_FOUND, message: 'empty filename' };
-  if (filename.length > MAX_FILENAME) return { code: ERR.ACCESS, message: 'filename too long' };
-  const path = filename.replace(/\\/g, '/').replace(/^\/+/, '');
-  if (path.split('/').some((s) => s === '..')) return { code: ERR.ACCESS, message: 'access violation: ".." in path' };
-  if (/[\u0000-\u001f]/.test(path)) return { code: ERR.ACCESS, message: 'access violation: control character in path' };
-  return path;
+/** Sends on an unconnected socket; a failure is logged, never thrown. */
+function sendTo(socket: Socket, b: Buffer, to: RemoteInfo, notices: LogThrottle): void {
+  try {
+    socket.send(b, to.port, to.address);
+  } catch (e) {
+    notices.line('send', `tftp: cannot reply to ${to.address}:${to.port}: ${(e as Error).message}`);
+  }
+}
+
+function closeQuietly(s: Socket | null): void {
+  try {
+    s?.close();
+  } catch {
+    // Never bound, or already closed.
+  }
 }
 
 type Options = Required<TftpOptions>;
 
-class Transfer {
+class Transfer implements SlotHolder {
   private socket: Socket | null = null;
   private strangers: Socket | null = null;
+  private connected = false;
   private source: BlockReader | null = null;
   private blksize = DEFAULT_BLKSIZE;
   private window = 1;
@@ -150,19 +218,28 @@ class Transfer {
   private initialTimeoutMs: number;
   /** DATA packets sent but not yet acknowledged, by absolute block number (1-based, no wrap). */
   private readonly inflight = new Map<number, Buffer>();
+  /** The oldest unacknowledged block: the window's start. */
   private base = 1;
+  /** The next block to send. */
   private next = 1;
   private produced = 0;
   private bytes = 0;
   private last: number | null = null;
-  private pumping = false;
+  private reading = false;
   private timer: NodeJS.Timeout | null = null;
   private timerMs = 0;
   private tries = 0;
   private oackPending: Buffer | null = null;
+  /** A duplicate ACK of the window's start has already resent the window. */
+  private resentOnDuplicate = false;
   private done = false;
+  private packets = 0;
   private readonly started = performance.now();
   private size = 0;
+  /** Bytes the client has acknowledged, and the time spent waiting on it, for its rate. */
+  private ackedBytes = 0;
+  private clientWaitMs = 0;
+  private waitingSince: number | null = null;
 
   constructor(
     private readonly o: Options,
@@ -177,7 +254,18 @@ class Transfer {
     this.initialTimeoutMs = o.timeoutMs;
   }
 
+  get address(): string {
+    return this.client.address;
+  }
+
+  clientRate(now: number): number | null {
+    const waited = this.clientWaitMs + (this.waitingSince === null ? 0 : now - this.waitingSince);
+    return waited < JUDGE_AFTER_MS ? null : (this.ackedBytes * 1000) / waited;
+  }
+
   async start(): Promise<void> {
+    // Setting up and asking the handler are bounded like waiting for the source.
+    this.arm(this.o.sourceTimeoutMs);
     // The transfer socket is connected to the client: the kernel hands it only
     // the client's packets and sends without a route lookup each time. A second
     // socket on the same port receives everyone else's, to answer ERROR 5.
@@ -194,13 +282,34 @@ class Transfer {
         resolve();
       });
     });
+    if (this.done) {
+      // Ended (aborted, timed out) while the sockets were being set up.
+      closeQuietly(socket);
+      closeQuietly(strangers);
+      return;
+    }
+    this.connected = true;
     // On a connected socket the kernel reports the client's ICMP "port unreachable".
     socket.on('error', (e: NodeJS.ErrnoException) => this.end(e.code === 'ECONNREFUSED' ? 'client went away (port unreachable)' : `socket error: ${e.message}`));
-    socket.on('message', (msg, rinfo) => this.onPacket(msg, rinfo));
-    strangers.on('error', () => {});
-    strangers.on('message', (_msg, rinfo) => {
-      // Another TID: tell it, and carry on undisturbed.
-      strangers.send(error(ERR.UNKNOWN_TID, 'unknown transfer ID'), rinfo.port, rinfo.address);
+    socket.on('message', (msg, rinfo) => {
+      try {
+        this.onPacket(msg, rinfo);
+      } catch (e) {
+        this.fail(ERR.UNDEFINED, `internal error: ${(e as Error).message}`);
+      }
+    });
+    strangers.on('error', () => {
+      // Replies to strangers are a courtesy; their failures do not concern the transfer.
+    });
+    strangers.on('message', (msg, rinfo) => {
+      // Another TID: tell it, and carry on undisturbed. Never answer an ERROR,
+      // or two transfers' stranger sockets could bounce ERRORs for ever.
+      if (!validPeer(rinfo) || isError(msg)) return;
+      try {
+        strangers.send(error(ERR.UNKNOWN_TID, 'unknown transfer ID'), rinfo.port, rinfo.address);
+      } catch {
+        // As above.
+      }
     });
 
     let src: Source;
@@ -210,15 +319,19 @@ class Transfer {
       const code = e instanceof TftpError ? e.code : ERR.UNDEFINED;
       return this.fail(code, (e as Error).message);
     }
-    if (this.done) return;
+    if (this.done) {
+      void (async () => src.stream[Symbol.asyncIterator]().return?.())();
+      return;
+    }
     this.size = src.size;
     this.source = new BlockReader(this.ascii ? netascii(src.stream) : src.stream);
 
     const accepted = this.negotiate();
     if (accepted.size > 0) {
       this.oackPending = oack(accepted);
-      this.send(this.oackPending);
-      this.arm();
+      if (!this.sendPacket(this.oackPending)) return;
+      this.waitingSince = performance.now();
+      this.arm(this.timeoutMs);
     } else {
       this.pump();
     }
@@ -237,7 +350,7 @@ class Transfer {
       out.set('blksize', String(this.blksize));
     }
     const timeout = int('timeout');
-    if (timeout !== null && timeout >= 1 && timeout <= 255) {
+    if (timeout !== null && timeout >= 1 && timeout <= Math.min(this.o.maxTimeout, 255)) {
       this.timeoutMs = this.initialTimeoutMs = timeout * 1000;
       out.set('timeout', String(timeout));
     }
@@ -251,7 +364,7 @@ class Transfer {
   }
 
   private onPacket(msg: Buffer, rinfo: RemoteInfo): void {
-    if (this.done || !this.socket) return;
+    if (this.done) return;
     // A connected socket only receives from the client; checked again all the same.
     if (rinfo.address !== this.client.address || rinfo.port !== this.client.port) return;
     const parsed = parse(msg);
@@ -259,78 +372,117 @@ class Transfer {
     const p = parsed.packet;
     if (p.op === OP.ERROR) return this.end(`client error ${p.code}: ${p.message}`);
     if (p.op !== OP.ACK) return this.fail(ERR.ILLEGAL, 'expected an ACK');
+    const now = performance.now();
     if (this.oackPending) {
       if (p.block !== 0) return;
       this.oackPending = null;
-      this.disarm();
-      this.tries = 0;
+      this.progress(now, 0);
       this.pump();
       return;
     }
     const acked = this.absolute(p.block);
-    // Duplicates and stale ACKs change nothing: only the timer resends.
-    if (acked === null || acked < this.base) return;
-    for (let b = this.base; b <= acked; b++) this.inflight.delete(b);
+    if (acked === null) return;
+    if (acked < this.base) {
+      // A duplicate ACK of the window's start: a block was lost. Resend the
+      // window once (go-back-N, RFC 7440); in lock-step never, as answering
+      // duplicate ACKs with DATA is the Sorcerer's Apprentice bug.
+      if (this.window > 1 && !this.resentOnDuplicate && this.next > this.base) {
+        this.resentOnDuplicate = true;
+        this.next = this.base;
+        this.pump();
+      }
+      return;
+    }
+    let freed = 0;
+    for (let b = this.base; b <= acked; b++) {
+      freed += (this.inflight.get(b)?.length ?? 4) - 4;
+      this.inflight.delete(b);
+    }
     this.base = acked + 1;
-    this.tries = 0;
-    this.timeoutMs = this.initialTimeoutMs;
+    // Blocks the resend had not reached yet are still on their way from before.
+    if (this.next < this.base) this.next = this.base;
+    this.progress(now, freed);
     if (this.last !== null && acked >= this.last) return this.end('ok');
-    // The client acknowledged less than was sent: resend from the block after it.
-    if (this.next > this.base) this.next = this.base;
-    // Nothing in flight: no timer while the next blocks are read from the source.
-    else this.disarm();
+    // An ACK inside the window slides it: only blocks not yet sent go out.
     this.pump();
   }
 
-  /** The absolute block number in flight whose low 16 bits are `b16`. */
+  /** The client acknowledged `bytes` more: retries and backoff start over. */
+  private progress(now: number, bytes: number): void {
+    this.ackedBytes += bytes;
+    if (this.waitingSince !== null) this.clientWaitMs += now - this.waitingSince;
+    this.waitingSince = now;
+    this.tries = 0;
+    this.timeoutMs = this.initialTimeoutMs;
+    this.resentOnDuplicate = false;
+  }
+
+  /** The absolute block number in flight (or just acknowledged) whose low 16 bits are `b16`. */
   private absolute(b16: number): number | null {
-    for (let b = this.next - 1; b >= this.base - 1 && b >= 0; b--) if ((b & 0xffff) === b16) return b;
+    for (let b = Math.max(this.next, this.produced + 1) - 1; b >= this.base - 1 && b >= 0; b--) if ((b & 0xffff) === b16) return b;
     return null;
   }
 
   /**
    * Sends blocks until the window is full. Blocks already read go out at once;
-   * only when the source must be waited for does the loop continue later.
+   * when the source must be waited for, a read is started and sending goes on
+   * when it completes. Then the timer is armed for whichever is awaited.
    */
   private pump(): void {
-    if (this.pumping || this.done) return;
-    this.pumping = true;
+    if (this.done) return;
     try {
-      while (!this.done && this.next < this.base + this.window && (this.last === null || this.next <= this.last)) {
-        const block = this.next;
-        const packet = this.inflight.get(block) ?? this.produce(block, this.source!.readNow(this.blksize, 4));
+      while (this.next < this.base + this.window && (this.last === null || this.next <= this.last)) {
+        let packet = this.inflight.get(this.next);
         if (!packet) {
-          this.source!.read(this.blksize, 4).then(
-            (chunk) => {
-              this.pumping = false;
-              if (this.done) return;
-              this.produce(block, chunk);
-              this.pump();
-            },
-            (e: Error) => {
-              this.pumping = false;
-              this.fail(e instanceof TftpError ? e.code : ERR.UNDEFINED, e.message);
-            },
-          );
-          return;
+          const bytes = this.reading ? null : this.source!.readNow(this.blksize, 4);
+          if (!bytes) {
+            this.readMore();
+            break;
+          }
+          packet = this.produce(bytes);
         }
-        this.send(packet);
-        this.next = block + 1;
+        if (!this.sendPacket(packet)) return;
+        this.packets++;
+        this.next++;
       }
-      if (!this.done && this.next > this.base) this.arm();
     } catch (e) {
-      this.fail(e instanceof TftpError ? e.code : ERR.UNDEFINED, (e as Error).message);
+      return this.failWith(e);
     }
-    this.pumping = false;
+    if (this.done) return;
+    if (this.next > this.base) {
+      this.waitingSince ??= performance.now();
+      this.arm(this.timeoutMs);
+    } else {
+      // Everything sent is acknowledged: waiting on the source, not the client.
+      this.waitingSince = null;
+      this.arm(this.o.sourceTimeoutMs);
+    }
+  }
+
+  private readMore(): void {
+    if (this.reading) return;
+    this.reading = true;
+    this.source!.read(this.blksize, 4).then((bytes) => {
+      this.reading = false;
+      if (this.done) return;
+      try {
+        this.produce(bytes);
+      } catch (e) {
+        return this.failWith(e);
+      }
+      this.pump();
+    }, (e: unknown) => {
+      this.reading = false;
+      this.failWith(e);
+    });
   }
 
   /**
    * Turns the next block's bytes (read after 4 bytes of headroom) into its
    * DATA packet, kept until acknowledged.
    */
-  private produce(block: number, packet: Buffer | null): Buffer | null {
-    if (!packet) return null;
-    if (block !== this.produced + 1) throw new Error(`block ${block} produced out of order`);
+  private produce(packet: Buffer): Buffer {
+    const block = this.produced + 1;
     const length = packet.length - 4;
     this.bytes += length;
     if (!this.ascii && this.bytes > this.size) throw new TftpError(ERR.UNDEFINED, `source delivered more than ${this.size} bytes`);
@@ -347,15 +499,15 @@ class Transfer {
     return packet;
   }
 
-  /** (Re)starts the one retransmit timer; refresh() reuses it while the timeout is unchanged. */
-  private arm(): void {
-    if (this.timer && this.timerMs === this.timeoutMs) {
+  /** (Re)starts the one timer; refresh() reuses it while the timeout is unchanged. */
+  private arm(ms: number): void {
+    if (this.timer && this.timerMs === ms) {
       this.timer.refresh();
       return;
     }
     this.disarm();
-    this.timerMs = this.timeoutMs;
-    this.timer = setTimeout(() => this.onTimeout(), this.timeoutMs);
+    this.timerMs = ms;
+    this.timer = setTimeout(() => this.onTimer(), ms);
   }
 
   private disarm(): void {
@@ -363,14 +515,16 @@ class Transfer {
     this.timer = null;
   }
 
-  private onTimeout(): void {
+  private onTimer(): void {
     this.timer = null;
     if (this.done) return;
+    if (!this.oackPending && this.next === this.base) {
+      return this.fail(ERR.UNDEFINED, `no data to send within ${this.o.sourceTimeoutMs / 1000} s`);
+    }
     if (++this.tries > this.o.retries) return this.end(`timeout after ${this.o.retries} retries`);
-    this.timeoutMs = Math.min(this.timeoutMs * 2, this.initialTimeoutMs * 4, 8000);
+    this.timeoutMs = Math.max(this.initialTimeoutMs, Math.min(this.timeoutMs * 2, this.initialTimeoutMs * 4, 8000));
     if (this.oackPending) {
-      this.send(this.oackPending);
-      this.arm();
+      if (this.sendPacket(this.oackPending)) this.arm(this.timeoutMs);
       return;
     }
     // Resend the window from the oldest unacknowledged block.
@@ -378,13 +532,25 @@ class Transfer {
     this.pump();
   }
 
-  private send(b: Buffer): void {
-    this.socket?.send(b);
+  /** Sends on the connected socket; a failure ends the transfer (and returns false). */
+  private sendPacket(b: Buffer): boolean {
+    if (!this.connected || !this.socket) return false;
+    try {
+      this.socket.send(b);
+      return true;
+    } catch (e) {
+      this.end(`cannot send: ${(e as Error).message}`);
+      return false;
+    }
+  }
+
+  private failWith(e: unknown): void {
+    this.fail(e instanceof TftpError ? e.code : ERR.UNDEFINED, e instanceof Error ? e.message : String(e));
   }
 
   private fail(code: number, message: string): void {
     if (this.done) return;
-    this.send(error(code, message));
+    this.sendPacket(error(code, message));
     this.end(`error ${code}: ${message}`);
   }
 
@@ -396,12 +562,15 @@ class Transfer {
     if (this.done) return;
     this.done = true;
     this.disarm();
-    void this.source?.close();
+    void this.source?.close().catch(() => {
+      // The transfer is over; a source that fails to close has nothing left to tell it.
+    });
     const sockets = [this.socket, this.strangers];
     this.socket = null;
     this.strangers = null;
+    this.connected = false;
     // Let a final ERROR leave before the sockets close.
-    setImmediate(() => sockets.forEach((s) => s?.close()));
+    setImmediate(() => sockets.forEach(closeQuietly));
     this.finished({
       client: `${this.client.address}:${this.client.port}`,
       path: this.path,
@@ -409,6 +578,7 @@ class Transfer {
       seconds: (performance.now() - this.started) / 1000,
       blksize: this.blksize,
       windowsize: this.window,
+      packets: this.packets,
       result,
     });
   }
