@@ -6,6 +6,8 @@ import { connect, icbootCanister, requireCanisterId, type CommonOptions, type Co
 import { deploy, type DeployMode } from '../client/deploy.ts';
 import { UserError } from '../client/errors.ts';
 import type { IcbootService } from '../client/icboot_idl.ts';
+import { retry } from '../client/retry.ts';
+import { writeVerified } from '../client/spool.ts';
 import { VerifiedReader } from '../client/verify.ts';
 import { DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, upload } from '../uploader/upload.ts';
 import { MAX_CHUNK_BYTES, MIN_CHUNK_SIZE } from '../canister/src/limits.ts';
@@ -216,7 +218,7 @@ export function program(): Command {
     .option('-l, --long', 'show size and SHA-256')
     .action(async (o: CommonOptions & { release?: number; long?: boolean }) => {
       const { reader } = await open(o);
-      const m = await reader.manifest(await reader.index(), o.release);
+      const m = await retry(async () => reader.manifest(await reader.index(), o.release));
       const lines = o.long ? table(m.files.map((f) => [String(f.size), f.sha256, f.path])) : m.files.map((f) => f.path).join('\n');
       if (lines) process.stdout.write(lines + '\n');
     });
@@ -226,19 +228,17 @@ export function program(): Command {
     .option('--release <n>', 'release id (default: current)', releaseId)
     .action(async (path: string, o: CommonOptions & { release?: number }) => {
       const { reader } = await open(o);
-      const m = await reader.manifest(await reader.index(), o.release);
+      const m = await retry(async () => reader.manifest(await reader.index(), o.release));
       const wanted = path.replace(/^\/+/, '');
       const file = m.files.find((f) => f.path === wanted);
       if (!file) throw new UserError(`${wanted}: no such file in release ${m.id}`);
-      for await (const chunk of reader.file(file)) {
-        if (!process.stdout.write(chunk)) await new Promise((r) => process.stdout.once('drain', r));
-      }
+      await writeVerified(file, (hash) => retry(() => reader.chunk(hash)), process.stdout);
     });
 
   canisterCommand(p, 'releases', 'list releases (verified); * marks the current one')
     .action(async (o: CommonOptions) => {
       const { reader } = await open(o);
-      const { index } = await reader.index();
+      const { index } = await retry(() => reader.index());
       const rows = index.releases.map((r) => [
         `${r.id === index.current ? '*' : ' '}${r.id}`, isoTime(r.created), String(r.files), bytes(r.bytes), r.author, r.label,
       ]);

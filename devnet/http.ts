@@ -34,7 +34,8 @@ export function createHttpInterface(o: HttpInterfaceOptions): Server {
       if (!res.headersSent) {
         res.writeHead(err.status, { 'content-type': 'text/plain; charset=utf-8', connection: err.status === 413 ? 'close' : 'keep-alive' });
       }
-      res.end(err.message);
+      // One line for the client: messages from libraries can carry stack frames.
+      res.end(err.message.split('\n')[0]);
     });
   });
   server.keepAliveTimeout = 30_000;

@@ -30,11 +30,9 @@ export function createHttpServer(files: Files, log: (line: string) => void, o: H
   server.on('drop', (d?: { remoteAddress?: string }) => {
     notices.line('drop', `http: refused a connection from ${d?.remoteAddress ?? 'a client'}: ${o.maxConnections} connections open (--max-http-connections)`);
   });
-  // After listen(), errors come from accept(): out of descriptors, for one. Log, keep serving.
-  server.on('error', (e: NodeJS.ErrnoException) => {
-    const why = e.code === 'EMFILE' || e.code === 'ENFILE' ? `out of file descriptors (${e.code}); refusing connections until some close` : e.message;
-    notices.line(`error ${e.code}`, `http: cannot accept a connection: ${why}`);
-  });
+  // After listen() the server reports accept() failures here: log them, keep serving. (libuv itself
+  // drops connections it cannot accept for want of descriptors; the cap above keeps that from happening.)
+  server.on('error', (e: NodeJS.ErrnoException) => notices.line(`error ${e.code}`, `http: ${e.message}`));
   return server;
 }
 

@@ -88,7 +88,9 @@ async function warm(cache: ChunkCache, snap: Snapshot, log: (line: string) => vo
   let bytes = 0;
   const worker = async (): Promise<void> => {
     while (next < chunks.length && cache.hasRoomFor(snap.manifest.chunk_size)) {
-      bytes += (await cache.get(chunks[next++])).length;
+      // Awaited first: `bytes += await …` would read `bytes` before the other worker adds to it.
+      const chunk = await cache.get(chunks[next++]);
+      bytes += chunk.length;
     }
   };
   try {

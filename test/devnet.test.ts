@@ -149,6 +149,11 @@ describe('icboot devnet', () => {
     assert.equal(garbage.status, 400);
     assert.equal((await post(q, Cbor.encode({ hello: 'world' }))).status, 400);
     assert.equal((await post(q, Cbor.encode([1, 2, 3]))).status, 400);
+    // Error bodies are one line: no JavaScript stack frames from the CBOR decoder.
+    const empty = await post(q, new Uint8Array(0));
+    assert.equal(empty.status, 400);
+    assert.match(empty.text, /^Could not parse body as query message: .*CBOR/);
+    assert.ok(!empty.text.includes('\n'), empty.text);
     assert.equal((await post(`${devnet.url}/api/v2/canister/not-a-principal/query`, 'x')).status, 400);
     assert.equal((await post(`${devnet.url}/api/v9/whatever`, 'x')).status, 404);
     assert.equal((await post(q, new Uint8Array(3 * MiB))).status, 413);

@@ -5,6 +5,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { UserError } from '../client/errors.ts';
 import { walkTree } from '../uploader/walk.ts';
 import { tempDir } from './helpers/devnet.ts';
 
@@ -48,5 +49,12 @@ describe('boot tree walk', () => {
     const dir = tree();
     writeFileSync(join(dir, 'back\\slash'), 'x');
     assert.throws(() => walkTree(dir), /backslash/);
+  });
+
+  it('refuses a name that is not UTF-8, naming the file', () => {
+    const dir = tree();
+    writeFileSync(Buffer.concat([Buffer.from(join(dir, 'debian-installer') + '/caf'), Buffer.from([0xe9])]), 'x');
+    assert.throws(() => walkTree(dir), (e: Error) => e instanceof UserError
+      && e.message === `${join(dir, 'debian-installer')}/caf\\xe9: file name is not valid UTF-8; rename it (e.g. with convmv) and upload again`);
   });
 });

@@ -16,6 +16,22 @@ export interface TreeFile {
   size: number;
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A directory entry's name, which must be UTF-8: release paths are UTF-8, and a
+ * name in another encoding could not be read back. The error shows the name
+ * with its undecodable bytes as \xNN.
+ */
+function utf8Name(name: Buffer, parent: string): string {
+  try {
+    return utf8.decode(name);
+  } catch {
+    const shown = [...name].map((c) => (c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : `\\x${c.toString(16).padStart(2, '0')}`)).join('');
+    throw new UserError(`${join(parent, shown)}: file name is not valid UTF-8; rename it (e.g. with convmv) and upload again`);
+  }
+}
+
 export function walkTree(dir: string): TreeFile[] {
   let root: string;
   try {
@@ -26,13 +42,13 @@ export function walkTree(dir: string): TreeFile[] {
   if (!statSync(root).isDirectory()) throw new UserError(`${dir}: not a directory`);
   const files: TreeFile[] = [];
   const visit = (abs: string, rel: string, ancestors: Set<string>): void => {
-    let names: string[];
+    let raw: Buffer[];
     try {
-      names = readdirSync(abs).sort();
+      raw = readdirSync(abs, { encoding: 'buffer' });
     } catch (e) {
       throw new UserError(`${join(dir, rel)}: cannot read directory (${(e as NodeJS.ErrnoException).code})`);
     }
-    for (const name of names) {
+    for (const name of raw.map((b) => utf8Name(b, join(dir, rel))).sort()) {
       const childRel = rel ? `${rel}/${name}` : name;
       const shown = join(dir, childRel);
       const err = pathError(childRel);

@@ -15,9 +15,9 @@ export interface RunningGateway {
   stop(): Promise<void>;
 }
 
-export async function startGateway(env: CliEnv, args: string[]): Promise<RunningGateway> {
+export async function startGateway(env: CliEnv, args: string[], prefix?: string[]): Promise<RunningGateway> {
   const p = await startUntil('gateway', [join(REPO, 'cli', 'icboot.js'), 'gateway', '--tftp', '127.0.0.1:0', '--http', '127.0.0.1:0', ...args],
-    [/tftp listening on 127\.0\.0\.1:(\d+)/, /http listening on (http:\S+)/], { cwd: env.cwd, env: env.env });
+    [/tftp listening on 127\.0\.0\.1:(\d+)/, /http listening on (http:\S+)/], { cwd: env.cwd, env: env.env, prefix });
   return {
     tftpPort: Number(p.matches[0][1]), httpUrl: p.matches[1][1], process: p.process, logs: p.logs,
     stop: async () => {

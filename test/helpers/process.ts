@@ -16,9 +16,11 @@ export function startUntil(
   what: string,
   args: string[],
   ready: RegExp[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; prefix?: string[] } = {},
 ): Promise<Started> {
-  const child = spawn(process.execPath, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // `prefix` runs node under another command that execs it (e.g. prlimit), keeping one PID.
+  const [command, ...rest] = [...(opts.prefix ?? []), process.execPath, ...args];
+  const child = spawn(command, rest, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: string[] = [];
   child.stderr!.on('data', (b: Buffer) => logs.push(...b.toString().split('\n').filter(Boolean)));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
