@@ -51,6 +51,7 @@ export interface TransferRecord {
 }
 
 const DEFAULT_BLKSIZE = 512;
+const LISTENER_BUFFER_BYTES = 4 * 1024 * 1024;
 /** A transfer's rate is judged only after it has waited this long on its client. */
 const JUDGE_AFTER_MS = 2000;
 
@@ -101,7 +102,9 @@ export class TftpServer {
       : [this.o.host];
     const bound: { address: string; port: number }[] = [];
     for (const host of hosts) {
-      const socket = createSocket('udp4');
+      // A burst of requests (a rack powering on, or an attacker) must not overflow the
+      // default ~200 KiB receive buffer and drop the next client's RRQ; the kernel caps this at rmem_max.
+      const socket = createSocket({ type: 'udp4', recvBufferSize: LISTENER_BUFFER_BYTES });
       await bind(socket, this.o.port, host);
       socket.on('error', (e) => this.notices.line('listener-error', `tftp: socket error on ${host}: ${e.message}`));
       socket.on('message', (msg, rinfo) => {
