@@ -11,7 +11,7 @@ import { writeVerified } from '../client/spool.ts';
 import { VerifiedReader } from '../client/verify.ts';
 import { DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, upload } from '../uploader/upload.ts';
 import { MAX_CHUNK_BYTES, MIN_CHUNK_SIZE } from '../canister/src/limits.ts';
-import { GATEWAY_DEFAULTS } from '../gateway/index.ts';
+import { GATEWAY_DEFAULTS } from '../gateway/defaults.ts';
 import { TFTP_DEFAULTS } from '../gateway/tftp/server.ts';
 import { bytes, isoTime, table } from './format.ts';
 import { progressPrinter } from './progress.ts';

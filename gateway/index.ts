@@ -49,12 +49,6 @@ export interface GatewayOptions extends CommonOptions {
   log: (line: string) => void;
 }
 
-/** Defaults of the gateway's own bounds (the TFTP server has its own, TFTP_DEFAULTS). */
-export const GATEWAY_DEFAULTS = {
-  fetchTimeoutMs: 10_000,
-  maxHttpConnections: 1024,
-} as const;
-
 export interface Gateway {
   tftp: Endpoint[];
   http: Endpoint | null;

@@ -7,7 +7,8 @@ import { connect, icbootCanister } from '../client/canister.ts';
 import { deploy, PROJECT_DIR } from '../client/deploy.ts';
 import { UserError } from '../client/errors.ts';
 import { startDevnet } from '../devnet/index.ts';
-import { GATEWAY_DEFAULTS, startGateway } from '../gateway/index.ts';
+import { GATEWAY_DEFAULTS } from '../gateway/defaults.ts';
+import { startGateway } from '../gateway/index.ts';
 import { TFTP_DEFAULTS } from '../gateway/tftp/server.ts';
 import { DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, upload } from '../uploader/upload.ts';
 

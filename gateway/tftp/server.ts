@@ -55,13 +55,10 @@ const LISTENER_BUFFER_BYTES = 4 * 1024 * 1024;
 /** A transfer's rate is judged only after it has waited this long on its client. */
 const JUDGE_AFTER_MS = 2000;
 
-/** Whether replies to this source can be sent: a unicast IPv4 address and a non-zero port. */
+/** Whether replies to this source can be sent: a non-zero port, and an IPv4 address outside 0/8, multicast and broadcast. */
 export function validPeer(r: { address: string; port: number }): boolean {
-  if (!(r.port >= 1 && r.port <= 65535)) return false;
-  const m = /^(\d{1,3})\.\d{1,3}\.\d{1,3}\.(\d{1,3})$/.exec(r.address);
-  if (!m) return false;
-  const first = Number(m[1]);
-  return first !== 0 && first < 224 && r.address !== '255.255.255.255';
+  const first = /^(\d{1,3})\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.exec(r.address)?.[1];
+  return r.port >= 1 && r.port <= 65535 && first !== undefined && Number(first) >= 1 && Number(first) < 224;
 }
 
 function isError(msg: Buffer): boolean {
@@ -322,12 +319,13 @@ class Transfer implements SlotHolder {
       const code = e instanceof TftpError ? e.code : ERR.UNDEFINED;
       return this.fail(code, (e as Error).message);
     }
-    if (this.done) {
-      void (async () => src.stream[Symbol.asyncIterator]().return?.())();
-      return;
-    }
     this.size = src.size;
     this.source = new BlockReader(this.ascii ? netascii(src.stream) : src.stream);
+    if (this.done) {
+      // Ended while the handler answered: end() could not close this source yet.
+      void this.source.close().catch(() => {});
+      return;
+    }
 
     const accepted = this.negotiate();
     if (accepted.size > 0) {
@@ -420,9 +418,12 @@ class Transfer implements SlotHolder {
     this.resentOnDuplicate = false;
   }
 
-  /** The absolute block number in flight (or just acknowledged) whose low 16 bits are `b16`. */
+  /**
+   * The absolute block number whose low 16 bits are `b16`, among the blocks
+   * read so far and not yet acknowledged, or the last one acknowledged.
+   */
   private absolute(b16: number): number | null {
-    for (let b = Math.max(this.next, this.produced + 1) - 1; b >= this.base - 1 && b >= 0; b--) if ((b & 0xffff) === b16) return b;
+    for (let b = this.produced; b >= this.base - 1 && b >= 0; b--) if ((b & 0xffff) === b16) return b;
     return null;
   }
 
@@ -565,9 +566,8 @@ class Transfer implements SlotHolder {
     if (this.done) return;
     this.done = true;
     this.disarm();
-    void this.source?.close().catch(() => {
-      // The transfer is over; a source that fails to close has nothing left to tell it.
-    });
+    // The transfer is over: a source that fails to close has nothing left to tell it.
+    void this.source?.close().catch(() => {});
     const sockets = [this.socket, this.strangers];
     this.socket = null;
     this.strangers = null;
