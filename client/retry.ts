@@ -4,7 +4,7 @@
 import { IntegrityError, TransientError } from './errors.ts';
 
 /** Wait before attempt n+1 (n from 0): 250 ms doubling, at most 4 s. */
-export function backoffMs(attempt: number): number {
+function backoffMs(attempt: number): number {
   return Math.min(250 * 2 ** attempt, 4000);
 }
 
@@ -13,7 +13,7 @@ export function backoffMs(attempt: number): number {
  * reply failed verification (another node, or a proxy that behaves next time,
  * may answer correctly; a wrong answer is never used either way).
  */
-export function isRetryable(e: unknown): boolean {
+function isRetryable(e: unknown): boolean {
   return e instanceof TransientError || e instanceof IntegrityError;
 }
 

@@ -36,7 +36,7 @@ export function decodeName(b: Uint8Array): string {
   try {
     return utf8.decode(b);
   } catch {
-    return Buffer.from(b).toString('latin1');
+    return latin1(b);
   }
 }
 

@@ -71,7 +71,9 @@ describe('TFTP slots', () => {
     const [a] = fill(slots, [new Held('10.0.0.1', 5000), new Held('10.0.0.1', 5000)]);
     slots.remove(a);
     assert.equal(slots.size, 1);
-    assert.equal(slots.held('10.0.0.1'), 1);
+    // Exactly one left for 10.0.0.1: room for one more, then its cap of 2.
     assert.equal(slots.admit('10.0.0.1', 0).ok, true);
+    slots.add(new Held('10.0.0.1', 5000));
+    assert.equal(slots.admit('10.0.0.1', 0).ok, false);
   });
 });

@@ -51,11 +51,6 @@ export class Slots<T extends SlotHolder> {
     return this.all.size;
   }
 
-  /** Transfers held by `address`. */
-  held(address: string): number {
-    return this.byClient.get(address)?.size ?? 0;
-  }
-
   add(t: T): void {
     this.all.add(t);
     addTo(this.byClient, t.address, t);

@@ -19,8 +19,6 @@ export interface AttackOptions {
 export interface Attack {
   /** Transfers the server has answered with DATA or OACK at least once. */
   readonly opened: number;
-  /** ERROR packets received (refusals and evictions). */
-  readonly errors: number;
   stop(): void;
 }
 
@@ -32,7 +30,7 @@ export function loopbackAddresses(count: number, first = 10, subnet = 0): string
 export async function attack(o: AttackOptions): Promise<Attack> {
   const sockets: Socket[] = [];
   const timers: NodeJS.Timeout[] = [];
-  const state = { opened: 0, errors: 0 };
+  const state = { opened: 0 };
   for (const address of o.addresses) {
     for (let i = 0; i < o.perAddress; i++) {
       const s = createSocket('udp4');
@@ -45,7 +43,6 @@ export async function attack(o: AttackOptions): Promise<Attack> {
       let newest = -1;
       s.on('message', (msg, rinfo) => {
         const op = msg.readUInt16BE(0);
-        if (op === OP.ERROR) state.errors++;
         if (op !== OP.DATA && op !== OP.OACK) return;
         if (tid === 0) state.opened++;
         tid = rinfo.port;
@@ -63,9 +60,6 @@ export async function attack(o: AttackOptions): Promise<Attack> {
   return {
     get opened() {
       return state.opened;
-    },
-    get errors() {
-      return state.errors;
     },
     stop() {
       for (const t of timers) clearInterval(t);
