@@ -9,10 +9,10 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { OP, ack, request } from '../gateway/tftp/packet.ts';
-import { attack, loopbackAddresses, type AttackOptions } from '../test/helpers/attackers.ts';
-import { cliEnv, icboot } from '../test/helpers/cli.ts';
-import { startDevnetProcess, tempDir } from '../test/helpers/devnet.ts';
-import { run, startGateway, type RunningGateway } from '../test/helpers/gateway.ts';
+import { attack, loopbackAddresses, type AttackOptions } from '../lab/attackers.ts';
+import { cliEnv, icboot } from '../lab/cli.ts';
+import { startDevnetProcess, tempDir } from '../lab/devnet.ts';
+import { run, startGateway, type RunningGateway } from '../lab/gateway.ts';
 
 /** Give up waiting for the legitimate client after this long. */
 const LIMIT_S = 60;

@@ -6,9 +6,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { cliEnv, icboot } from '../test/helpers/cli.ts';
-import { freePort, startDevnetProcess, tempDir } from '../test/helpers/devnet.ts';
-import { run, startGateway } from '../test/helpers/gateway.ts';
+import { cliEnv, icboot } from '../lab/cli.ts';
+import { freePort, startDevnetProcess, tempDir } from '../lab/devnet.ts';
+import { run, startGateway } from '../lab/gateway.ts';
 
 const DEBIAN = '/usr/lib/debian-installer/images/12/amd64/text';
 const FILES = ['debian-installer/amd64/initrd.gz', 'debian-installer/amd64/linux'];

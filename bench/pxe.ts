@@ -4,9 +4,9 @@
 // most 1.05x as late through the gateway.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { assembleDebianTree } from '../samples/debian.ts';
-import { tempDir } from '../test/helpers/devnet.ts';
-import { PxeLab, seconds, type BootTimes } from '../test/e2e/lab.ts';
+import { assembleDebianTree } from '../cli/sample.ts';
+import { tempDir } from '../lab/devnet.ts';
+import { PxeLab, seconds, type BootTimes } from '../lab/pxe.ts';
 
 PxeLab.checkTools();
 const lab = new PxeLab(tempDir('bench-pxe'));

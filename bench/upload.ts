@@ -3,8 +3,8 @@
 // side. Times are whole `icboot upload` commands, as a user waits for them.
 import { existsSync, rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { cliEnv, icboot } from '../test/helpers/cli.ts';
-import { startDevnetProcess } from '../test/helpers/devnet.ts';
+import { cliEnv, icboot } from '../lab/cli.ts';
+import { startDevnetProcess } from '../lab/devnet.ts';
 
 const DEBIAN = '/usr/lib/debian-installer/images/12/amd64/text';
 const TARGET_FRESH_S = 10;

@@ -2,7 +2,7 @@
 // `azle build NAME` in the project directory with CANISTER_CANDID_PATH set.
 // Skips the build when the wasm is newer than every source.
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 
@@ -19,15 +19,17 @@ interface DfxJson {
   canisters?: Record<string, { type?: string; main?: string }>;
 }
 
-function newestMtime(path: string): number {
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.mtimeMs;
-  let newest = st.mtimeMs;
-  for (const name of readdirSync(path)) {
-    if (name === 'node_modules' || name.startsWith('.')) continue;
-    newest = Math.max(newest, newestMtime(join(path, name)));
-  }
-  return newest;
+/**
+ * The newest modification time among the project files the canister's bundle
+ * is made of, as esbuild (azle's bundler, resolved from azle) follows imports.
+ */
+async function newestSource(azleDir: string, dir: string, main: string): Promise<number> {
+  const esbuild = createRequire(join(azleDir, 'package.json'))('esbuild') as typeof import('esbuild');
+  const { metafile } = await esbuild.build({
+    entryPoints: [join(dir, main)], absWorkingDir: dir, bundle: true, write: false, metafile: true,
+    packages: 'external', format: 'esm', platform: 'neutral', logLevel: 'silent',
+  });
+  return Math.max(...Object.keys(metafile.inputs).map((f) => statSync(resolve(dir, f)).mtimeMs));
 }
 
 /** azle exports no package.json, so walk up from its entry point. */
@@ -50,10 +52,10 @@ export async function buildAzleCanister(projectDir: string, name: string, opts: 
   const wasm = join(dir, '.azle', name, `${name}.wasm`);
   // Generated beside the wasm, so a build never rewrites a committed .did file.
   const candid = join(dir, '.azle', name, `${name}.did`);
-  const sources = Math.max(newestMtime(dirname(join(dir, canister.main))), statSync(dfxPath).mtimeMs);
+  const azleDir = packageRoot(createRequire(import.meta.url).resolve('azle'));
+  const sources = Math.max(await newestSource(azleDir, dir, canister.main), statSync(dfxPath).mtimeMs);
   if (!opts.force && existsSync(wasm) && statSync(wasm).mtimeMs >= sources) return { wasm, candid, built: false };
 
-  const azleDir = packageRoot(createRequire(import.meta.url).resolve('azle'));
   const output: Buffer[] = [];
   const code = await new Promise<number | null>((done, fail) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(azleDir, 'src', 'build.ts'), 'build', name], {

@@ -5,12 +5,12 @@ import { startDevnet } from '../devnet/index.ts';
 import { connect, icbootCanister, requireCanisterId, type CommonOptions, type Connection } from '../client/canister.ts';
 import { deploy, type DeployMode } from '../client/deploy.ts';
 import { UserError } from '../client/errors.ts';
-import type { IcbootService } from '../client/icboot_idl.ts';
+import type { IcbootService } from '../common/icboot_idl.ts';
 import { retry } from '../client/retry.ts';
 import { writeVerified } from '../client/spool.ts';
 import { VerifiedReader } from '../client/verify.ts';
 import { DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, upload } from '../uploader/upload.ts';
-import { MAX_CHUNK_BYTES, MIN_CHUNK_SIZE } from '../canister/src/limits.ts';
+import { MAX_CHUNK_BYTES, MIN_CHUNK_SIZE } from '../common/limits.ts';
 import { GATEWAY_DEFAULTS } from '../gateway/defaults.ts';
 import { TFTP_DEFAULTS } from '../gateway/tftp/server.ts';
 import { bytes, isoTime, table } from './format.ts';
@@ -128,7 +128,7 @@ export function program(): Command {
     .argument('[dir]', 'where to write it', 'debian-tree')
     .action(async (kind: string, dir: string) => {
       if (kind !== 'debian') throw new UserError(`unknown sample "${kind}" (available: debian)`);
-      const { assembleDebianTree } = await import('../samples/debian.ts');
+      const { assembleDebianTree } = await import('./sample.ts');
       assembleDebianTree(dir);
       process.stdout.write(`${dir}\n`);
     });

@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { Actor, AgentError, HttpAgent, HttpFetchErrorCode, type Identity } from '@dfinity/agent';
 import { Principal } from '@dfinity/principal';
 import { TransientError, UserError } from './errors.ts';
-import { icbootIdlFactory, type IcbootService } from './icboot_idl.ts';
+import { icbootIdlFactory, type IcbootService } from '../common/icboot_idl.ts';
 import { loadIdentity, type IdentityOptions } from './identity.ts';
 import { resolveNetwork, type Network } from './network.ts';
-import { writeAtomic } from './files.ts';
+import { writeAtomic } from '../common/write_atomic.ts';
 
 export interface CommonOptions extends IdentityOptions {
   network?: string;

@@ -11,7 +11,7 @@ import { bytesToHex } from '@noble/hashes/utils';
 import { buildAzleCanister } from '../canister/build.ts';
 import { findCanisterId, recordCanisterId, userError, type Connection } from './canister.ts';
 import { UserError } from './errors.ts';
-import { managementIdlFactory } from './management_idl.ts';
+import { managementIdlFactory } from '../common/management_idl.ts';
 
 export type DeployMode = 'auto' | 'install' | 'upgrade' | 'reinstall';
 

@@ -5,7 +5,7 @@ import { createReadStream, mkdtempSync, openSync, closeSync, rmSync, writeSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { ManifestFile } from '../canister/src/manifest.ts';
+import type { ManifestFile } from '../common/manifest.ts';
 import { verifiedFile } from './verify.ts';
 
 /** Reads `file` through `chunk` into a temporary file, verified, then copies it to `out`. */

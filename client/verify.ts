@@ -9,8 +9,8 @@ import { createHash } from 'node:crypto';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
 import {
   decodeIndex, decodeManifest, ManifestError, type Index, type Manifest, type ManifestFile,
-} from '../canister/src/manifest.ts';
-import type { IcbootService } from './icboot_idl.ts';
+} from '../common/manifest.ts';
+import type { IcbootService } from '../common/icboot_idl.ts';
 import { IntegrityError, UserError } from './errors.ts';
 
 // Node's native SHA-256: the gateway hashes every byte it serves.

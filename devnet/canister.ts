@@ -9,7 +9,7 @@ import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
 import { Principal } from '@dfinity/principal';
 import { CanisterInstance, type CanisterEnv, type Callback, type Effects, type Message, type Outcome } from './instance.ts';
 import { ChunkStore } from './chunk_store.ts';
-import { writeAtomic } from '../client/files.ts';
+import { writeAtomic } from '../common/write_atomic.ts';
 import { StableMemory } from './stable.ts';
 import { compileCanisterModule } from './wasm.ts';
 import { RejectError } from './errors.ts';

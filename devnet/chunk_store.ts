@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } fr
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2';
 import { bytesToHex } from '@noble/hashes/utils';
-import { writeAtomic } from '../client/files.ts';
+import { writeAtomic } from '../common/write_atomic.ts';
 
 export class ChunkStore {
   constructor(private readonly dir: string) {}

@@ -3,7 +3,7 @@
 // gzipped wasm, or chunked), settings, status, start/stop/delete, raw_rand.
 import { randomBytes } from 'node:crypto';
 import { IDL } from '@dfinity/candid';
-import { MANAGEMENT_METHODS } from '../client/management_idl.ts';
+import { MANAGEMENT_METHODS } from '../common/management_idl.ts';
 import { Principal } from '@dfinity/principal';
 import { sha256 } from '@noble/hashes/sha2';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils';

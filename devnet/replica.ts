@@ -12,7 +12,7 @@ import { RejectError } from './errors.ts';
 import type { Keys } from './keys.ts';
 import type { CallContextOrigin, ManagementCanister } from './management.ts';
 import type { Callback, Message, OutgoingCall, Outcome } from './instance.ts';
-import { writeAtomic } from '../client/files.ts';
+import { writeAtomic } from '../common/write_atomic.ts';
 import { compareBytes, node } from './hashtree.ts';
 
 export const MAX_INGRESS_BYTES = 2 * 1024 * 1024;

@@ -12,7 +12,7 @@ import {
   closeSync, existsSync, fstatSync, ftruncateSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { writeAtomic } from '../client/files.ts';
+import { writeAtomic } from '../common/write_atomic.ts';
 
 export const PAGE = 65536;
 /** The IC's stable memory limit (500 GiB). */

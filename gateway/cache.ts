@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { IntegrityError } from '../client/errors.ts';
-import { writeAtomic } from '../client/files.ts';
+import { writeAtomic } from '../common/write_atomic.ts';
 import { retry } from '../client/retry.ts';
 
 export interface CacheOptions {

@@ -1,6 +1,6 @@
 // Path → manifest entry → verified byte stream through the chunk cache, with
 // read-ahead so a sequential transfer does not wait on the canister.
-import { chunkRange, type ManifestFile } from '../canister/src/manifest.ts';
+import { chunkRange, type ManifestFile } from '../common/manifest.ts';
 import { verifiedFile } from '../client/verify.ts';
 import type { ChunkCache } from './cache.ts';
 import type { ReleaseTracker } from './release.ts';

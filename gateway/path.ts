@@ -1,8 +1,8 @@
 // The one rule for turning a name a client asks for (over TFTP or HTTP) into a
 // path of the boot tree: `\` is read as `/`, empty and `.` segments are
 // dropped (so `//a/./b` is `a/b`, as a file system would read it), `..` is
-// refused, and what is left must be a valid tree path (canister/src/validate.ts).
-import { pathError } from '../canister/src/validate.ts';
+// refused, and what is left must be a valid tree path (common/path.ts).
+import { pathError } from '../common/path.ts';
 
 export type RequestPath =
   | { ok: true; path: string }

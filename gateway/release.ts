@@ -8,9 +8,9 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Principal } from '@dfinity/principal';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
-import type { Manifest, ManifestFile } from '../canister/src/manifest.ts';
+import type { Manifest, ManifestFile } from '../common/manifest.ts';
 import { IntegrityError } from '../client/errors.ts';
-import { writeAtomic } from '../client/files.ts';
+import { writeAtomic } from '../common/write_atomic.ts';
 import { withDeadline } from '../client/retry.ts';
 import { verifyIndex, verifyManifest, type CertifiedIndex, type VerifiedReader } from '../client/verify.ts';
 

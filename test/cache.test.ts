@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { TransientError } from '../client/errors.ts';
 import { ChunkCache } from '../gateway/cache.ts';
-import { tempDir } from './helpers/devnet.ts';
+import { tempDir } from '../lab/devnet.ts';
 
 const hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 

@@ -9,12 +9,12 @@ import { Principal } from '@dfinity/principal';
 import { buildAzleCanister } from '../canister/build.ts';
 import { connect, icbootCanister, type Connection } from '../client/canister.ts';
 import { PROJECT_DIR } from '../client/deploy.ts';
-import type { IcbootService } from '../client/icboot_idl.ts';
+import type { IcbootService } from '../common/icboot_idl.ts';
 import { VerifiedReader } from '../client/verify.ts';
-import { MAX_CHUNK_BYTES } from '../canister/src/limits.ts';
+import { MAX_CHUNK_BYTES } from '../common/limits.ts';
 import { upload } from '../uploader/upload.ts';
-import { cliEnv, icboot, newPem, type CliEnv } from './helpers/cli.ts';
-import { startDevnetProcess, tempDir, type RunningDevnet } from './helpers/devnet.ts';
+import { cliEnv, icboot, newPem, type CliEnv } from '../lab/cli.ts';
+import { startDevnetProcess, tempDir, type RunningDevnet } from '../lab/devnet.ts';
 
 const MiB = 1024 * 1024;
 const opts = { label: 'test', chunkSize: MiB, concurrency: 4, dryRun: false, publish: true };

@@ -9,7 +9,7 @@ import { Ed25519KeyIdentity } from '@dfinity/identity';
 import { Secp256k1KeyIdentity } from '@dfinity/identity-secp256k1';
 import { Principal } from '@dfinity/principal';
 import { sha256 } from '@noble/hashes/sha2';
-import { startDevnetProcess, type RunningDevnet } from './helpers/devnet.ts';
+import { startDevnetProcess, type RunningDevnet } from '../lab/devnet.ts';
 import {
   agentFor, createCanister, installTestCanister, management, testCanister, testCanisterWasm, type TestCanister,
 } from './helpers/testcanister.ts';

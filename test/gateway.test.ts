@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { walkTree } from '../uploader/walk.ts';
 import { ERR, OP, ack, request } from '../gateway/tftp/packet.ts';
-import { cliEnv, icboot, type CliEnv } from './helpers/cli.ts';
-import { freePort, startDevnetProcess, tempDir, type RunningDevnet } from './helpers/devnet.ts';
-import { RawClient, run, startGateway, type RunningGateway } from './helpers/gateway.ts';
+import { cliEnv, icboot, type CliEnv } from '../lab/cli.ts';
+import { freePort, startDevnetProcess, tempDir, type RunningDevnet } from '../lab/devnet.ts';
+import { RawClient, run, startGateway, type RunningGateway } from '../lab/gateway.ts';
 
 const DEBIAN = '/usr/lib/debian-installer/images/12/amd64/text';
 const MiB = 1024 * 1024;

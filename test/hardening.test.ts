@@ -10,10 +10,10 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ERR, OP, ack, request } from '../gateway/tftp/packet.ts';
-import { attack, loopbackAddresses } from './helpers/attackers.ts';
-import { cliEnv, icboot, type CliEnv } from './helpers/cli.ts';
-import { freePort, startDevnetProcess, tempDir, type RunningDevnet } from './helpers/devnet.ts';
-import { RawClient, run, startGateway, type RunningGateway } from './helpers/gateway.ts';
+import { attack, loopbackAddresses } from '../lab/attackers.ts';
+import { cliEnv, icboot, type CliEnv } from '../lab/cli.ts';
+import { freePort, startDevnetProcess, tempDir, type RunningDevnet } from '../lab/devnet.ts';
+import { RawClient, run, startGateway, type RunningGateway } from '../lab/gateway.ts';
 import { faultyProxy } from './helpers/faulty_proxy.ts';
 
 const MiB = 1024 * 1024;

@@ -5,7 +5,7 @@ import { readFileSync, truncateSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { PAGE, StableMemory } from '../devnet/stable.ts';
-import { tempDir } from './helpers/devnet.ts';
+import { tempDir } from '../lab/devnet.ts';
 
 function committed(path: string, offset: number, bytes: number[]): StableMemory {
   const m = new StableMemory(path);

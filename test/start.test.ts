@@ -2,15 +2,15 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { cliEnv, icboot } from './helpers/cli.ts';
-import { REPO } from './helpers/devnet.ts';
-import { run } from './helpers/gateway.ts';
-import { startUntil, type Started } from './helpers/process.ts';
+import { cliEnv, icboot } from '../lab/cli.ts';
+import { REPO } from '../lab/devnet.ts';
+import { run } from '../lab/gateway.ts';
+import { startUntil, type Started } from '../lab/process.ts';
 
 /** Runs `npm start`'s script until it says it is running. */
 function start(env: ReturnType<typeof cliEnv>): Promise<Started> {
   // As `npm start` runs it, but from a fresh working directory (tsx resolved from the repository).
-  return startUntil('npm start', ['--import', import.meta.resolve('tsx'), join(REPO, 'samples', 'start.ts')],
+  return startUntil('npm start', ['--import', import.meta.resolve('tsx'), join(REPO, 'cli', 'start.ts')],
     [/Ctrl-C stops everything/], { cwd: env.cwd, env: env.env, timeoutMs: 60_000 });
 }
 

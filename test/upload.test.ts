@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Principal } from '@dfinity/principal';
 import { connect, icbootCanister } from '../client/canister.ts';
-import type { IcbootService } from '../client/icboot_idl.ts';
+import type { IcbootService } from '../common/icboot_idl.ts';
 import { VerifiedReader } from '../client/verify.ts';
 import { walkTree } from '../uploader/walk.ts';
-import { cliEnv, icboot, newPem, type CliEnv } from './helpers/cli.ts';
-import { REPO, startDevnetProcess, tempDir, type RunningDevnet } from './helpers/devnet.ts';
+import { cliEnv, icboot, newPem, type CliEnv } from '../lab/cli.ts';
+import { REPO, startDevnetProcess, tempDir, type RunningDevnet } from '../lab/devnet.ts';
 
 /** Debian package debian-installer-12-netboot-amd64 (installed by .ci/run). */
 const DEBIAN = '/usr/lib/debian-installer/images/12/amd64/text';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { UserError } from '../client/errors.ts';
 import { walkTree } from '../uploader/walk.ts';
-import { tempDir } from './helpers/devnet.ts';
+import { tempDir } from '../lab/devnet.ts';
 
 function tree(): string {
   const dir = tempDir('walk');

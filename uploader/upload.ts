@@ -4,11 +4,11 @@
 // missing, because chunks already stored are never asked for.
 import { UserError } from '../client/errors.ts';
 import { retry as retryWith } from '../client/retry.ts';
-import type { FileEntry, IcbootService } from '../client/icboot_idl.ts';
+import type { FileEntry, IcbootService } from '../common/icboot_idl.ts';
 import {
   MAX_CHUNKS_PER_RELEASE, MAX_FILES, MAX_LABEL_BYTES, MAX_PUT_BYTES, MAX_QUERY_HASHES,
-} from '../canister/src/limits.ts';
-import { decodeIndex, decodeManifest, type Manifest } from '../canister/src/manifest.ts';
+} from '../common/limits.ts';
+import { decodeIndex, decodeManifest, type Manifest } from '../common/manifest.ts';
 import { hashFile, readChunk, type HashedFile } from './chunker.ts';
 import { walkTree, type TreeFile } from './walk.ts';
 

@@ -4,8 +4,8 @@
 // leave the tree, loops, sockets, FIFOs and devices are refused.
 import { constants, accessSync, lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
-import { MAX_FILES } from '../canister/src/limits.ts';
-import { pathError } from '../canister/src/validate.ts';
+import { MAX_FILES } from '../common/limits.ts';
+import { pathError } from '../common/path.ts';
 import { UserError } from '../client/errors.ts';
 
 export interface TreeFile {

@@ -9,12 +9,12 @@ import { sha256 } from '@noble/hashes/sha2';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
 import {
   MANIFEST_VERSION, encodeJson, type Index, type Manifest, type ManifestFile,
-} from './manifest.ts';
+} from '../../common/manifest.ts';
 import {
   MAX_AUTHORIZED, MAX_CHUNKS_PER_RELEASE, MAX_CHUNK_BYTES, MAX_FILES, MAX_GC_BATCH, MAX_LABEL_BYTES, MAX_MANIFEST_BYTES,
   MAX_PUT_BYTES, MAX_QUERY_HASHES, MAX_RELEASES, MIN_CHUNK_SIZE,
-} from './limits.ts';
-import { pathError } from './validate.ts';
+} from '../../common/limits.ts';
+import { pathError } from '../../common/path.ts';
 
 const Hash = IDL.Vec(IDL.Nat8);
 const FileEntry = IDL.Record({ path: IDL.Text, size: IDL.Nat64, sha256: Hash, chunks: IDL.Vec(Hash) });

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
-import { attack, loopbackAddresses, type AttackOptions } from '../../test/helpers/attackers.ts';
+import { attack, loopbackAddresses, type AttackOptions } from '../../lab/attackers.ts';
 import { ERR, OP, ack, error, parse, request, type Packet } from './packet.ts';
 import { TftpServer, validPeer, type TftpOptions } from './server.ts';
 import { TftpError, type Handler } from './source.ts';

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { assembleDebianTree } from '../../samples/debian.ts';
-import { tempDir } from '../helpers/devnet.ts';
-import { PxeLab, seconds } from './lab.ts';
+import { assembleDebianTree } from '../../cli/sample.ts';
+import { tempDir } from '../../lab/devnet.ts';
+import { PxeLab, seconds } from '../../lab/pxe.ts';
 
 describe('PXE boot from the canister', () => {
   const lab = new PxeLab(tempDir('e2e'));

@@ -7,8 +7,8 @@ import { Actor, HttpAgent, type ActorSubclass, type Identity } from '@dfinity/ag
 import { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 import { buildAzleCanister } from '../../canister/build.ts';
-import { managementIdlFactory } from '../../client/management_idl.ts';
-import { REPO } from './devnet.ts';
+import { managementIdlFactory } from '../../common/management_idl.ts';
+import { REPO } from '../../lab/devnet.ts';
 
 export interface TestCanister {
   increment(): Promise<bigint>;

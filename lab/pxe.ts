@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO } from '../helpers/devnet.ts';
+import { REPO } from './devnet.ts';
 import { BRIDGE_IP, Netns } from './netns.ts';
 
 export const ICBOOT = join(REPO, 'cli', 'icboot.js');

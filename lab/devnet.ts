@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startUntil } from './process.ts';
 
-export const REPO = fileURLToPath(new URL('../..', import.meta.url));
+export const REPO = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(REPO, 'cli', 'icboot.js');
 
 export interface RunningDevnet {

@@ -2,7 +2,7 @@
 import { execFile, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
-import { parse, type Packet } from '../../gateway/tftp/packet.ts';
+import { parse, type Packet } from '../gateway/tftp/packet.ts';
 import type { CliEnv } from './cli.ts';
 import { REPO } from './devnet.ts';
 import { startUntil } from './process.ts';

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
-import { ed25519Pem } from '../../client/identity.ts';
+import { ed25519Pem } from '../client/identity.ts';
 import { REPO, tempDir } from './devnet.ts';
 
 export interface CliResult {

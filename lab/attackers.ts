@@ -2,7 +2,7 @@
 // sockets on loopback addresses (all of 127.0.0.0/8 is local on Linux) that
 // open transfers and then hold their slots as cheaply as they can.
 import { createSocket, type Socket } from 'node:dgram';
-import { OP, ack, request } from '../../gateway/tftp/packet.ts';
+import { OP, ack, request } from '../gateway/tftp/packet.ts';
 
 export interface AttackOptions {
   port: number;
