@@ -5,6 +5,8 @@
 // verifies the certificate can so verify the index, any manifest, any chunk.
 // Both are JSON in UTF-8: the canister serves the exact bytes it hashed.
 
+import { chunkCount } from './chunks.ts';
+
 export const MANIFEST_VERSION = 1;
 
 export interface ManifestFile {
@@ -85,7 +87,7 @@ export function decodeManifest(bytes: Uint8Array): Manifest {
       || !HEX64.test(f.sha256) || !Array.isArray(f.chunks) || !f.chunks.every((c) => typeof c === 'string' && HEX64.test(c))) {
       throw new ManifestError('manifest: malformed file entry');
     }
-    if (f.chunks.length !== Math.ceil(f.size / chunkSize)) {
+    if (f.chunks.length !== chunkCount(f.size, chunkSize)) {
       throw new ManifestError(`manifest: ${f.path} has ${f.chunks.length} chunks for ${f.size} bytes`);
     }
   }
@@ -101,10 +103,4 @@ function parse(bytes: Uint8Array, what: string): Record<string, unknown> {
   }
   if (!isObject(doc)) throw new ManifestError(`${what} is not a JSON object`);
   return doc;
-}
-
-/** Byte range of chunk `i` of a file. */
-export function chunkRange(file: ManifestFile, chunkSize: number, i: number): { start: number; end: number } {
-  const start = i * chunkSize;
-  return { start, end: Math.min(file.size, start + chunkSize) };
 }

@@ -1,6 +1,7 @@
 // Path → manifest entry → verified byte stream through the chunk cache, with
 // read-ahead so a sequential transfer does not wait on the canister.
-import { chunkRange, type ManifestFile } from '../common/manifest.ts';
+import { chunkAt, chunkRange } from '../common/chunks.ts';
+import type { ManifestFile } from '../common/manifest.ts';
 import { verifiedFile } from '../client/verify.ts';
 import type { ChunkCache } from './cache.ts';
 import type { ReleaseTracker } from './release.ts';
@@ -32,12 +33,12 @@ export class Files {
       release: snap.manifest.id,
       stream: () => verifiedFile(file, (h) => cache.get(h), (h) => cache.prefetch(h), READ_AHEAD),
       async *range(start: number, end: number) {
-        const first = Math.floor(start / chunkSize);
-        const last = Math.floor(end / chunkSize);
+        const first = chunkAt(start, chunkSize);
+        const last = chunkAt(end, chunkSize);
         for (let i = first; i <= last; i++) {
           for (let k = i + 1; k <= Math.min(i + READ_AHEAD, last); k++) cache.prefetch(file.chunks[k]);
           const data = await cache.get(file.chunks[i]);
-          const { start: at } = chunkRange(file, chunkSize, i);
+          const { start: at } = chunkRange(file.size, chunkSize, i);
           yield data.subarray(Math.max(0, start - at), Math.min(data.length, end - at + 1));
         }
       },

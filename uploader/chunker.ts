@@ -3,6 +3,7 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { UserError } from '../client/errors.ts';
+import { chunkRange } from '../common/chunks.ts';
 import type { TreeFile } from './walk.ts';
 
 export interface HashedFile extends TreeFile {
@@ -62,8 +63,9 @@ export function hashFile(file: TreeFile, chunkSize: number): Promise<HashedFile>
  */
 export function readChunk(file: HashedFile, chunkSize: number, index: number): Promise<Uint8Array> {
   return withFile(file, async (h) => {
-    const buf = new Uint8Array(Math.min(chunkSize, file.size - index * chunkSize));
-    const n = await readFull(h, buf, index * chunkSize);
+    const { start, end } = chunkRange(file.size, chunkSize, index);
+    const buf = new Uint8Array(end - start);
+    const n = await readFull(h, buf, start);
     const hash = createHash('sha256').update(buf).digest();
     if (n !== buf.length || !hash.equals(file.chunks[index])) throw new UserError(`${file.path}: changed while it was uploaded; run the upload again`);
     return buf;

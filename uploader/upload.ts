@@ -8,6 +8,7 @@ import type { FileEntry, IcbootService } from '../common/icboot_idl.ts';
 import {
   MAX_CHUNKS_PER_RELEASE, MAX_FILES, MAX_LABEL_BYTES, MAX_PUT_BYTES, MAX_QUERY_HASHES,
 } from '../common/limits.ts';
+import { chunkCount, chunkLength } from '../common/chunks.ts';
 import { decodeIndex, decodeManifest, type Manifest } from '../common/manifest.ts';
 import { hashFile, readChunk, type HashedFile } from './chunker.ts';
 import { walkTree, type TreeFile } from './walk.ts';
@@ -82,7 +83,7 @@ export async function upload(
   for (const file of files) {
     file.chunks.forEach((hash, index) => {
       const key = hex(hash);
-      if (!refs.has(key)) refs.set(key, { file, index, size: Math.min(o.chunkSize, file.size - index * o.chunkSize) });
+      if (!refs.has(key)) refs.set(key, { file, index, size: chunkLength(file.size, o.chunkSize, index) });
     });
   }
   const all = [...refs.keys()];
@@ -179,11 +180,11 @@ function checkLimits(tree: TreeFile[], o: UploadOptions): void {
   const label = new TextEncoder().encode(o.label).length;
   if (label > MAX_LABEL_BYTES) throw new UserError(`label is ${label} bytes; at most ${MAX_LABEL_BYTES} (use --label)`);
   if (tree.length > MAX_FILES) throw new UserError(`the tree has ${tree.length} files; a release holds at most ${MAX_FILES}`);
-  const chunks = tree.reduce((n, f) => n + Math.ceil(f.size / o.chunkSize), 0);
+  const chunks = tree.reduce((n, f) => n + chunkCount(f.size, o.chunkSize), 0);
   if (chunks > MAX_CHUNKS_PER_RELEASE) {
     throw new UserError(`the tree needs ${chunks} chunks of ${o.chunkSize} bytes; a release names at most ${MAX_CHUNKS_PER_RELEASE} (raise --chunk-size)`);
   }
-  const arg = tree.reduce((n, f) => n + new TextEncoder().encode(f.path).length + 64 + 36 * Math.ceil(f.size / o.chunkSize), 0);
+  const arg = tree.reduce((n, f) => n + new TextEncoder().encode(f.path).length + 64 + 36 * chunkCount(f.size, o.chunkSize), 0);
   if (arg > MAX_RELEASE_ARG_BYTES) throw new UserError(`the release description would be ${arg} bytes, over the ${MAX_RELEASE_ARG_BYTES}-byte call limit`);
 }
 

@@ -15,6 +15,7 @@ import {
   MAX_PUT_BYTES, MAX_QUERY_HASHES, MAX_RELEASES, MIN_CHUNK_SIZE,
 } from '../../common/limits.ts';
 import { pathError } from '../../common/path.ts';
+import { chunkCount, chunkLength } from '../../common/chunks.ts';
 
 const Hash = IDL.Vec(IDL.Nat8);
 const FileEntry = IDL.Record({ path: IDL.Text, size: IDL.Nat64, sha256: Hash, chunks: IDL.Vec(Hash) });
@@ -312,7 +313,7 @@ export default class {
       for (let i = 1; i < parts.length; i++) dirs.add(parts.slice(0, i).join('/'));
       if (f.sha256.length !== 32) fail(`${f.path}: sha256 must be 32 bytes`);
       const size = Number(f.size);
-      const expected = Math.ceil(size / r.chunk_size);
+      const expected = chunkCount(size, r.chunk_size);
       if (f.chunks.length !== expected) fail(`${f.path}: ${size} bytes need ${expected} chunks of ${r.chunk_size}, got ${f.chunks.length}`);
       chunkCount += f.chunks.length;
       if (chunkCount > MAX_CHUNKS_PER_RELEASE) fail(`a release names at most ${MAX_CHUNKS_PER_RELEASE} chunks`);
@@ -322,7 +323,7 @@ export default class {
         const stored = this.sizes.get(hash);
         if (stored === undefined) fail(`${f.path}: chunk ${bytesToHex(hash)} has not been uploaded`);
         const length = Number(stored);
-        const want = i < f.chunks.length - 1 ? r.chunk_size : size - r.chunk_size * i;
+        const want = chunkLength(size, r.chunk_size, i);
         if (length !== want) fail(`${f.path}: chunk ${i} is ${length} bytes, expected ${want}`);
         total += length;
       });
