@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
 import { Principal } from '@dfinity/principal';
-import { CanisterInstance, type CanisterEnv, type Callback, type Effects, type Message, type Outcome } from './instance.ts';
+import { ReplicaRejectCode } from '@dfinity/agent';
+import { CanisterInstance } from './instance.ts';
+import type { Callback, Effects, Message, Outcome } from './message.ts';
+import type { CanisterEnv } from './system_api.ts';
 import { ChunkStore } from './chunk_store.ts';
 import { writeAtomic } from '../common/write_atomic.ts';
 import { StableMemory } from './stable.ts';
@@ -123,11 +126,21 @@ export class Canister implements CanisterEnv {
     this.save();
   }
 
-  hasMethod(kind: 'canister_query' | 'canister_update', method: string): boolean {
-    return this.instance?.hasEntry(`${kind} ${method}`) ?? false;
-  }
   hasEntry(name: string): boolean {
     return this.instance?.hasEntry(name) ?? false;
+  }
+
+  /**
+   * The export a `kind` message to `method` runs (a query may also run an
+   * update method), or the reject the IC gives when the canister cannot run it.
+   */
+  entryFor(kind: 'query' | 'update', method: string): string {
+    if (!this.instance) throw this.noWasm();
+    const update = `canister_update ${method}`;
+    const entry = (kind === 'query' ? [`canister_query ${method}`, update] : [update]).find((name) => this.hasEntry(name));
+    if (!entry) throw new RejectError(ReplicaRejectCode.CanisterError, 'IC0536', `Error from Canister ${this.id.toText()}: Canister has no ${kind} method '${method}'.`);
+    if (this.status !== 'running') throw new RejectError(ReplicaRejectCode.CanisterError, 'IC0508', `Canister ${this.id.toText()} is not running`);
+    return entry;
   }
 
   /**
@@ -135,7 +148,7 @@ export class Canister implements CanisterEnv {
    * `persist` is set; queries and inspect_message never persist.
    */
   execute(msg: Message, entry: string | Callback, persist: boolean): Outcome {
-    if (!this.instance) throw new RejectError(5, 'IC0537', `Attempted to execute a message, but the canister ${this.id.toText()} contains no Wasm module.`);
+    if (!this.instance) throw this.noWasm();
     this.stable.begin();
     const outcome = this.instance.run(msg, entry, persist);
     if (outcome.ok && persist) this.commit(outcome.effects);
@@ -159,10 +172,10 @@ export class Canister implements CanisterEnv {
   /** install / reinstall / upgrade, atomically: on any trap nothing changes. */
   install(mode: InstallMode, wasm: Uint8Array, arg: Uint8Array, caller: Uint8Array, time: bigint): void {
     if (mode === 'install' && this.instance) {
-      throw new RejectError(5, 'IC0514', `Canister ${this.id.toText()} cannot be installed because the canister is not empty. Try installing with mode='reinstall' instead.`);
+      throw new RejectError(ReplicaRejectCode.CanisterError, 'IC0514', `Canister ${this.id.toText()} cannot be installed because the canister is not empty. Try installing with mode='reinstall' instead.`);
     }
     if (mode === 'upgrade' && !this.instance) {
-      throw new RejectError(5, 'IC0537', `Attempted to upgrade canister ${this.id.toText()}, but it contains no Wasm module.`);
+      throw new RejectError(ReplicaRejectCode.CanisterError, 'IC0537', `Attempted to upgrade canister ${this.id.toText()}, but it contains no Wasm module.`);
     }
     this.load(wasm, arg, caller, time, mode, true);
   }
@@ -184,7 +197,7 @@ export class Canister implements CanisterEnv {
     try {
       module = compileCanisterModule(wasm);
     } catch (e) {
-      throw new RejectError(5, 'IC0505', `Error from Canister ${this.id.toText()}: Canister's Wasm module is not valid: ${(e as Error).message}`);
+      throw new RejectError(ReplicaRejectCode.CanisterError, 'IC0505', `Error from Canister ${this.id.toText()}: Canister's Wasm module is not valid: ${(e as Error).message}`);
     }
     const msg = (kind: Message['kind']): Message => ({
       kind, method: '', arg, caller, time, cycles: 0n, responded: false, maxReplyBytes: 0,
@@ -199,7 +212,7 @@ export class Canister implements CanisterEnv {
     };
     const fail = (o: Outcome & { ok: false }, hook: string): never => {
       undo();
-      throw new RejectError(5, o.code, `Error from Canister ${this.id.toText()}: Canister called \`ic0.trap\` or trapped in ${hook}: ${o.message}`);
+      throw new RejectError(ReplicaRejectCode.CanisterError, o.code, `Error from Canister ${this.id.toText()}: Canister called \`ic0.trap\` or trapped in ${hook}: ${o.message}`);
     };
     this.stable.begin();
     const effects: Persisted = {};
@@ -220,7 +233,7 @@ export class Canister implements CanisterEnv {
       instance = new CanisterInstance(module, this.stable, this);
     } catch (e) {
       undo();
-      throw new RejectError(5, 'IC0505', `Error from Canister ${this.id.toText()}: ${(e as Error).message}`);
+      throw new RejectError(ReplicaRejectCode.CanisterError, 'IC0505', `Error from Canister ${this.id.toText()}: ${(e as Error).message}`);
     }
     const hook = mode === 'upgrade' ? 'canister_post_upgrade' : 'canister_init';
     if (instance.hasEntry(hook)) {
@@ -241,6 +254,10 @@ export class Canister implements CanisterEnv {
     }
     this.commit(effects);
     if (previousModule && previousModule !== this.meta.moduleHash) rmSync(join(this.dir, moduleFile(previousModule)), { force: true });
+  }
+
+  private noWasm(): RejectError {
+    return new RejectError(ReplicaRejectCode.CanisterError, 'IC0537', `Attempted to execute a message, but the canister ${this.id.toText()} contains no Wasm module.`);
   }
 
   private bumpVersion(): void {

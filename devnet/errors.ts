@@ -1,7 +1,9 @@
-// Rejects as the IC reports them: a reject code (1 SYS_FATAL, 2 SYS_TRANSIENT,
-// 3 DESTINATION_INVALID, 4 CANISTER_REJECT, 5 CANISTER_ERROR) and an error code.
+// Rejects as the IC reports them: a reject code (@dfinity/agent's
+// ReplicaRejectCode, 1 SysFatal to 5 CanisterError) and an IC error code.
+import type { ReplicaRejectCode } from '@dfinity/agent';
+
 export class RejectError extends Error {
-  constructor(readonly rejectCode: number, readonly errorCode: string, message: string) {
+  constructor(readonly rejectCode: ReplicaRejectCode, readonly errorCode: string, message: string) {
     super(message);
   }
 }

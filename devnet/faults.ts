@@ -1,7 +1,7 @@
 // Fault injection for tests and demos (off by default): slow replies, failed
 // queries, and a node that corrupts the reply to queries naming a given chunk.
 import { hexToBytes } from '@noble/hashes/utils';
-import type { CallResult } from './replica.ts';
+import type { CallResult } from './call_result.ts';
 
 export interface FaultOptions {
   /** Added to every query, call and read_state reply, ms. */
@@ -15,7 +15,7 @@ export interface FaultOptions {
 export class Faults {
   private readonly corrupt: Uint8Array[];
 
-  constructor(private readonly o: FaultOptions = {}, private readonly random: () => number = Math.random) {
+  constructor(private readonly o: FaultOptions = {}) {
     this.corrupt = (o.corruptChunks ?? []).map((h) => hexToBytes(h));
   }
 
@@ -36,7 +36,7 @@ export class Faults {
   }
 
   failQuery(): boolean {
-    return (this.o.failQueries ?? 0) > 0 && this.random() < this.o.failQueries!;
+    return (this.o.failQueries ?? 0) > 0 && Math.random() < this.o.failQueries!;
   }
 
   /** The reply a faulty node would sign: one byte flipped when the query names a corrupted chunk. */

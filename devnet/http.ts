@@ -9,10 +9,17 @@ import { Principal } from '@dfinity/principal';
 import { bytesToHex } from '@noble/hashes/utils';
 import { HttpError, validate, type Content, type RequestType } from './auth.ts';
 import { compareBytes, node, type StateMap, type StateNode } from './hashtree.ts';
+import type { CallResult } from './call_result.ts';
+import type { Clock } from './clock.ts';
 import type { Faults } from './faults.ts';
+import type { IngressStatus } from './ingress_status.ts';
+import type { Keys } from './keys.ts';
 import type { ManagementCanister } from './management.ts';
-import { MAX_INGRESS_BYTES, type CallResult, type Replica, type RequestStatus } from './replica.ts';
+import type { Queries } from './queries.ts';
+import type { CanisterRegistry } from './registry.ts';
+import type { Replica } from './replica.ts';
 
+const MAX_INGRESS_BYTES = 2 * 1024 * 1024;
 /** Envelope overhead allowed on top of the ingress limit before the body is refused unread. */
 const MAX_BODY_BYTES = MAX_INGRESS_BYTES + 256 * 1024;
 /** How long a v3 call waits for its answer before degrading to 202 + polling. */
@@ -20,7 +27,12 @@ const SYNC_CALL_WAIT_MS = 10_000;
 const MANAGEMENT = Principal.managementCanister().toText();
 
 export interface HttpInterfaceOptions {
+  keys: Keys;
+  clock: Clock;
+  canisters: CanisterRegistry;
+  queries: Queries;
   replica: Replica;
+  ingress: IngressStatus;
   management: ManagementCanister;
   faults: Faults;
   log: (line: string) => void;
@@ -49,7 +61,7 @@ async function handle(o: HttpInterfaceOptions, req: IncomingMessage, res: Server
     return send(res, 200, {
       ic_api_version: '0.18.0',
       impl_version: 'icboot-devnet',
-      root_key: o.replica.keys.rootKeyDer,
+      root_key: o.keys.rootKeyDer,
       replica_health_status: 'healthy',
       certified_height: 0n,
     });
@@ -65,12 +77,12 @@ async function handle(o: HttpInterfaceOptions, req: IncomingMessage, res: Server
     throw new HttpError(400, `invalid ${scope} id in URL: ${id}`);
   }
   if (scope === 'subnet' && endpoint !== 'read_state') throw new HttpError(404, `no such endpoint: ${url.pathname}`);
-  if (scope === 'canister' && !o.replica.hostsRange(target)) {
+  if (scope === 'canister' && !o.canisters.hostsRange(target)) {
     throw new HttpError(400, `Canister ${target.toText()} does not belong to any subnet of this devnet`);
   }
   const body = await readBody(req);
   await o.faults.delay();
-  const request = validate(body, endpoint as RequestType, o.replica.now());
+  const request = validate(body, endpoint as RequestType, o.clock.now());
   if (endpoint === 'read_state') return readState(o, res, request.content, request.sender, scope === 'canister' ? target : null);
   const content = request.content as Required<Pick<Content, 'canister_id' | 'method_name' | 'arg'>> & Content;
   const size = content.arg.length + new TextEncoder().encode(content.method_name).length + (content.nonce?.length ?? 0);
@@ -84,10 +96,10 @@ async function handle(o: HttpInterfaceOptions, req: IncomingMessage, res: Server
   }
   if (endpoint === 'query') {
     if (o.faults.failQuery()) throw new HttpError(503, 'devnet fault injection: query failed');
-    const result = o.faults.tamper(content.arg, o.replica.query(canisterId, content.method_name, content.arg, request.sender));
+    const result = o.faults.tamper(content.arg, o.queries.query(canisterId, content.method_name, content.arg, request.sender));
     return sendQuery(o, res, result, request.requestId);
   }
-  const early = canisterId.toText() === MANAGEMENT ? null : o.replica.inspect(canisterId, content.method_name, content.arg, request.sender);
+  const early = canisterId.toText() === MANAGEMENT ? null : o.queries.inspect(canisterId, content.method_name, content.arg, request.sender);
   if (early && early.status === 'rejected') {
     return send(res, 200, { reject_code: early.code, reject_message: early.message, error_code: early.errorCode });
   }
@@ -101,16 +113,15 @@ async function handle(o: HttpInterfaceOptions, req: IncomingMessage, res: Server
     res.writeHead(202).end();
     return;
   }
-  const certificate = o.replica.keys.certify(node(
+  const certificate = o.keys.certify(node(
     ['request_status', node([request.requestId, statusNode(result)])],
-    ['time', leb(o.replica.now())],
+    ['time', leb(o.clock.now())],
   ));
   return send(res, 200, { status: 'replied', certificate });
 }
 
 function readState(o: HttpInterfaceOptions, res: ServerResponse, content: Content, sender: Principal, ecid: Principal | null): void {
-  const { replica } = o;
-  const root: StateMap = node(['time', leb(replica.now())]);
+  const root: StateMap = node(['time', leb(o.clock.now())]);
   const text = (b: Uint8Array | undefined): string => new TextDecoder().decode(b ?? new Uint8Array());
   for (const path of content.paths ?? []) {
     const [head, ...rest] = path;
@@ -118,19 +129,19 @@ function readState(o: HttpInterfaceOptions, res: ServerResponse, content: Conten
       case 'time':
         break;
       case 'subnet': {
-        const sid = replica.keys.subnetId.toUint8Array();
+        const sid = o.keys.subnetId.toUint8Array();
         if (rest[0] && compareBytes(rest[0], sid) !== 0) break;
-        child(root, 'subnet').set(sid, subnetNode(replica));
+        child(root, 'subnet').set(sid, subnetNode(o));
         break;
       }
       case 'request_status': {
         if (!rest[0]) throw new HttpError(400, 'request_status paths must name a request id');
-        const status = replica.requests.get(bytesToHex(rest[0]));
+        const status = o.ingress.get(bytesToHex(rest[0]));
         if (!status) break;
         if (status.sender !== sender.toText()) {
           throw new HttpError(403, `Request ${bytesToHex(rest[0])} was not sent by ${sender.toText()}`);
         }
-        child(root, 'request_status').set(rest[0], requestNode(status));
+        child(root, 'request_status').set(rest[0], requestNode(status.result));
         break;
       }
       case 'canister': {
@@ -139,7 +150,7 @@ function readState(o: HttpInterfaceOptions, res: ServerResponse, content: Conten
         if (!ecid || cid.toText() !== ecid.toText()) {
           throw new HttpError(400, `Effective canister id in URL ${ecid?.toText() ?? '(subnet)'} does not match requested canister id: ${cid.toText()}.`);
         }
-        const c = replica.canisters.get(cid.toText());
+        const c = o.canisters.find(cid);
         if (!c) break;
         const fields = child(child(root, 'canister'), rest[0]);
         const field = text(rest[1]);
@@ -155,7 +166,7 @@ function readState(o: HttpInterfaceOptions, res: ServerResponse, content: Conten
         throw new HttpError(400, `Invalid path requested: ${text(head)}`);
     }
   }
-  send(res, 200, { certificate: replica.keys.certify(root) });
+  send(res, 200, { certificate: o.keys.certify(root) });
 }
 
 /** Gets or adds the labeled child map `l` of `m`, matching labels bytewise. */
@@ -170,16 +181,16 @@ function child(m: StateMap, l: string | Uint8Array): StateMap {
   return fresh;
 }
 
-function subnetNode(replica: Replica): StateMap {
+function subnetNode({ keys, canisters }: HttpInterfaceOptions): StateMap {
   return node(
-    ['canister_ranges', Cbor.encode(replica.canisterRanges)],
-    ['node', node([replica.keys.nodeId.toUint8Array(), node(['public_key', replica.keys.nodeKeyDer])])],
-    ['public_key', replica.keys.rootKeyDer],
+    ['canister_ranges', Cbor.encode(canisters.ranges)],
+    ['node', node([keys.nodeId.toUint8Array(), node(['public_key', keys.nodeKeyDer])])],
+    ['public_key', keys.rootKeyDer],
   );
 }
 
-function requestNode(s: RequestStatus): StateNode {
-  return s.result ? statusNode(s.result) : node(['status', utf8('processing')]);
+function requestNode(result: CallResult | undefined): StateNode {
+  return result ? statusNode(result) : node(['status', utf8('processing')]);
 }
 
 function statusNode(r: CallResult): StateMap {
@@ -194,12 +205,12 @@ function statusNode(r: CallResult): StateMap {
 }
 
 function sendQuery(o: HttpInterfaceOptions, res: ServerResponse, r: CallResult, requestId: Uint8Array): void {
-  const timestamp = o.replica.now();
+  const timestamp = o.clock.now();
   const fields: Record<string, unknown> = r.status === 'replied'
     ? { status: 'replied', reply: { arg: r.reply } }
     : { status: 'rejected', reject_code: r.code, reject_message: r.message, error_code: r.errorCode };
-  const signature = o.replica.keys.signResponse(hashOfMap({ ...fields, timestamp, request_id: requestId }));
-  send(res, 200, { ...fields, signatures: [{ timestamp, signature, identity: o.replica.keys.nodeId.toUint8Array() }] });
+  const signature = o.keys.signResponse(hashOfMap({ ...fields, timestamp, request_id: requestId }));
+  send(res, 200, { ...fields, signatures: [{ timestamp, signature, identity: o.keys.nodeId.toUint8Array() }] });
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

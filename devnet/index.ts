@@ -2,11 +2,16 @@
 // canister wasm and speaks the IC HTTP interface, state kept in a directory.
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { Keys } from './keys.ts';
-import { ManagementCanister } from './management.ts';
-import { Replica } from './replica.ts';
+import { Clock } from './clock.ts';
+import { DataCertificates } from './data_certificates.ts';
 import { Faults, type FaultOptions } from './faults.ts';
 import { createHttpInterface } from './http.ts';
+import { IngressStatus } from './ingress_status.ts';
+import { Keys } from './keys.ts';
+import { ManagementCanister } from './management.ts';
+import { Queries } from './queries.ts';
+import { CanisterRegistry } from './registry.ts';
+import { Replica } from './replica.ts';
 
 export interface DevnetOptions {
   host: string;
@@ -18,7 +23,6 @@ export interface DevnetOptions {
 
 export interface Devnet {
   url: string;
-  rootKey: Uint8Array;
   close(): Promise<void>;
 }
 
@@ -26,23 +30,26 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
   const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
   mkdirSync(opts.stateDir, { recursive: true });
   const keys = Keys.loadOrCreate(opts.stateDir);
-  const replica = new Replica(opts.stateDir, keys, log);
-  const management = new ManagementCanister(replica);
-  replica.attachManagement(management);
-  replica.restore();
+  const clock = new Clock();
+  const canisters = new CanisterRegistry(opts.stateDir, log);
+  const ingress = new IngressStatus();
+  const management = new ManagementCanister(canisters, log);
+  const replica = new Replica(canisters, management, clock, ingress, log);
+  const queries = new Queries(canisters, clock, new DataCertificates(keys));
+  canisters.restore(() => clock.now());
+  replica.scheduleTimers();
   const faults = new Faults(opts.faults);
   if (faults.active) log(`devnet: fault injection on: ${faults.describe()}`);
-  const server = createHttpInterface({ replica, management, faults, log });
+  const server = createHttpInterface({ keys, clock, canisters, queries, replica, ingress, management, faults, log });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => resolve());
   });
-  const prune = setInterval(() => replica.pruneRequests(), 60_000).unref();
+  const prune = setInterval(() => ingress.prune(), 60_000).unref();
   const { port } = server.address() as AddressInfo;
   const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   return {
     url: `http://${host}:${port}`,
-    rootKey: keys.rootKeyDer,
     async close() {
       clearInterval(prune);
       await new Promise<void>((resolve) => {
@@ -50,6 +57,7 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
         server.closeIdleConnections();
       });
       await replica.close();
+      canisters.close();
     },
   };
 }

@@ -2,16 +2,18 @@
 // on the devnet needs: provisional creation, install_code in all modes (raw or
 // gzipped wasm, or chunked), settings, status, start/stop/delete, raw_rand.
 import { randomBytes } from 'node:crypto';
+import { ReplicaRejectCode } from '@dfinity/agent';
 import { IDL } from '@dfinity/candid';
 import { MANAGEMENT_METHODS } from '../common/management_idl.ts';
 import { Principal } from '@dfinity/principal';
 import { sha256 } from '@noble/hashes/sha2';
-import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
-import { Canister, type InstallMode } from './canister.ts';
+import { bytesToHex, concatBytes, hexToBytes } from '@noble/hashes/utils';
+import type { Canister, InstallMode } from './canister.ts';
 import { assertNoZeroSizedVectors } from './candid_guard.ts';
 import { RejectError } from './errors.ts';
-import type { Replica } from './replica.ts';
+import type { CanisterRegistry } from './registry.ts';
 
+/** Where the call context of a management call began: a user, a canister, or the system. */
 export type CallContextOrigin = 'ingress' | 'canister' | 'system';
 
 const DEFAULT_CYCLES = 100_000_000_000_000n;
@@ -29,7 +31,7 @@ function modeOf(m: ModeArg): InstallMode {
 }
 
 export class ManagementCanister {
-  constructor(private readonly replica: Replica) {}
+  constructor(private readonly canisters: CanisterRegistry, private readonly log: (line: string) => void) {}
 
   /** The canister a call is about, for checking it against the URL's effective canister id. */
   target(method: string, arg: Uint8Array): Principal | null {
@@ -47,14 +49,14 @@ export class ManagementCanister {
 
   handle(caller: Principal, method: string, argBytes: Uint8Array, origin: CallContextOrigin, time: bigint): Uint8Array {
     const m = MANAGEMENT_METHODS[method as MethodName];
-    if (!m) throw new RejectError(3, 'IC0536', `Management canister has no method '${method}' on the devnet`);
+    if (!m) throw new RejectError(ReplicaRejectCode.DestinationInvalid, 'IC0536', `Management canister has no method '${method}' on the devnet`);
     let arg: Arg = {};
     if (m.arg) {
       try {
         assertNoZeroSizedVectors(argBytes);
         [arg] = IDL.decode([m.arg], argBytes) as unknown as Arg[];
       } catch (e) {
-        throw new RejectError(4, 'IC0406', `Error decoding candid for ${method}: ${(e as Error).message}`);
+        throw new RejectError(ReplicaRejectCode.CanisterReject, 'IC0406', `Error decoding candid for ${method}: ${(e as Error).message}`);
       }
     }
     const result = this.dispatch(method as MethodName, caller, arg, origin, time);
@@ -67,17 +69,16 @@ export class ManagementCanister {
         const settings = (arg.settings as Arg[])[0];
         const controllers = (settings?.controllers as Principal[][] | undefined)?.[0] ?? [caller];
         const amount = (arg.amount as bigint[])[0] ?? DEFAULT_CYCLES;
-        const id = this.replica.allocateCanisterId((arg.specified_id as Principal[])[0]);
-        this.replica.addCanister(Canister.create(this.replica.canisterRoot, id, controllers, amount, this.replica.log));
-        this.replica.log(`created canister ${id.toText()}`);
+        const { id } = this.canisters.create((arg.specified_id as Principal[])[0], controllers, amount);
+        this.log(`created canister ${id.toText()}`);
         return [{ canister_id: id }];
       }
       case 'provisional_top_up_canister': {
-        this.replica.canister(arg.canister_id as Principal).addCycles(arg.amount as bigint);
+        this.canisters.get(arg.canister_id as Principal).addCycles(arg.amount as bigint);
         return [];
       }
       case 'raw_rand': {
-        if (origin === 'ingress') throw new RejectError(4, 'IC0406', 'raw_rand can only be called by canisters');
+        if (origin === 'ingress') throw new RejectError(ReplicaRejectCode.CanisterReject, 'IC0406', 'raw_rand can only be called by canisters');
         return [new Uint8Array(randomBytes(32))];
       }
     }
@@ -91,20 +92,20 @@ export class ManagementCanister {
         const source = store ? this.controlled(caller, store) : c;
         const parts = (arg.chunk_hashes_list as { hash: Uint8Array }[]).map(({ hash }) => {
           const chunk = source.chunkStore.get(hash);
-          if (!chunk) throw new RejectError(5, 'IC0539', `Chunk ${bytesToHex(hash)} is not in the chunk store of ${source.id.toText()}`);
+          if (!chunk) throw new RejectError(ReplicaRejectCode.CanisterError, 'IC0539', `Chunk ${bytesToHex(hash)} is not in the chunk store of ${source.id.toText()}`);
           return chunk;
         });
-        const wasm = concat(parts);
+        const wasm = concatBytes(...parts);
         if (bytesToHex(sha256(wasm)) !== bytesToHex(arg.wasm_module_hash as Uint8Array)) {
-          throw new RejectError(5, 'IC0539', 'Wasm module hash does not match the hash of the assembled chunks');
+          throw new RejectError(ReplicaRejectCode.CanisterError, 'IC0539', 'Wasm module hash does not match the hash of the assembled chunks');
         }
         this.install(c, modeOf(arg.mode as ModeArg), wasm, arg.arg as Uint8Array, caller, time);
         return [];
       }
       case 'upload_chunk': {
         const chunk = arg.chunk as Uint8Array;
-        if (chunk.length > CHUNK_MAX_BYTES) throw new RejectError(5, 'IC0504', `Chunk of ${chunk.length} bytes exceeds the ${CHUNK_MAX_BYTES}-byte limit`);
-        if (c.chunkStore.size >= CHUNK_STORE_MAX) throw new RejectError(5, 'IC0504', `The chunk store of ${c.id.toText()} is full (${CHUNK_STORE_MAX} chunks)`);
+        if (chunk.length > CHUNK_MAX_BYTES) throw new RejectError(ReplicaRejectCode.CanisterError, 'IC0504', `Chunk of ${chunk.length} bytes exceeds the ${CHUNK_MAX_BYTES}-byte limit`);
+        if (c.chunkStore.size >= CHUNK_STORE_MAX) throw new RejectError(ReplicaRejectCode.CanisterError, 'IC0504', `The chunk store of ${c.id.toText()} is full (${CHUNK_STORE_MAX} chunks)`);
         return [{ hash: c.chunkStore.put(chunk) }];
       }
       case 'clear_chunk_store':
@@ -118,7 +119,7 @@ export class ManagementCanister {
       case 'update_settings': {
         const controllers = ((arg.settings as Arg).controllers as Principal[][])[0];
         if (controllers) {
-          if (controllers.length > 10) throw new RejectError(4, 'IC0406', 'A canister can have at most 10 controllers');
+          if (controllers.length > 10) throw new RejectError(ReplicaRejectCode.CanisterReject, 'IC0406', 'A canister can have at most 10 controllers');
           c.setControllers(controllers);
         }
         return [];
@@ -132,24 +133,24 @@ export class ManagementCanister {
         c.setStatus('stopped');
         return [];
       case 'delete_canister':
-        if (c.status !== 'stopped') throw new RejectError(5, 'IC0510', `Canister ${c.id.toText()} must be stopped before it is deleted.`);
-        this.replica.deleteCanister(c);
+        if (c.status !== 'stopped') throw new RejectError(ReplicaRejectCode.CanisterError, 'IC0510', `Canister ${c.id.toText()} must be stopped before it is deleted.`);
+        this.canisters.delete(c);
         return [];
     }
   }
 
   private controlled(caller: Principal, id: Principal): Canister {
-    const c = this.replica.canister(id);
+    const c = this.canisters.get(id);
     if (!c.isController(caller.toUint8Array())) {
-      throw new RejectError(5, 'IC0512', `Only the controllers of the canister ${id.toText()} can control it.\nCanister's controllers: ${c.controllers.map((p) => p.toText()).join(' ')}\nSender's ID: ${caller.toText()}`);
+      throw new RejectError(ReplicaRejectCode.CanisterError, 'IC0512', `Only the controllers of the canister ${id.toText()} can control it.\nCanister's controllers: ${c.controllers.map((p) => p.toText()).join(' ')}\nSender's ID: ${caller.toText()}`);
     }
     return c;
   }
 
   private install(c: Canister, mode: InstallMode, wasm: Uint8Array, arg: Uint8Array, caller: Principal, time: bigint): void {
-    if (wasm.length > WASM_MAX_BYTES) throw new RejectError(5, 'IC0505', `Wasm module of ${wasm.length} bytes is too large`);
+    if (wasm.length > WASM_MAX_BYTES) throw new RejectError(ReplicaRejectCode.CanisterError, 'IC0505', `Wasm module of ${wasm.length} bytes is too large`);
     c.install(mode, wasm, arg, caller.toUint8Array(), time);
-    this.replica.log(`${mode === 'upgrade' ? 'upgraded' : 'installed'} code in canister ${c.id.toText()} (${mode})`);
+    this.log(`${mode === 'upgrade' ? 'upgraded' : 'installed'} code in canister ${c.id.toText()} (${mode})`);
   }
 
   private status(c: Canister) {
@@ -188,11 +189,4 @@ export class ManagementCanister {
       query_stats: { num_calls_total: 0n, num_instructions_total: 0n, request_payload_bytes_total: 0n, response_payload_bytes_total: 0n },
     };
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
-  return out;
 }

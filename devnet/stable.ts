@@ -60,10 +60,6 @@ export class StableMemory {
     return this.sizePages * PAGE;
   }
 
-  get inTransaction(): boolean {
-    return this.touched !== null;
-  }
-
   begin(): void {
     if (this.touched) throw new Error('stable memory transaction already open');
     this.touched = new Set();

@@ -1,0 +1,345 @@
+// The System API (ic0.*) a canister module imports, grouped by subject. Every
+// function acts on the running message; misuse traps with IC0504 as on the IC.
+import type { Principal } from '@dfinity/principal';
+import type { StableMemory } from './stable.ts';
+import type { Effects, Message, MessageKind, OutgoingCall, TrapCode } from './message.ts';
+
+/** What the System API needs to know about the canister that hosts it. */
+export interface CanisterEnv {
+  readonly id: Principal;
+  isController(principal: Uint8Array): boolean;
+  version(): bigint;
+  balance(): bigint;
+  timer(): bigint;
+  log(line: string): void;
+}
+
+export class Trap extends Error {
+  constructor(readonly code: TrapCode, message: string) {
+    super(message);
+  }
+}
+export const violation = (message: string): Trap => new Trap('IC0504', message);
+
+export interface PendingCall extends OutgoingCall { parts: Uint8Array[] }
+
+/** The message an instance is running, and what it has produced so far. */
+export interface Running {
+  msg: Message;
+  effects: Effects;
+  reply: Uint8Array[];
+  replySize: number;
+  call?: PendingCall;
+  started: bigint;
+}
+
+/** What the System API reaches through: the running message, the heap, stable memory, the canister. */
+export interface ApiHost {
+  running(): Running | null;
+  memory(): WebAssembly.Memory;
+  readonly stable: StableMemory;
+  readonly env: CanisterEnv;
+}
+
+const CALL_CONTEXTS: MessageKind[] = ['update', 'reply_callback', 'reject_callback', 'timer'];
+const REPLY_CONTEXTS: MessageKind[] = ['update', 'query', 'reply_callback', 'reject_callback'];
+const CERTIFY_CONTEXTS: MessageKind[] = ['init', 'pre_upgrade', 'post_upgrade', 'update', 'timer', 'reply_callback', 'reject_callback', 'cleanup'];
+
+type Imports = Record<string, (...args: never[]) => unknown>;
+
+export function systemApi(host: ApiHost): WebAssembly.ModuleImports {
+  const a = new Access(host);
+  return {
+    ...messageApi(a), ...replyApi(a), ...cyclesApi(a), ...canisterApi(a),
+    ...certificationApi(a), ...stableApi(a), ...callApi(a), ...debugApi(a),
+  };
+}
+
+/** Checked access to the running message and the heap, shared by every ic0 function. */
+class Access {
+  constructor(private readonly host: ApiHost) {}
+
+  get env(): CanisterEnv {
+    return this.host.env;
+  }
+
+  get stable(): StableMemory {
+    return this.host.stable;
+  }
+
+  cur(): Running {
+    const r = this.host.running();
+    if (!r) throw violation('System API called outside a message');
+    return r;
+  }
+
+  only(kinds: MessageKind[], name: string): Running {
+    const r = this.cur();
+    if (!kinds.includes(r.msg.kind)) throw violation(`ic0.${name} cannot be called in ${r.msg.kind}`);
+    return r;
+  }
+
+  heap(): Uint8Array {
+    return new Uint8Array(this.host.memory().buffer);
+  }
+
+  slice(src: number, size: number): Uint8Array {
+    const m = this.heap();
+    const start = src >>> 0;
+    const n = size >>> 0;
+    if (start + n > m.length) throw violation(`memory access out of bounds: ${start}+${n}`);
+    return m.slice(start, start + n);
+  }
+
+  text(src: number, size: number): string {
+    return new TextDecoder().decode(this.slice(src, size));
+  }
+
+  copyOut(data: Uint8Array, dst: number, offset: number, size: number, what: string): void {
+    const o = offset >>> 0;
+    const n = size >>> 0;
+    if (o + n > data.length) throw violation(`${what}: offset ${o} + size ${n} exceeds ${data.length}`);
+    const m = this.heap();
+    const d = dst >>> 0;
+    if (d + n > m.length) throw violation(`${what}: destination out of bounds`);
+    m.set(data.subarray(o, o + n), d);
+  }
+
+  write128(value: bigint, dst: number): void {
+    const b = new Uint8Array(16);
+    new DataView(b.buffer).setBigUint64(0, value & 0xffffffffffffffffn, true);
+    new DataView(b.buffer).setBigUint64(8, value >> 64n, true);
+    this.copyOut(b, dst, 0, 16, 'cycles');
+  }
+}
+
+/** A 128-bit amount passed as two i64 halves (JS sees them signed). */
+const u128 = (high: bigint, low: bigint): bigint => (BigInt.asUintN(64, high) << 64n) | BigInt.asUintN(64, low);
+const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
+const isQuery = (r: Running): boolean => r.msg.kind === 'query' || r.msg.kind === 'inspect';
+
+/** Joins appended pieces; a loop, not a spread, as a module may append byte by byte. */
+function join(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
+  let at = 0;
+  for (const part of parts) { out.set(part, at); at += part.length; }
+  return out;
+}
+
+/** The incoming message: argument, caller, method name, reject details, inspect's verdict. */
+function messageApi(a: Access): Imports {
+  const rejectMessage = (name: string): Uint8Array => utf8(a.only(['reject_callback'], name).msg.reject?.message ?? '');
+  return {
+    msg_arg_data_size: () => a.cur().msg.arg.length,
+    msg_arg_data_copy: (dst: number, offset: number, size: number) => a.copyOut(a.cur().msg.arg, dst, offset, size, 'msg_arg_data_copy'),
+    msg_caller_size: () => a.cur().msg.caller.length,
+    msg_caller_copy: (dst: number, offset: number, size: number) => a.copyOut(a.cur().msg.caller, dst, offset, size, 'msg_caller_copy'),
+    msg_method_name_size: () => utf8(a.cur().msg.method).length,
+    msg_method_name_copy: (dst: number, offset: number, size: number) =>
+      a.copyOut(utf8(a.cur().msg.method), dst, offset, size, 'msg_method_name_copy'),
+    msg_reject_code: () => a.cur().msg.reject?.code ?? 0,
+    msg_reject_msg_size: () => rejectMessage('msg_reject_msg_size').length,
+    msg_reject_msg_copy: (dst: number, offset: number, size: number) =>
+      a.copyOut(rejectMessage('msg_reject_msg_copy'), dst, offset, size, 'msg_reject_msg_copy'),
+    accept_message: () => {
+      const r = a.only(['inspect'], 'accept_message');
+      if (r.effects.accepted) throw violation('ic0.accept_message called twice');
+      r.effects.accepted = true;
+    },
+  };
+}
+
+/** Answering the call: reply data, reply, reject; at most one answer per call context. */
+function replyApi(a: Access): Imports {
+  const answer = (name: string): Running => {
+    const r = a.only(REPLY_CONTEXTS, name);
+    if (r.msg.responded || r.effects.reply || r.effects.reject !== undefined) {
+      throw violation(`ic0.${name}: the call was already answered`);
+    }
+    return r;
+  };
+  return {
+    msg_reply_data_append: (src: number, size: number) => {
+      const r = answer('msg_reply_data_append');
+      const n = size >>> 0;
+      if (r.replySize + n > r.msg.maxReplyBytes) {
+        throw violation(`ic0.msg_reply_data_append: application payload size (${r.replySize + n}) cannot be larger than ${r.msg.maxReplyBytes}`);
+      }
+      r.reply.push(a.slice(src, size));
+      r.replySize += n;
+    },
+    msg_reply: () => {
+      const r = answer('msg_reply');
+      r.effects.reply = join(r.reply);
+    },
+    msg_reject: (src: number, size: number) => {
+      answer('msg_reject').effects.reject = a.text(src, size);
+    },
+  };
+}
+
+/** Cycles: what the message carries, the canister's balance, burning, the cost of a call. */
+function cyclesApi(a: Access): Imports {
+  const balance = (dst: number): void => a.write128(a.env.balance() - a.cur().effects.cyclesBurned, dst);
+  return {
+    msg_cycles_available128: (dst: number) => a.write128(a.cur().msg.cycles - a.cur().effects.cyclesAccepted, dst),
+    msg_cycles_refunded128: (dst: number) => a.write128(a.cur().msg.kind.endsWith('_callback') ? a.cur().msg.cycles : 0n, dst),
+    msg_cycles_accept128: (high: bigint, low: bigint, dst: number) => {
+      const r = a.cur();
+      const max = u128(high, low);
+      const available = r.msg.kind === 'update' ? r.msg.cycles - r.effects.cyclesAccepted : 0n;
+      const take = max < available ? max : available;
+      r.effects.cyclesAccepted += take;
+      a.write128(take, dst);
+    },
+    // The devnet reserves no cycles, so all of the balance is liquid.
+    canister_cycle_balance128: balance,
+    canister_liquid_cycle_balance128: balance,
+    cycles_burn128: (high: bigint, low: bigint, dst: number) => {
+      const r = a.cur();
+      const want = u128(high, low);
+      const left = a.env.balance() - r.effects.cyclesBurned;
+      const burned = want < left ? want : left;
+      r.effects.cyclesBurned += burned;
+      a.write128(burned, dst);
+    },
+    cost_call: (methodNameSize: bigint, payloadSize: bigint, dst: number) => {
+      // The 13-node subnet fee schedule: base fee plus per-byte fee.
+      a.write128(260_000n + 1_000n * (methodNameSize + payloadSize), dst);
+    },
+  };
+}
+
+/** The canister and its surroundings: its id, version, controllers, time, global timer. */
+function canisterApi(a: Access): Imports {
+  const selfId = a.env.id.toUint8Array();
+  return {
+    canister_self_size: () => selfId.length,
+    canister_self_copy: (dst: number, offset: number, size: number) => a.copyOut(selfId, dst, offset, size, 'canister_self_copy'),
+    canister_version: () => a.env.version(),
+    is_controller: (src: number, size: number) => {
+      const p = a.slice(src, size);
+      if (p.length > 29) throw violation('ic0.is_controller: principal longer than 29 bytes');
+      return a.env.isController(p) ? 1 : 0;
+    },
+    in_replicated_execution: () => (isQuery(a.cur()) ? 0 : 1),
+    time: () => a.cur().msg.time,
+    global_timer_set: (ts: bigint) => {
+      const r = a.cur();
+      if (isQuery(r)) throw violation('ic0.global_timer_set cannot be called in a query');
+      const previous = r.effects.timer ?? a.env.timer();
+      r.effects.timer = ts;
+      return previous;
+    },
+  };
+}
+
+/** Certified data, and the data certificate a query may read. */
+function certificationApi(a: Access): Imports {
+  const present = (): Uint8Array | undefined => {
+    const r = a.cur();
+    return r.msg.kind === 'query' ? r.msg.dataCertificate?.() : undefined;
+  };
+  const certificate = (name: string): Uint8Array => {
+    const c = present();
+    if (!c) throw violation(`ic0.${name}: no data certificate in this context`);
+    return c;
+  };
+  return {
+    certified_data_set: (src: number, size: number) => {
+      const r = a.only(CERTIFY_CONTEXTS, 'certified_data_set');
+      if (size >>> 0 > 32) throw violation('ic0.certified_data_set: certified data is limited to 32 bytes');
+      r.effects.certifiedData = a.slice(src, size);
+    },
+    data_certificate_present: () => (present() ? 1 : 0),
+    data_certificate_size: () => certificate('data_certificate_size').length,
+    data_certificate_copy: (dst: number, offset: number, size: number) =>
+      a.copyOut(certificate('data_certificate_copy'), dst, offset, size, 'data_certificate_copy'),
+  };
+}
+
+/** The 64-bit stable memory API. */
+function stableApi(a: Access): Imports {
+  /**
+   * The operands are unsigned i64s (JS sees them signed): checks both ranges
+   * in BigInt so nothing wraps, and returns them as numbers.
+   */
+  const ranges = (name: string, heapAt: bigint, stableAt: bigint, size: bigint): [number, number, number] => {
+    const [h, o, n] = [heapAt, stableAt, size].map((v) => BigInt.asUintN(64, v));
+    if (h + n > BigInt(a.heap().length)) throw violation(`ic0.${name}: heap range ${h}+${n} out of bounds`);
+    if (o + n > BigInt(a.stable.sizeBytes)) throw violation(`ic0.${name}: stable memory range ${o}+${n} out of bounds`);
+    return [Number(h), Number(o), Number(n)];
+  };
+  return {
+    stable64_size: () => BigInt(a.stable.sizePages),
+    stable64_grow: (pages: bigint) => {
+      const old = a.stable.grow(Number(pages));
+      return old < 0 ? -1n : BigInt(old);
+    },
+    stable64_read: (dst: bigint, offset: bigint, size: bigint) => {
+      const [d, o, n] = ranges('stable64_read', dst, offset, size);
+      a.stable.read(o, a.heap().subarray(d, d + n));
+    },
+    stable64_write: (offset: bigint, src: bigint, size: bigint) => {
+      const [d, o, n] = ranges('stable64_write', src, offset, size);
+      a.stable.write(o, a.heap().subarray(d, d + n));
+    },
+  };
+}
+
+/** Building and sending inter-canister calls (call_new … call_perform). */
+function callApi(a: Access): Imports {
+  const building = (name: string): PendingCall => {
+    const c = a.cur().call;
+    if (!c) throw violation(`ic0.${name}: no call is being built`);
+    return c;
+  };
+  return {
+    call_new: (calleeSrc: number, calleeSize: number, nameSrc: number, nameSize: number, replyFun: number, replyEnv: number, rejectFun: number, rejectEnv: number) => {
+      const r = a.only(CALL_CONTEXTS, 'call_new');
+      if (r.call) throw violation('ic0.call_new: a call is already being built');
+      r.call = {
+        callee: a.slice(calleeSrc, calleeSize),
+        method: a.text(nameSrc, nameSize),
+        arg: new Uint8Array(),
+        cycles: 0n,
+        reply: { fun: replyFun >>> 0, env: replyEnv >>> 0 },
+        reject: { fun: rejectFun >>> 0, env: rejectEnv >>> 0 },
+        parts: [],
+      };
+    },
+    call_on_cleanup: (fun: number, env: number) => {
+      const c = building('call_on_cleanup');
+      if (c.cleanup) throw violation('ic0.call_on_cleanup called twice');
+      c.cleanup = { fun: fun >>> 0, env: env >>> 0 };
+    },
+    call_data_append: (src: number, size: number) => {
+      building('call_data_append').parts.push(a.slice(src, size));
+    },
+    call_cycles_add128: (high: bigint, low: bigint) => {
+      building('call_cycles_add128').cycles += u128(high, low);
+    },
+    call_with_best_effort_response: () => {
+      building('call_with_best_effort_response');
+    },
+    call_perform: () => {
+      const r = a.cur();
+      const c = building('call_perform');
+      r.call = undefined;
+      const { parts, ...call } = c;
+      r.effects.calls.push({ ...call, arg: join(parts) });
+      return 0;
+    },
+  };
+}
+
+/** Logging, explicit traps and the instruction counter (here: elapsed nanoseconds). */
+function debugApi(a: Access): Imports {
+  return {
+    debug_print: (src: number, size: number) => a.env.log(a.text(src, size)),
+    trap: (src: number, size: number) => {
+      throw new Trap('IC0503', a.text(src, size));
+    },
+    performance_counter: () => process.hrtime.bigint() - a.cur().started,
+  };
+}
