@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { IntegrityError } from '../client/errors.ts';
 import { writeAtomic } from '../common/write_atomic.ts';
 import { retry } from '../client/retry.ts';
+import { LogThrottle } from './log.ts';
 
 export interface CacheOptions {
   memBytes: number;
@@ -20,16 +21,7 @@ export interface CacheOptions {
   attempts?: number;
   /** A chunk not had within this long (all attempts together) fails like an unreachable canister. */
   fetchTimeoutMs: number;
-  log?: (line: string) => void;
-}
-
-export interface CacheStats {
-  memHits: number;
-  diskHits: number;
-  fetches: number;
-  failures: number;
-  memBytes: number;
-  diskBytes: number;
+  log: (line: string) => void;
 }
 
 const sha256hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
@@ -41,10 +33,22 @@ export class ChunkCache {
   private readonly disk = new Map<string, number>();
   private diskUsed = 0;
   private readonly inflight = new Map<string, Promise<Uint8Array>>();
-  readonly stats: CacheStats = { memHits: 0, diskHits: 0, fetches: 0, failures: 0, memBytes: 0, diskBytes: 0 };
+  /** Read-ahead and disk failures can repeat for every chunk of every transfer. */
+  private readonly notices: LogThrottle;
 
   constructor(private readonly o: CacheOptions) {
+    this.notices = new LogThrottle(o.log);
     if (o.dir) this.scanDisk(o.dir);
+  }
+
+  /** Bytes of chunks held in memory, within the memBytes option. */
+  get memBytes(): number {
+    return this.memUsed;
+  }
+
+  /** Bytes of chunk files on disk, within the diskBytes option. */
+  get diskBytes(): number {
+    return this.diskUsed;
   }
 
   get(hash: string): Promise<Uint8Array> {
@@ -52,7 +56,6 @@ export class ChunkCache {
     if (hit) {
       this.mem.delete(hash);
       this.mem.set(hash, hit);
-      this.stats.memHits++;
       return Promise.resolve(hit);
     }
     const pending = this.inflight.get(hash);
@@ -68,18 +71,20 @@ export class ChunkCache {
   }
 
   /**
-   * Starts loading a chunk that will be needed soon. A failure is not kept:
-   * the get() that needs the chunk asks again and reports it.
+   * Starts loading a chunk that will be needed soon. A failure is not kept, so
+   * the get() that needs the chunk fetches it anew and its caller reports what
+   * fails then. The failure is logged (throttled) all the same: the chunk may
+   * never be asked for (the transfer ended), and an operator should see a
+   * failing canister before a boot fails on it.
    */
   prefetch(hash: string): void {
     if (this.mem.has(hash) || this.inflight.has(hash)) return;
-    this.get(hash).catch(() => {});
+    this.get(hash).catch((e: Error) => this.notices.line('read-ahead', `cache: read-ahead of chunk ${hash} failed: ${e.message}`));
   }
 
   private async load(hash: string): Promise<Uint8Array> {
     const fromDisk = this.readDisk(hash);
     if (fromDisk) {
-      this.stats.diskHits++;
       this.remember(hash, fromDisk);
       return fromDisk;
     }
@@ -87,26 +92,20 @@ export class ChunkCache {
     let tries = 0;
     const attempt = async (): Promise<Uint8Array> => {
       tries++;
-      this.stats.fetches++;
       try {
         const data = await this.o.fetch(hash);
         // The fetcher verifies; check again here, as the cache is where trust is kept.
         if (sha256hex(data) !== hash) throw new IntegrityError(`chunk ${hash} does not match its hash`);
         return data;
       } catch (e) {
-        if (e instanceof IntegrityError) this.o.log?.(`integrity: ${e.message} (attempt ${tries} of ${attempts})`);
+        if (e instanceof IntegrityError) this.o.log(`integrity: ${e.message} (attempt ${tries} of ${attempts})`);
         throw e;
       }
     };
-    try {
-      const data = await retry(attempt, { attempts, timeoutMs: this.o.fetchTimeoutMs, what: `chunk ${hash}` });
-      this.remember(hash, data);
-      this.writeDisk(hash, data);
-      return data;
-    } catch (e) {
-      this.stats.failures++;
-      throw e;
-    }
+    const data = await retry(attempt, { attempts, timeoutMs: this.o.fetchTimeoutMs, what: `chunk ${hash}` });
+    this.remember(hash, data);
+    this.writeDisk(hash, data);
+    return data;
   }
 
   private remember(hash: string, data: Uint8Array): void {
@@ -118,7 +117,6 @@ export class ChunkCache {
       this.mem.delete(k);
       this.memUsed -= v.length;
     }
-    this.stats.memBytes = this.memUsed;
   }
 
   private path(hash: string): string {
@@ -148,12 +146,13 @@ export class ChunkCache {
     let data: Uint8Array;
     try {
       data = new Uint8Array(readFileSync(this.path(hash)));
-    } catch {
+    } catch (e) {
+      this.notices.line('disk read', `cache: cannot read ${this.path(hash)}: ${(e as Error).message}; fetching it from the canister`);
       this.dropDisk(hash);
       return null;
     }
     if (sha256hex(data) !== hash) {
-      this.o.log?.(`integrity: disk cache entry ${hash} is corrupt; removed`);
+      this.o.log(`integrity: disk cache entry ${hash} is corrupt; removed`);
       this.dropDisk(hash);
       return null;
     }
@@ -171,7 +170,7 @@ export class ChunkCache {
       this.diskUsed += data.length;
       this.trimDisk();
     } catch (e) {
-      this.o.log?.(`cache: cannot write ${this.path(hash)}: ${(e as Error).message}`);
+      this.o.log(`cache: cannot write ${this.path(hash)}: ${(e as Error).message}`);
     }
   }
 
@@ -180,7 +179,6 @@ export class ChunkCache {
       if (this.diskUsed <= this.o.diskBytes) break;
       this.dropDisk(hash);
     }
-    this.stats.diskBytes = this.diskUsed;
   }
 
   private dropDisk(hash: string): void {
@@ -188,6 +186,11 @@ export class ChunkCache {
     if (size === undefined) return;
     this.disk.delete(hash);
     this.diskUsed -= size;
-    rmSync(this.path(hash), { force: true });
+    try {
+      rmSync(this.path(hash), { force: true });
+    } catch (e) {
+      // Not fatal to the read or write that evicted it; the next start counts the file again.
+      this.notices.line('disk remove', `cache: cannot remove ${this.path(hash)}: ${(e as Error).message}`);
+    }
   }
 }

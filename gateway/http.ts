@@ -61,22 +61,29 @@ function writable(res: ServerResponse): Promise<void> {
   });
 }
 
-/** `bytes=a-b`, `bytes=a-` or `bytes=-n` against a file of `size` bytes; null if unsatisfiable. */
-export function parseRange(header: string, size: number): { start: number; end: number } | 'ignore' | null {
+/** What a Range header asks of a file: bytes [start, end], the whole file (200), or nothing the file holds (416). */
+export type RangeRequest = { start: number; end: number } | 'whole' | 'unsatisfiable';
+
+/**
+ * `bytes=a-b`, `bytes=a-` or `bytes=-n` against a file of `size` bytes, an end
+ * past the file cut to its last byte. Anything else (another unit, several
+ * ranges, bad syntax) asks for the whole file.
+ */
+export function parseRange(header: string, size: number): RangeRequest {
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!m || (m[1] === '' && m[2] === '')) return 'ignore';
+  if (!m || (m[1] === '' && m[2] === '')) return 'whole';
   let start: number;
   let end: number;
   if (m[1] === '') {
     const n = Number(m[2]);
-    if (n === 0) return null;
+    if (n === 0) return 'unsatisfiable';
     start = Math.max(0, size - n);
     end = size - 1;
   } else {
     start = Number(m[1]);
     end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
   }
-  if (start >= size || start > end) return null;
+  if (start >= size || start > end) return 'unsatisfiable';
   return { start, end };
 }
 
@@ -114,14 +121,15 @@ async function serve(files: Files, req: IncomingMessage, res: ServerResponse, lo
     return finish(304, 0, 'not modified', path);
   }
   const size = f.file.size;
-  let range = req.headers.range && (!req.headers['if-range'] || req.headers['if-range'] === etag)
+  // An If-Range naming another version of the file asks for the whole file.
+  const wanted = req.headers.range && (!req.headers['if-range'] || req.headers['if-range'] === etag)
     ? parseRange(req.headers.range, size)
-    : 'ignore';
-  if (range === null) {
+    : 'whole';
+  if (wanted === 'unsatisfiable') {
     res.writeHead(416, { ...headers, 'content-range': `bytes */${size}` }).end();
     return finish(416, 0, 'range not satisfiable', path);
   }
-  if (range === 'ignore') range = null;
+  const range = wanted === 'whole' ? null : wanted;
   const status = range ? 206 : 200;
   const length = range ? range.end - range.start + 1 : size;
   if (range) headers['content-range'] = `bytes ${range.start}-${range.end}/${size}`;

@@ -52,9 +52,6 @@ export interface GatewayOptions extends CommonOptions {
 export interface Gateway {
   tftp: Endpoint[];
   http: Endpoint | null;
-  tftpServer: TftpServer;
-  cache: ChunkCache;
-  release: ReleaseTracker;
   close(): Promise<void>;
 }
 
@@ -100,18 +97,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   const network = resolveNetwork(o.network);
   const canisterId = requireCanisterId(network, o.canister);
   const reader = upstream(o, canisterId);
-  let cache: ChunkCache | null = null;
-  const release = new ReleaseTracker({
-    reader,
-    // A saved release is checked against mainnet's built-in key; other networks publish theirs.
-    trust: { canisterId, rootKey: network.fetchRootKey ? null : hexToBytes(IC_ROOT_KEY) },
-    pin: o.release, pollSeconds: o.pollSeconds, fetchTimeoutMs: o.fetchTimeoutMs, cacheDir: o.cacheDir, log: o.log,
-    onChange: (s) => {
-      if (o.prefetch && cache) void warm(cache, s, o.log);
-    },
-  });
-  const snap = await release.start();
-  cache = new ChunkCache({
+  const cache = new ChunkCache({
     memBytes: o.cacheMem,
     dir: o.cacheDir ? join(o.cacheDir, 'chunks') : undefined,
     diskBytes: o.cacheDisk,
@@ -119,7 +105,17 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     fetchTimeoutMs: o.fetchTimeoutMs,
     log: o.log,
   });
-  if (o.prefetch && snap.origin === 'canister') void warm(cache, snap, o.log);
+  const release = new ReleaseTracker({
+    reader,
+    // A saved release is checked against mainnet's built-in key; other networks publish theirs.
+    trust: { canisterId, rootKey: network.fetchRootKey ? null : hexToBytes(IC_ROOT_KEY) },
+    pin: o.release, pollSeconds: o.pollSeconds, fetchTimeoutMs: o.fetchTimeoutMs, cacheDir: o.cacheDir, log: o.log,
+    // Each release loaded from the canister, the first included; not a saved one, served because the canister cannot be reached.
+    onChange: (s) => {
+      if (o.prefetch) void warm(cache, s, o.log);
+    },
+  });
+  const snap = await release.start();
   const files = new Files(release, cache);
   const tftpServer = new TftpServer({
     host: o.tftp.host,
@@ -158,9 +154,6 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   return {
     tftp,
     http: httpAddress ? { host: httpAddress.address, port: httpAddress.port } : null,
-    tftpServer,
-    cache,
-    release,
     async close() {
       release.stop();
       await tftpServer.close();

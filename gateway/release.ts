@@ -188,8 +188,13 @@ export class ReleaseTracker {
       return snapshot(manifest, 'disk', certified.certifiedAt);
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
-      this.o.log(`integrity: saved release ${path} failed verification (${why}); discarded`);
-      rmSync(path, { force: true, recursive: true });
+      // Recursive: a directory in its place would block every later save.
+      try {
+        rmSync(path, { force: true, recursive: true });
+        this.o.log(`integrity: saved release ${path} failed verification (${why}); discarded`);
+      } catch (rm) {
+        this.o.log(`integrity: saved release ${path} failed verification (${why}); cannot remove it: ${(rm as Error).message}`);
+      }
       return null;
     }
   }
