@@ -5,14 +5,14 @@ import { existsSync, rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { cliEnv, icboot } from '../lab/cli.ts';
 import { startDevnetProcess } from '../lab/devnet.ts';
+import { DEBIAN_NETBOOT } from '../cli/sample.ts';
 
-const DEBIAN = '/usr/lib/debian-installer/images/12/amd64/text';
 const TARGET_FRESH_S = 10;
 const TARGET_UNCHANGED_S = 2;
 const CHUNK_SIZES = [512 * 1024, 1024 * 1024, 1_900_000];
 
-if (!existsSync(DEBIAN)) {
-  console.error(`${DEBIAN} is missing: apt-get install debian-installer-12-netboot-amd64`);
+if (!existsSync(DEBIAN_NETBOOT)) {
+  console.error(`${DEBIAN_NETBOOT} is missing: apt-get install debian-installer-12-netboot-amd64`);
   process.exit(1);
 }
 
@@ -30,7 +30,7 @@ for (const chunk of CHUNK_SIZES) {
   try {
     const deployed = await icboot(['deploy'], env);
     if (deployed.code !== 0) throw new Error(deployed.stderr);
-    const args = ['upload', DEBIAN, '--chunk-size', String(chunk)];
+    const args = ['upload', DEBIAN_NETBOOT, '--chunk-size', String(chunk)];
     const fresh = await timed(args, env);
     const again = await timed(args, env);
     const mb = Number(/([\d.]+) MiB,/.exec(fresh.summary)?.[1] ?? 0) * 1.048576;

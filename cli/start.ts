@@ -19,12 +19,34 @@ const say = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
 
+/** What has started so far, closed last-started first when stopping. */
+const running: { close(): Promise<void> }[] = [];
+let stopping = false;
+
+async function closeAll(): Promise<void> {
+  for (const part of running.reverse()) await part.close();
+}
+
+function stop(): void {
+  if (stopping) return;
+  stopping = true;
+  say('stopping');
+  closeAll().then(() => process.exit(0), (e: Error) => {
+    say(`icboot: shutdown failed: ${e.message}`);
+    process.exit(1);
+  });
+}
+
 async function main(): Promise<void> {
+  // Before anything starts: Ctrl-C at any moment, even right after the banner, closes what is running.
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   // 'local' is http://127.0.0.1:4943: the ids deploy records then serve plain `npx icboot ls`.
   const network = 'local';
   const devnet = await startDevnet({ ...DEVNET, stateDir: join('.icboot', 'devnet'), log: () => {} }).catch((e: NodeJS.ErrnoException) => {
     throw new UserError(e.code === 'EADDRINUSE' ? `port ${DEVNET.port} is in use (is dfx or another devnet running?)` : e.message);
   });
+  running.push(devnet);
   say(`devnet listening on ${devnet.url} (state in .icboot/devnet)`);
   const c = await connect({ network }, say);
   const { canisterId, action } = await deploy(c, 'auto', undefined, say);
@@ -38,6 +60,7 @@ async function main(): Promise<void> {
     cacheDir: join('.icboot', 'cache'), cacheMem: 64 * 1024 * 1024, cacheDisk: 1024 * 1024 * 1024,
     ...TFTP_DEFAULTS, ...GATEWAY_DEFAULTS, maxTransfers: 64, maxPerClient: 16, prefetch: true, log: say,
   });
+  running.push(g);
   process.stdout.write(`
 icboot is running: devnet ${devnet.url}, TFTP ${TFTP.host}:${TFTP.port}, HTTP http://${HTTP.host}:${HTTP.port}
 Try:
@@ -46,18 +69,11 @@ Try:
   npx icboot ls -l
 Ctrl-C stops everything.
 `);
-  let stopping = false;
-  const stop = (): void => {
-    if (stopping) return;
-    stopping = true;
-    say('stopping');
-    g.close().then(() => devnet.close()).then(() => process.exit(0), () => process.exit(1));
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
 }
 
 main().catch((e: Error) => {
+  // A start cut short by Ctrl-C ends through stop(), with its own exit code.
+  if (stopping) return;
   process.stderr.write(`icboot: ${e instanceof UserError ? e.message : e.stack}\n`);
   process.exit(1);
 });

@@ -12,9 +12,8 @@ import { VerifiedReader } from '../client/verify.ts';
 import { walkTree } from '../uploader/walk.ts';
 import { cliEnv, icboot, newPem, type CliEnv } from '../lab/cli.ts';
 import { REPO, startDevnetProcess, tempDir, type RunningDevnet } from '../lab/devnet.ts';
-
-/** Debian package debian-installer-12-netboot-amd64 (installed by .ci/run). */
-const DEBIAN = '/usr/lib/debian-installer/images/12/amd64/text';
+import { until } from '../lab/poll.ts';
+import { DEBIAN_NETBOOT } from '../cli/sample.ts';
 
 describe('icboot upload', () => {
   let devnet: RunningDevnet;
@@ -23,7 +22,7 @@ describe('icboot upload', () => {
   let reader: VerifiedReader;
 
   before(async () => {
-    assert.ok(existsSync(DEBIAN), `${DEBIAN} is missing: apt-get install debian-installer-12-netboot-amd64`);
+    assert.ok(existsSync(DEBIAN_NETBOOT), `${DEBIAN_NETBOOT} is missing: apt-get install debian-installer-12-netboot-amd64`);
     devnet = await startDevnetProcess();
     env = cliEnv(devnet.url);
     const r = await icboot(['deploy'], env);
@@ -40,9 +39,9 @@ describe('icboot upload', () => {
   });
 
   it('uploads the Debian netboot tree and every file reads back byte-identical', async () => {
-    const r = await icboot(['upload', DEBIAN, '--label', 'debian 12'], env);
+    const r = await icboot(['upload', DEBIAN_NETBOOT, '--label', 'debian 12'], env);
     assert.equal(r.code, 0, r.stderr);
-    const tree = walkTree(DEBIAN);
+    const tree = walkTree(DEBIAN_NETBOOT);
     assert.match(r.stdout.toString(), new RegExp(`^${tree.length} files, .* sent .*\\nrelease 1 published\\n$`));
     const m = await reader.manifest(await reader.index());
     assert.deepEqual(m.files.map((f) => f.path), tree.map((f) => f.path));
@@ -51,13 +50,13 @@ describe('icboot upload', () => {
     for (const f of m.files) {
       const parts: Uint8Array[] = [];
       for await (const p of reader.file(f)) parts.push(p);
-      const local = readFileSync(realpathSync(join(DEBIAN, f.path)));
+      const local = readFileSync(realpathSync(join(DEBIAN_NETBOOT, f.path)));
       assert.ok(Buffer.concat(parts).equals(local), `${f.path} differs`);
     }
   });
 
   it('sends no chunk bytes when the tree is unchanged', async () => {
-    const r = await icboot(['upload', DEBIAN, '--label', 'again'], env);
+    const r = await icboot(['upload', DEBIAN_NETBOOT, '--label', 'again'], env);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout.toString(), /\(0 new, \d+ reused\), sent 0 B in/);
     assert.match(r.stdout.toString(), /release 2 published/);
@@ -70,11 +69,7 @@ describe('icboot upload', () => {
     const child = spawn(process.execPath, [join(REPO, 'cli', 'icboot.js'), 'upload', dir, '--concurrency', '1'], { cwd: env.cwd, env: env.env });
     const exited = new Promise((r) => child.on('exit', r));
     // Kill it once some, but not all, of its 24 chunks are stored.
-    for (;;) {
-      const stored = (await canister.status()).chunks - before;
-      if (stored >= 4n) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await until(async () => (await canister.status()).chunks - before >= 4n, 'the interrupted upload storing 4 chunks', 120_000, 20);
     child.kill('SIGKILL');
     await exited;
     const partial = (await canister.status()).chunks - before;

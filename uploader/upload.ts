@@ -11,6 +11,7 @@ import {
 import { chunkCount, chunkLength } from '../common/chunks.ts';
 import { decodeIndex, decodeManifest, type Manifest } from '../common/manifest.ts';
 import { hashFile, readChunk, type HashedFile } from './chunker.ts';
+import { packPutCalls } from './put_calls.ts';
 import { walkTree, type TreeFile } from './walk.ts';
 
 export const DEFAULT_CHUNK_SIZE = 1024 * 1024;
@@ -57,6 +58,7 @@ interface ChunkRef {
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+const seconds = (since: number): number => (performance.now() - since) / 1000;
 
 export async function upload(
   canister: IcbootService,
@@ -69,56 +71,79 @@ export async function upload(
   checkLimits(tree, o);
   // An empty put checks write access before minutes of hashing and sending.
   if (!o.dryRun) await retry(() => canister.put_chunks([]));
-  const totalBytes = tree.reduce((n, f) => n + f.size, 0);
+  const files = await hashTree(tree, o.chunkSize, progress);
+  const refs = distinctChunks(files, o.chunkSize);
+  const missing = (await findMissing(canister, [...refs.keys()], progress)).map((h) => refs.get(h)!);
+  const missingBytes = missing.reduce((n, r) => n + r.size, 0);
+  const report: UploadReport = {
+    files: files.length,
+    bytes: tree.reduce((n, f) => n + f.size, 0),
+    chunks: refs.size,
+    newChunks: missing.length,
+    reusedChunks: refs.size - missing.length,
+    bytesSent: 0,
+    seconds: 0,
+    releaseId: null,
+    published: false,
+  };
+  if (o.dryRun) return { ...report, bytesSent: missingBytes, seconds: seconds(started) };
+  if (o.skipIfCurrent && missing.length === 0) {
+    const current = await currentRelease(canister);
+    if (current && sameTree(current, files, o.chunkSize)) {
+      return { ...report, releaseId: BigInt(current.id), published: true, unchanged: true, seconds: seconds(started) };
+    }
+  }
+  const bytesSent = await sendChunks(canister, missing, o, (sent) => progress({ phase: 'sending', done: sent, total: missingBytes }));
+  progress({ phase: 'publishing', done: 0, total: 1 });
+  const release = await createRelease(canister, files, o);
+  progress({ phase: 'publishing', done: 1, total: 1 });
+  return { ...report, bytesSent, ...release, seconds: seconds(started) };
+}
+
+/** Hashes the files one after another, reporting bytes hashed. */
+async function hashTree(tree: TreeFile[], chunkSize: number, progress: (p: Progress) => void): Promise<HashedFile[]> {
+  const total = tree.reduce((n, f) => n + f.size, 0);
   const files: HashedFile[] = [];
   let hashed = 0;
   for (const f of tree) {
-    files.push(await hashFile(f, o.chunkSize));
+    files.push(await hashFile(f, chunkSize));
     hashed += f.size;
-    progress({ phase: 'hashing', done: hashed, total: totalBytes });
+    progress({ phase: 'hashing', done: hashed, total });
   }
+  return files;
+}
 
-  // First occurrence of each distinct chunk: identical chunks are sent once.
+/** The first occurrence of each distinct chunk, by hex hash: identical chunks are sent once. */
+function distinctChunks(files: HashedFile[], chunkSize: number): Map<string, ChunkRef> {
   const refs = new Map<string, ChunkRef>();
   for (const file of files) {
     file.chunks.forEach((hash, index) => {
       const key = hex(hash);
-      if (!refs.has(key)) refs.set(key, { file, index, size: chunkLength(file.size, o.chunkSize, index) });
+      if (!refs.has(key)) refs.set(key, { file, index, size: chunkLength(file.size, chunkSize, index) });
     });
   }
-  const all = [...refs.keys()];
+  return refs;
+}
+
+/** The hex hashes the canister does not hold yet, asked in batches of MAX_QUERY_HASHES. */
+async function findMissing(canister: IcbootService, all: string[], progress: (p: Progress) => void): Promise<string[]> {
   const missing: string[] = [];
   for (let i = 0; i < all.length; i += MAX_QUERY_HASHES) {
     const batch = all.slice(i, i + MAX_QUERY_HASHES).map((h) => Buffer.from(h, 'hex'));
     for (const h of await retry(() => canister.missing_chunks(batch))) missing.push(hex(h));
     progress({ phase: 'checking', done: Math.min(i + MAX_QUERY_HASHES, all.length), total: all.length });
   }
-  const report: UploadReport = {
-    files: files.length,
-    bytes: totalBytes,
-    chunks: all.length,
-    newChunks: missing.length,
-    reusedChunks: all.length - missing.length,
-    bytesSent: 0,
-    seconds: 0,
-    releaseId: null,
-    published: false,
-  };
-  if (o.dryRun) {
-    report.seconds = (performance.now() - started) / 1000;
-    return { ...report, bytesSent: missing.reduce((n, h) => n + refs.get(h)!.size, 0) };
-  }
+  return missing;
+}
 
-  if (o.skipIfCurrent && missing.length === 0) {
-    const current = await currentRelease(canister);
-    if (current && sameTree(current, files, o.chunkSize)) {
-      report.seconds = (performance.now() - started) / 1000;
-      return { ...report, releaseId: BigInt(current.id), published: true, unchanged: true };
-    }
-  }
-
-  const calls = packCalls(missing.map((h) => refs.get(h)!), o.chunkSize);
-  const sendTotal = missing.reduce((n, h) => n + refs.get(h)!.size, 0);
+/**
+ * Sends the chunks in put_chunks calls, `o.concurrency` calls in flight, and
+ * returns the bytes sent; `sent` hears the running total after each call.
+ */
+async function sendChunks(canister: IcbootService, chunks: ChunkRef[], o: UploadOptions, sent: (bytes: number) => void): Promise<number> {
+  if (o.chunkSize > MAX_PUT_BYTES) throw new UserError(`chunk size ${o.chunkSize} exceeds the ${MAX_PUT_BYTES}-byte call limit`);
+  const calls = packPutCalls(chunks);
+  let bytesSent = 0;
   let next = 0;
   let failed = false;
   const worker = async (): Promise<void> => {
@@ -135,23 +160,21 @@ export async function upload(
         failed = true;
         throw e;
       }
-      report.bytesSent += uploads.reduce((n, u) => n + u.data.length, 0);
-      progress({ phase: 'sending', done: report.bytesSent, total: sendTotal });
+      bytesSent += uploads.reduce((n, u) => n + u.data.length, 0);
+      sent(bytesSent);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency, calls.length)) }, worker));
+  return bytesSent;
+}
 
-  progress({ phase: 'publishing', done: 0, total: 1 });
+/** Creates the release from the hashed files and, if asked, publishes it. */
+async function createRelease(canister: IcbootService, files: HashedFile[], o: UploadOptions): Promise<{ releaseId: bigint; published: boolean }> {
   const entries: FileEntry[] = files.map((f) => ({ path: f.path, size: BigInt(f.size), sha256: f.sha256, chunks: f.chunks }));
   // Not retried: a reply lost after the release was created would create it twice.
-  report.releaseId = await canister.create_release({ label: o.label, chunk_size: o.chunkSize, files: entries });
-  if (o.publish) {
-    await retry(() => canister.publish(report.releaseId!));
-    report.published = true;
-  }
-  progress({ phase: 'publishing', done: 1, total: 1 });
-  report.seconds = (performance.now() - started) / 1000;
-  return report;
+  const releaseId = await canister.create_release({ label: o.label, chunk_size: o.chunkSize, files: entries });
+  if (o.publish) await retry(() => canister.publish(releaseId));
+  return { releaseId, published: o.publish };
 }
 
 /** The current release's manifest (unverified: used only to skip needless work). */
@@ -170,8 +193,6 @@ function sameTree(m: Manifest, files: HashedFile[], chunkSize: number): boolean 
   });
 }
 
-/** Candid framing per chunk in a put_chunks call: the 32-byte hash and lengths. */
-const PER_CHUNK_OVERHEAD = 48;
 /** What create_release's argument may use of the 2 MiB ingress limit. */
 const MAX_RELEASE_ARG_BYTES = 1_900_000;
 
@@ -186,25 +207,6 @@ function checkLimits(tree: TreeFile[], o: UploadOptions): void {
   }
   const arg = tree.reduce((n, f) => n + new TextEncoder().encode(f.path).length + 64 + 36 * chunkCount(f.size, o.chunkSize), 0);
   if (arg > MAX_RELEASE_ARG_BYTES) throw new UserError(`the release description would be ${arg} bytes, over the ${MAX_RELEASE_ARG_BYTES}-byte call limit`);
-}
-
-/** Groups chunks into put_chunks calls that stay under the per-call byte limit. */
-function packCalls(chunks: ChunkRef[], chunkSize: number): ChunkRef[][] {
-  if (chunkSize > MAX_PUT_BYTES) throw new UserError(`chunk size ${chunkSize} exceeds the ${MAX_PUT_BYTES}-byte call limit`);
-  const calls: ChunkRef[][] = [];
-  let current: ChunkRef[] = [];
-  let bytes = 0;
-  for (const c of chunks) {
-    if (bytes + c.size + PER_CHUNK_OVERHEAD > MAX_PUT_BYTES && current.length > 0) {
-      calls.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(c);
-    bytes += c.size + PER_CHUNK_OVERHEAD;
-  }
-  if (current.length > 0) calls.push(current);
-  return calls;
 }
 
 /** Repeats a call that failed for a transient reason, with the shared backoff. */

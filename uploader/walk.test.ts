@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { UserError } from '../client/errors.ts';
-import { walkTree } from '../uploader/walk.ts';
+import { walkTree } from './walk.ts';
 import { tempDir } from '../lab/devnet.ts';
 
 function tree(): string {

@@ -1,0 +1,34 @@
+// `icboot devnet`: a local IC endpoint until SIGINT or SIGTERM.
+import type { Command } from 'commander';
+import { startDevnet } from '../../devnet/index.ts';
+import { collectHash, fraction, integer, port } from '../flags.ts';
+
+export function register(program: Command): void {
+  program.command('devnet')
+    .description('run a local IC endpoint that hosts canister wasm, for dfx-less development and tests')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0 picks a free one)', port, 4943)
+    .option('--state-dir <dir>', 'where keys, canisters and stable memory are kept', '.icboot/devnet')
+    .option('--latency <ms>', 'fault injection: delay every reply', integer(0, 60_000))
+    .option('--fail-queries <fraction>', 'fault injection: answer this share of queries with HTTP 503', fraction)
+    .option('--corrupt-chunk <sha256>', 'fault injection: corrupt query replies naming this chunk (repeatable)', collectHash, [])
+    .action(async (o: { host: string; port: number; stateDir: string; latency?: number; failQueries?: number; corruptChunk: string[] }) => {
+      const devnet = await startDevnet({
+        host: o.host, port: o.port, stateDir: o.stateDir,
+        faults: { latencyMs: o.latency, failQueries: o.failQueries, corruptChunks: o.corruptChunk },
+      });
+      process.stdout.write(`devnet listening on ${devnet.url}\n`);
+      let stopping = false;
+      const stop = (signal: string): void => {
+        if (stopping) return;
+        stopping = true;
+        process.stderr.write(`devnet: ${signal}, shutting down\n`);
+        devnet.close().then(() => process.exit(0), (e: Error) => {
+          process.stderr.write(`devnet: shutdown failed: ${e.message}\n`);
+          process.exit(1);
+        });
+      };
+      process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGTERM', () => stop('SIGTERM'));
+    });
+}

@@ -1,0 +1,50 @@
+// `icboot gateway`: serves the certified tree over TFTP and HTTP until SIGINT or SIGTERM.
+import type { Command } from 'commander';
+import type { CommonOptions } from '../../client/canister.ts';
+import { GATEWAY_DEFAULTS } from '../../gateway/defaults.ts';
+import { TFTP_DEFAULTS } from '../../gateway/tftp/server.ts';
+import { canisterCommand } from '../canister_command.ts';
+import { byteCount, endpoint, endpointOrOff, integer, releaseId, type Endpoint } from '../flags.ts';
+
+interface GatewayFlags extends CommonOptions {
+  tftp: Endpoint; http: Endpoint | null; release: number | null; poll: number; cacheDir?: string;
+  cacheMem: number; cacheDisk: number; maxTransfers: number; maxPerClient: number; maxPerSubnet: number; minRate: number;
+  fetchTimeout: number; maxHttpConnections: number; prefetch: boolean;
+}
+
+export function register(program: Command): void {
+  canisterCommand(program, 'gateway', 'serve the certified boot tree over TFTP (and HTTP) to PXE clients')
+    .option('--tftp <host:port>', 'TFTP address', endpoint, { host: '0.0.0.0', port: 69 })
+    .option('--http <host:port|off>', 'HTTP address for iPXE, or off', endpointOrOff, null)
+    .option('--release <n|current>', 'release to serve', (v: string) => (v === 'current' ? null : releaseId(v)), null)
+    .option('--poll <seconds>', 'how often to look for a new certified release', integer(1, 86_400), 30)
+    .option('--cache-dir <dir>', 'verified chunk cache on disk; keeps serving while the canister is unreachable')
+    .option('--cache-mem <bytes>', 'memory cache budget (suffixes K, M, G)', byteCount, 256 * 1024 * 1024)
+    .option('--cache-disk <bytes>', 'disk cache budget (suffixes K, M, G)', byteCount, 4 * 1024 * 1024 * 1024)
+    .option('--max-transfers <n>', 'concurrent TFTP transfers', integer(1, 10_000), TFTP_DEFAULTS.maxTransfers)
+    .option('--max-per-client <n>', 'concurrent TFTP transfers per client address', integer(1, 10_000), TFTP_DEFAULTS.maxPerClient)
+    .option('--max-per-subnet <n>', 'concurrent TFTP transfers per /24 of client addresses', integer(1, 10_000), TFTP_DEFAULTS.maxPerSubnet)
+    .option('--min-rate <bytes>', 'when TFTP slots run out, a transfer slower than this many bytes/s gives its slot to a new client (suffixes K, M)',
+      byteCount, TFTP_DEFAULTS.minRate)
+    .option('--fetch-timeout <seconds>', 'how long one read from the canister may take before the transfer needing it fails',
+      integer(1, 600), GATEWAY_DEFAULTS.fetchTimeoutMs / 1000)
+    .option('--max-http-connections <n>', 'open HTTP connections at most', integer(1, 1_000_000), GATEWAY_DEFAULTS.maxHttpConnections)
+    .option('--no-prefetch', 'do not load each new release into the cache ahead of requests')
+    .action(async (o: GatewayFlags) => {
+      const { startGateway } = await import('../../gateway/index.ts');
+      const log = (line: string): void => {
+        process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+      };
+      // The last resort: a fault in serving one client must not stop the others.
+      process.on('uncaughtException', (e) => log(`internal error (still serving): ${e.stack ?? e.message}`));
+      process.on('unhandledRejection', (e) => log(`internal error (still serving): ${e instanceof Error ? e.stack : String(e)}`));
+      const g = await startGateway({ ...o, pollSeconds: o.poll, fetchTimeoutMs: o.fetchTimeout * 1000, log });
+      for (const t of g.tftp) process.stdout.write(`tftp listening on ${t.host}:${t.port}\n`);
+      if (g.http) process.stdout.write(`http listening on http://${g.http.host}:${g.http.port}\n`);
+      const stop = (): void => {
+        g.close().then(() => process.exit(0), () => process.exit(1));
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+}
