@@ -2,7 +2,10 @@
 // and a typed actor whose failures are one-line UserErrors.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Actor, AgentError, HttpAgent, HttpFetchErrorCode, type Identity } from '@dfinity/agent';
+import {
+  Actor, AgentError, CertifiedRejectErrorCode, HttpAgent, HttpErrorCode, HttpFetchErrorCode, ReplicaRejectCode,
+  TimeoutWaitingForResponseErrorCode, UncertifiedRejectErrorCode, UncertifiedRejectUpdateErrorCode, type Identity,
+} from '@dfinity/agent';
 import { Principal } from '@dfinity/principal';
 import { TransientError, UserError } from './errors.ts';
 import { icbootIdlFactory, type IcbootService } from '../common/icboot_idl.ts';
@@ -27,12 +30,31 @@ export interface Connection {
 const RECORD = join('.icboot', 'canister_ids.json');
 type CanisterIds = Record<string, Record<string, string>>;
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * A canister_ids.json file, or {} when there is none. A file that is there but
+ * unreadable is an error, never {}: deploy would then record a new canister
+ * over the entries it could not read.
+ */
 function readIds(path: string): CanisterIds {
+  let text: string;
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as CanisterIds;
-  } catch {
-    return {};
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new UserError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
+  let ids: unknown;
+  try {
+    ids = JSON.parse(text);
+  } catch (e) {
+    throw new UserError(`${path}: not valid JSON (${(e as Error).message}); fix or remove it`);
+  }
+  if (!isObject(ids) || !Object.values(ids).every((byNetwork) => isObject(byNetwork) && Object.values(byNetwork).every((id) => typeof id === 'string'))) {
+    throw new UserError(`${path}: not a canister_ids.json file (expected {"NAME": {"NETWORK": "CANISTER_ID"}}); fix or remove it`);
+  }
+  return ids as CanisterIds;
 }
 
 export function recordCanisterId(network: Network, id: Principal): void {
@@ -42,15 +64,14 @@ export function recordCanisterId(network: Network, id: Principal): void {
   writeAtomic(RECORD, JSON.stringify(ids, null, 2) + '\n');
 }
 
-/** --canister, ICBOOT_CANISTER, icboot's record, then dfx's records. */
+/** --canister, ICBOOT_CANISTER, icboot's record, then dfx's records; a file is read only when the ones before it name no canister. */
 export function findCanisterId(network: Network, flag = process.env.ICBOOT_CANISTER): Principal | null {
-  const sources: [string, string | undefined][] = [
-    ['--canister', flag],
-    [RECORD, readIds(RECORD).icboot?.[network.name]],
-    [`.dfx/${network.name}/canister_ids.json`, readIds(join('.dfx', network.name, 'canister_ids.json')).icboot?.[network.name]],
-    ['canister_ids.json', readIds('canister_ids.json').icboot?.[network.name]],
+  const file = (path: string): [string, () => string | undefined] => [path, () => readIds(path).icboot?.[network.name]];
+  const sources: [string, () => string | undefined][] = [
+    ['--canister', () => flag], file(RECORD), file(join('.dfx', network.name, 'canister_ids.json')), file('canister_ids.json'),
   ];
-  for (const [where, text] of sources) {
+  for (const [where, lookup] of sources) {
+    const text = lookup();
     if (!text) continue;
     try {
       return Principal.fromText(text);
@@ -84,15 +105,14 @@ export async function connect(o: CommonOptions, notice?: (line: string) => void,
     });
     return { network, agent, identity, requestTimeoutMs };
   } catch (e) {
-    const why = transportFailure(e, requestTimeoutMs) ?? firstLine(e);
+    const why = e instanceof AgentError && e.code instanceof HttpFetchErrorCode ? transportFailure(e.code, requestTimeoutMs) : firstLine(e);
     throw new TransientError(`cannot reach ${network.host}: ${why}${network.name === 'local' ? ' (is `icboot devnet` or `dfx start` running?)' : ''}`);
   }
 }
 
-/** Why a request never got an answer (refused, reset, timed out), or null for other failures. */
-function transportFailure(e: unknown, timeoutMs: number): string | null {
-  if (!(e instanceof AgentError) || !(e.cause.code instanceof HttpFetchErrorCode)) return null;
-  const inner = e.cause.code.error;
+/** Why a request never got an answer (refused, reset, timed out). */
+function transportFailure(code: HttpFetchErrorCode, timeoutMs: number): string {
+  const inner = code.error;
   if (inner instanceof Error && inner.name === 'TimeoutError') return `no answer within ${timeoutMs / 1000} s`;
   const cause = inner instanceof Error ? (inner.cause as Error | undefined) : undefined;
   return firstLine(cause ?? inner);
@@ -103,26 +123,50 @@ function firstLine(e: unknown): string {
   return m.split('\n').find((l) => l.trim()) ?? m;
 }
 
-/** Turns an agent or canister failure into a message a user can act on. */
-export function userError(e: unknown, host: string, requestTimeoutMs = REQUEST_TIMEOUT_MS): UserError {
+/** IC error codes icboot tells apart (the IC interface specification lists them). */
+const IC_CANISTER_NOT_FOUND = 'IC0301';
+const IC_CANISTER_CALLED_TRAP = 'IC0503';
+const IC_NO_WASM_MODULE = 'IC0537';
+/** The canister refuses a call with trap(`icboot: ${message}`) (canister/src/index.ts); the message is for the user. */
+const OWN_TRAP_PREFIX = 'icboot: ';
+
+type RejectCode = CertifiedRejectErrorCode | UncertifiedRejectErrorCode | UncertifiedRejectUpdateErrorCode;
+
+export interface FailureContext {
+  /** The endpoint, for messages. */
+  host: string;
+  /** The bound on one request, for messages. */
+  requestTimeoutMs?: number;
+  /** The canister a call to the management canister was about (the agent knows only the callee). */
+  canisterId?: Principal;
+}
+
+/** Turns an agent or canister failure into a message a user can act on, by the agent's error types and the IC's codes. */
+export function userError(e: unknown, o: FailureContext): UserError {
   if (e instanceof UserError) return e;
-  const transport = transportFailure(e, requestTimeoutMs);
-  if (transport) return new TransientError(`cannot reach ${host}: ${transport}`);
-  const text = e instanceof Error ? e.message : String(e);
-  const own = /icboot: (.*)/.exec(text);
-  if (own) return new UserError(own[1]);
-  if (/IC0301|not found/.test(text) && /Canister/.test(text)) {
-    const id = /Canister ([a-z0-9-]+)/.exec(text)?.[1] ?? 'the canister';
-    return new UserError(`canister ${id} does not exist on ${host}`);
+  if (!(e instanceof AgentError)) return new UserError(firstLine(e));
+  const code = e.code;
+  if (code instanceof HttpFetchErrorCode) return new TransientError(`cannot reach ${o.host}: ${transportFailure(code, o.requestTimeoutMs ?? REQUEST_TIMEOUT_MS)}`);
+  if (code instanceof TimeoutWaitingForResponseErrorCode) return new TransientError(`cannot reach ${o.host}`);
+  if (code instanceof HttpErrorCode && code.status >= 500) return new TransientError(`${o.host} is unavailable: HTTP ${code.status} ${code.statusText}`);
+  if (code instanceof HttpErrorCode) return new UserError(`${o.host} refused the request: HTTP ${code.status} ${code.statusText}${code.bodyText ? `: ${firstLine(code.bodyText)}` : ''}`);
+  if (code instanceof CertifiedRejectErrorCode || code instanceof UncertifiedRejectErrorCode || code instanceof UncertifiedRejectUpdateErrorCode) {
+    return rejected(code, o);
   }
-  if (/IC0537|no Wasm module/.test(text)) return new UserError('the canister has no code installed; run `icboot deploy`');
-  const reject = /Reject text: (.*)/.exec(text);
-  if (reject) return new UserError(reject[1]);
-  if (/fetch failed|ECONNREFUSED|ECONNRESET|HttpFetchErrorCode|Failed to fetch|TimeoutWaitingForResponse/.test(text)) {
-    return new TransientError(`cannot reach ${host}`);
-  }
-  if (/Status: 5\d\d|Reject code: 2\b/.test(text)) return new TransientError(`${host} is unavailable: ${firstLine(e)}`);
   return new UserError(firstLine(e));
+}
+
+function rejected(r: RejectCode, o: FailureContext): UserError {
+  const text = r.rejectMessage;
+  const own = r.rejectErrorCode === IC_CANISTER_CALLED_TRAP ? text.indexOf(OWN_TRAP_PREFIX) : -1;
+  if (own >= 0) return new UserError(firstLine(text.slice(own + OWN_TRAP_PREFIX.length)));
+  if (r.rejectErrorCode === IC_CANISTER_NOT_FOUND) {
+    const id = o.canisterId ?? r.callContext?.canisterId;
+    return new UserError(`canister ${id?.toText() ?? 'the canister'} does not exist on ${o.host}`);
+  }
+  if (r.rejectErrorCode === IC_NO_WASM_MODULE) return new UserError('the canister has no code installed; run `icboot deploy`');
+  if (r.rejectCode === ReplicaRejectCode.SysTransient) return new TransientError(`${o.host} is unavailable: ${firstLine(text)}`);
+  return new UserError(firstLine(text));
 }
 
 /** The icboot canister's methods; every failure is a UserError. */
@@ -134,7 +178,7 @@ export function icbootCanister(c: Connection, canisterId: Principal): IcbootServ
       if (typeof value !== 'function') return value;
       return (...args: unknown[]) =>
         (value as (...a: unknown[]) => Promise<unknown>).apply(target, args).catch((e: unknown) => {
-          throw userError(e, c.network.host, c.requestTimeoutMs);
+          throw userError(e, { host: c.network.host, requestTimeoutMs: c.requestTimeoutMs });
         });
     },
   }) as IcbootService;

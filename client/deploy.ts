@@ -39,6 +39,8 @@ export interface DeployResult {
 }
 
 export async function deploy(c: Connection, mode: DeployMode, canisterFlag?: string, log: (line: string) => void = () => {}): Promise<DeployResult> {
+  // Before the build: an unreadable record stops deploy at once, and is never rewritten.
+  let id = findCanisterId(c.network, canisterFlag);
   const { wasm, built } = await buildAzleCanister(PROJECT_DIR, 'icboot');
   if (built) log(`built ${wasm}`);
   const module = new Uint8Array(gzipSync(readFileSync(wasm), { level: 9 }));
@@ -46,15 +48,14 @@ export async function deploy(c: Connection, mode: DeployMode, canisterFlag?: str
   const mgmt = (effective: Principal): Management => Actor.createActor<Management>(managementIdlFactory, {
     agent: c.agent, canisterId: Principal.managementCanister(), effectiveCanisterId: effective,
   });
-  const guard = async <T>(p: Promise<T>): Promise<T> => {
+  const guard = async <T>(p: Promise<T>, canisterId?: Principal): Promise<T> => {
     try {
       return await p;
     } catch (e) {
-      throw userError(e, c.network.host);
+      throw userError(e, { host: c.network.host, requestTimeoutMs: c.requestTimeoutMs, canisterId });
     }
   };
 
-  let id = findCanisterId(c.network, canisterFlag);
   let created = false;
   if (!id) {
     if (!c.network.fetchRootKey) {
@@ -68,7 +69,7 @@ export async function deploy(c: Connection, mode: DeployMode, canisterFlag?: str
   }
   recordCanisterId(c.network, id);
 
-  const status = await guard(mgmt(id).canister_status({ canister_id: id }));
+  const status = await guard(mgmt(id).canister_status({ canister_id: id }), id);
   const installed = status.module_hash[0];
   const effective = mode === 'auto' ? (installed ? 'upgrade' : 'install') : mode;
   if (mode === 'auto' && installed && bytesToHex(installed) === bytesToHex(sha256(module))) {
@@ -80,7 +81,7 @@ export async function deploy(c: Connection, mode: DeployMode, canisterFlag?: str
     wasm_module: module,
     arg: new Uint8Array(IDL.encode([], [])),
     sender_canister_version: [],
-  }));
+  }), id);
   const action = effective === 'upgrade' ? 'upgraded' : effective === 'install' ? 'installed' : 'reinstalled';
   return { canisterId: id, action, created, built };
 }

@@ -85,10 +85,14 @@ export function verifyManifest(certified: CertifiedIndex, id: number, bytes: Uin
   }
 }
 
+/** The canister methods a VerifiedReader reads through. */
+export type CertifiedSource = Pick<IcbootService, 'index_certified' | 'manifest' | 'get_chunk'>;
+
 export class VerifiedReader {
   constructor(
-    private readonly canister: IcbootService,
-    private readonly agent: HttpAgent,
+    private readonly canister: CertifiedSource,
+    /** Holds the IC root key (the agent fetched or was given it). */
+    private readonly agent: Pick<HttpAgent, 'rootKey'>,
     private readonly canisterId: Principal,
   ) {}
 
