@@ -1,35 +1,77 @@
-// Candid interface of the icboot canister, as committed in canister/icboot.did.
+// The Candid interface of the icboot canister, defined once: the canister's
+// methods take their Candid types and query/update mode from `icbootMethods`,
+// the client's actor is built from it, and azle generates canister/icboot.did
+// from the canister (canister/interface.test.ts checks all of them agree).
+// Bundled into the canister too, so no Node APIs here.
 import { IDL } from '@dfinity/candid';
 import type { Principal } from '@dfinity/principal';
 
-export const icbootIdlFactory: IDL.InterfaceFactory = ({ IDL: I }) => {
-  const Hash = I.Vec(I.Nat8);
-  const FileEntry = I.Record({ path: I.Text, size: I.Nat64, sha256: Hash, chunks: I.Vec(Hash) });
-  return I.Service({
-    put_chunks: I.Func([I.Vec(I.Record({ hash: Hash, data: I.Vec(I.Nat8) }))], [I.Nat32], []),
-    missing_chunks: I.Func([I.Vec(Hash)], [I.Vec(Hash)], ['query']),
-    get_chunk: I.Func([Hash], [I.Opt(I.Vec(I.Nat8))], ['query']),
-    create_release: I.Func([I.Record({ label: I.Text, chunk_size: I.Nat32, files: I.Vec(FileEntry) })], [I.Nat64], []),
-    publish: I.Func([I.Nat64], [], []),
-    delete_release: I.Func([I.Nat64], [], []),
-    gc: I.Func([I.Nat32], [I.Record({ deleted: I.Nat32, freed_bytes: I.Nat64, remaining: I.Nat64 })], []),
-    index_certified: I.Func([], [I.Record({ index: I.Vec(I.Nat8), certificate: I.Opt(I.Vec(I.Nat8)) })], ['query']),
-    manifest: I.Func([I.Nat64], [I.Opt(I.Vec(I.Nat8))], ['query']),
-    authorize: I.Func([I.Principal], [], []),
-    deauthorize: I.Func([I.Principal], [], []),
-    authorized: I.Func([], [I.Vec(I.Principal)], ['query']),
-    status: I.Func([], [I.Record({
-      releases: I.Nat32, current: I.Opt(I.Nat64), chunks: I.Nat64, chunk_bytes: I.Nat64, logical_bytes: I.Nat64,
-      garbage_chunks: I.Nat64, authorized: I.Nat32, cycles: I.Nat,
-    })], ['query']),
-  });
-};
+const Bytes = IDL.Vec(IDL.Nat8);
+/** A SHA-256 digest, 32 bytes. */
+const Hash = Bytes;
+const ChunkUpload = IDL.Record({ hash: Hash, data: Bytes });
+const FileEntry = IDL.Record({ path: IDL.Text, size: IDL.Nat64, sha256: Hash, chunks: IDL.Vec(Hash) });
+const NewRelease = IDL.Record({ label: IDL.Text, chunk_size: IDL.Nat32, files: IDL.Vec(FileEntry) });
+const GcResult = IDL.Record({ deleted: IDL.Nat32, freed_bytes: IDL.Nat64, remaining: IDL.Nat64 });
+const IndexWithCertificate = IDL.Record({ index: Bytes, certificate: IDL.Opt(Bytes) });
+const CanisterStatus = IDL.Record({
+  releases: IDL.Nat32,
+  current: IDL.Opt(IDL.Nat64),
+  chunks: IDL.Nat64,
+  chunk_bytes: IDL.Nat64,
+  logical_bytes: IDL.Nat64,
+  garbage_chunks: IDL.Nat64,
+  authorized: IDL.Nat32,
+  cycles: IDL.Nat,
+});
+
+export const icbootMethods = {
+  put_chunks: IDL.Func([IDL.Vec(ChunkUpload)], [IDL.Nat32], []),
+  missing_chunks: IDL.Func([IDL.Vec(Hash)], [IDL.Vec(Hash)], ['query']),
+  get_chunk: IDL.Func([Hash], [IDL.Opt(Bytes)], ['query']),
+  create_release: IDL.Func([NewRelease], [IDL.Nat64], []),
+  publish: IDL.Func([IDL.Nat64], [], []),
+  delete_release: IDL.Func([IDL.Nat64], [], []),
+  gc: IDL.Func([IDL.Nat32], [GcResult], []),
+  index_certified: IDL.Func([], [IndexWithCertificate], ['query']),
+  manifest: IDL.Func([IDL.Nat64], [IDL.Opt(Bytes)], ['query']),
+  authorize: IDL.Func([IDL.Principal], [], []),
+  deauthorize: IDL.Func([IDL.Principal], [], []),
+  authorized: IDL.Func([], [IDL.Vec(IDL.Principal)], ['query']),
+  status: IDL.Func([], [CanisterStatus], ['query']),
+} satisfies { [K in keyof IcbootService]: IDL.FuncClass };
+
+export const icbootIdlFactory: IDL.InterfaceFactory = () => IDL.Service(icbootMethods);
+
+// The values the methods take and give, as @dfinity/candid encodes and decodes them.
+
+export interface ChunkUpload {
+  hash: Uint8Array;
+  data: Uint8Array;
+}
 
 export interface FileEntry {
   path: string;
   size: bigint;
   sha256: Uint8Array;
   chunks: Uint8Array[];
+}
+
+export interface NewRelease {
+  label: string;
+  chunk_size: number;
+  files: FileEntry[];
+}
+
+export interface GcResult {
+  deleted: number;
+  freed_bytes: bigint;
+  remaining: bigint;
+}
+
+export interface IndexWithCertificate {
+  index: Uint8Array;
+  certificate: [] | [Uint8Array];
 }
 
 export interface CanisterStatus {
@@ -44,14 +86,14 @@ export interface CanisterStatus {
 }
 
 export interface IcbootService {
-  put_chunks(uploads: { hash: Uint8Array; data: Uint8Array }[]): Promise<number>;
+  put_chunks(uploads: ChunkUpload[]): Promise<number>;
   missing_chunks(hashes: Uint8Array[]): Promise<Uint8Array[]>;
   get_chunk(hash: Uint8Array): Promise<[] | [Uint8Array]>;
-  create_release(r: { label: string; chunk_size: number; files: FileEntry[] }): Promise<bigint>;
+  create_release(r: NewRelease): Promise<bigint>;
   publish(id: bigint): Promise<void>;
   delete_release(id: bigint): Promise<void>;
-  gc(limit: number): Promise<{ deleted: number; freed_bytes: bigint; remaining: bigint }>;
-  index_certified(): Promise<{ index: Uint8Array; certificate: [] | [Uint8Array] }>;
+  gc(limit: number): Promise<GcResult>;
+  index_certified(): Promise<IndexWithCertificate>;
   manifest(id: bigint): Promise<[] | [Uint8Array]>;
   authorize(p: Principal): Promise<void>;
   deauthorize(p: Principal): Promise<void>;

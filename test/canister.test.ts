@@ -2,22 +2,29 @@
 // modules over @dfinity/agent: storage, releases, certification, access, GC.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Principal } from '@dfinity/principal';
-import { buildAzleCanister } from '../canister/build.ts';
 import { connect, icbootCanister, type Connection } from '../client/canister.ts';
-import { PROJECT_DIR } from '../client/deploy.ts';
-import type { IcbootService } from '../common/icboot_idl.ts';
+import { icbootMethods, type IcbootService } from '../common/icboot_idl.ts';
 import { VerifiedReader } from '../client/verify.ts';
 import { MAX_CHUNK_BYTES } from '../common/limits.ts';
-import { upload } from '../uploader/upload.ts';
+import { upload, type UploadReport } from '../uploader/upload.ts';
 import { cliEnv, icboot, newPem, type CliEnv } from '../lab/cli.ts';
 import { startDevnetProcess, tempDir, type RunningDevnet } from '../lab/devnet.ts';
 
 const MiB = 1024 * 1024;
 const opts = { label: 'test', chunkSize: MiB, concurrency: 4, dryRun: false, publish: true };
+
+/** A canister of the test's own and what it takes to use it, as its controller. */
+interface Deployment {
+  env: CliEnv;
+  canisterId: Principal;
+  owner: Connection;
+  canister: IcbootService;
+  reader: VerifiedReader;
+}
 
 async function readAll(reader: VerifiedReader, path: string, release?: number): Promise<Buffer> {
   const m = await reader.manifest(await reader.index(), release);
@@ -30,24 +37,15 @@ async function readAll(reader: VerifiedReader, path: string, release?: number): 
 
 describe('icboot canister', () => {
   let devnet: RunningDevnet;
-  let env: CliEnv;
-  let canisterId: Principal;
-  let owner: Connection;
-  let canister: IcbootService;
-  let reader: VerifiedReader;
+  const dirs: string[] = [];
+  /** The boot tree the upload cases send: nested dirs, an empty file, a file over 64 MiB and a symlink. */
   const tree = tempDir('tree');
+  /** A tree of one 30-byte file, for cases that need a release but not the large file. */
+  const small = tempDir('small');
   const big = randomBytes(65 * MiB + 12345);
 
   before(async () => {
     devnet = await startDevnetProcess();
-    env = cliEnv(devnet.url);
-    const r = await icboot(['deploy'], env);
-    assert.equal(r.code, 0, r.stderr);
-    canisterId = Principal.fromText(r.stdout.toString().trim().split('\n').pop()!);
-    owner = await connect({ network: devnet.url, pem: join(env.env.XDG_CONFIG_HOME!, 'icboot', 'identity.pem') });
-    canister = icbootCanister(owner, canisterId);
-    reader = new VerifiedReader(canister, owner.agent, canisterId);
-
     mkdirSync(join(tree, 'pxelinux.cfg'));
     mkdirSync(join(tree, 'debian', 'amd64'), { recursive: true });
     writeFileSync(join(tree, 'pxelinux.cfg', 'default'), 'default install\nlabel install\n');
@@ -55,20 +53,41 @@ describe('icboot canister', () => {
     writeFileSync(join(tree, 'debian', 'amd64', 'empty.cfg'), '');
     writeFileSync(join(tree, 'copy-of-default'), 'default install\nlabel install\n');
     symlinkSync('debian/amd64/linux', join(tree, 'vmlinuz'));
+    mkdirSync(join(small, 'pxelinux.cfg'));
+    writeFileSync(join(small, 'pxelinux.cfg', 'default'), 'default install\nlabel install\n');
   });
 
   after(async () => {
     await devnet?.stop();
-    for (const d of [tree, devnet?.stateDir, env?.cwd]) if (d) rmSync(d, { recursive: true, force: true });
+    for (const d of [tree, small, devnet?.stateDir, ...dirs]) if (d) rmSync(d, { recursive: true, force: true });
   });
 
-  it('commits an interface that matches the built wasm', async () => {
-    const { candid } = await buildAzleCanister(PROJECT_DIR, 'icboot');
-    assert.equal(readFileSync(join(PROJECT_DIR, 'canister', 'icboot.did'), 'utf8'), readFileSync(candid, 'utf8'));
-  });
+  /** A new canister deployed by `icboot deploy` from a config home of its own. */
+  async function deployCanister(): Promise<Deployment> {
+    const env = cliEnv(devnet.url);
+    dirs.push(env.cwd);
+    const r = await icboot(['deploy'], env);
+    assert.equal(r.code, 0, r.stderr);
+    const canisterId = Principal.fromText(r.stdout.toString().trim().split('\n').pop()!);
+    const owner = await connect({ network: devnet.url, pem: join(env.env.XDG_CONFIG_HOME!, 'icboot', 'identity.pem') });
+    const canister = icbootCanister(owner, canisterId);
+    return { env, canisterId, owner, canister, reader: new VerifiedReader(canister, owner.agent, canisterId) };
+  }
+
+  /** A new canister whose release 1, labelled 'test' and published, is `dir`. */
+  async function canisterWith(dir: string): Promise<Deployment & { upload: UploadReport }> {
+    const d = await deployCanister();
+    return { ...d, upload: await upload(d.canister, dir, opts) };
+  }
+
+  // Uploading the large tree is the slow part, so the cases that only read it,
+  // add unpublished releases or upgrade the code share one canister holding it;
+  // none of that changes what the others assert, in any order.
+  let treeCanister: ReturnType<typeof canisterWith> | undefined;
+  const withTree = (): ReturnType<typeof canisterWith> => (treeCanister ??= canisterWith(tree));
 
   it('round-trips a tree with nested dirs, an empty file and a file over 64 MiB', async () => {
-    const r = await upload(canister, tree, opts);
+    const { upload: r, reader, env } = await withTree();
     assert.equal(r.files, 5);
     assert.equal(r.releaseId, 1n);
     assert.ok(r.published);
@@ -84,6 +103,7 @@ describe('icboot canister', () => {
   });
 
   it('stores an identical chunk once', async () => {
+    const { canister } = await withTree();
     const s = await canister.status();
     // linux and vmlinuz share 66 chunks; default and its copy share one.
     assert.equal(s.chunks, 66n + 1n);
@@ -95,6 +115,7 @@ describe('icboot canister', () => {
   });
 
   it('rejects writes from principals that are not authorized', async () => {
+    const { env, canisterId } = await deployCanister();
     const stranger = await connect({ network: devnet.url, pem: newPem().path });
     const theirs = icbootCanister(stranger, canisterId);
     const chunk = { hash: new Uint8Array(32), data: new Uint8Array([1]) };
@@ -115,7 +136,9 @@ describe('icboot canister', () => {
   });
 
   it('validates paths, chunk sizes and manifests', async () => {
-    const hash = (await canister.status()).chunks > 0n ? await firstChunkOf(reader) : new Uint8Array(32);
+    const { canister, reader } = await canisterWith(small);
+    const { releases } = await canister.status();
+    const hash = await firstChunkOf(reader);
     const release = (path: string, size = 30n, chunks = [hash]) => canister.create_release({
       label: 'bad', chunk_size: MiB, files: [{ path, size, sha256: new Uint8Array(32), chunks }],
     });
@@ -134,10 +157,11 @@ describe('icboot canister', () => {
       { path: 'a', size: 30n, sha256: new Uint8Array(32), chunks: [hash] },
       { path: 'a/b', size: 30n, sha256: new Uint8Array(32), chunks: [hash] },
     ] }), /both a file and a directory/);
-    assert.equal((await canister.status()).releases, 2, 'no release was created');
+    assert.equal((await canister.status()).releases, releases, 'no release was created');
   });
 
   it('refuses an index or manifest that does not match the certified data', async () => {
+    const { canister, reader, owner, canisterId } = await canisterWith(small);
     const lying = (patch: Partial<IcbootService>): VerifiedReader =>
       new VerifiedReader({ ...canisterMethods(canister), ...patch }, owner.agent, canisterId);
     const real = await canister.index_certified();
@@ -160,6 +184,7 @@ describe('icboot canister', () => {
   });
 
   it('keeps everything across an upgrade, and certified data still verifies', async () => {
+    const { canister, reader, env, canisterId } = await withTree();
     const before = await canister.status();
     const r = await icboot(['deploy', '--mode', 'upgrade'], env);
     assert.equal(r.code, 0, r.stderr);
@@ -171,6 +196,7 @@ describe('icboot canister', () => {
   });
 
   it('deploys twice to the same canister id', async () => {
+    const { env, canisterId } = await deployCanister();
     const r = await icboot(['deploy'], env);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.toString().trim(), canisterId.toText());
@@ -178,7 +204,12 @@ describe('icboot canister', () => {
   });
 
   it('publishes releases, deletes old ones and reclaims their chunks', async () => {
+    // Release 1 (published) and 2 hold the tree; a writer's upload no release names yet.
+    const { canister, reader, env } = await canisterWith(tree);
+    await upload(canister, tree, { ...opts, publish: false });
+    await canister.put_chunks([{ hash: new Uint8Array(32), data: new Uint8Array([1]) }]);
     const other = tempDir('tree2');
+    dirs.push(other);
     writeFileSync(join(other, 'only-here'), randomBytes(3 * MiB));
     writeFileSync(join(other, 'pxelinux.0'), 'default install\nlabel install\n');
     const second = await upload(canister, other, { ...opts, label: 'second' });
@@ -203,7 +234,6 @@ describe('icboot canister', () => {
     assert.equal(afterGc.chunk_bytes, before.chunk_bytes - BigInt(big.length));
     assert.equal(afterGc.garbage_chunks, 1n);
     assert.equal((await readAll(reader, 'pxelinux.0')).toString(), 'default install\nlabel install\n');
-    rmSync(other, { recursive: true, force: true });
   });
 });
 
@@ -214,9 +244,6 @@ async function firstChunkOf(reader: VerifiedReader): Promise<Uint8Array> {
 
 /** The actor's methods as a plain object, so a test can replace some with a lying node's answers. */
 function canisterMethods(c: IcbootService): IcbootService {
-  const names: (keyof IcbootService)[] = [
-    'put_chunks', 'missing_chunks', 'get_chunk', 'create_release', 'publish', 'delete_release', 'gc', 'index_certified',
-    'manifest', 'authorize', 'deauthorize', 'authorized', 'status',
-  ];
+  const names = Object.keys(icbootMethods) as (keyof IcbootService)[];
   return Object.fromEntries(names.map((n) => [n, (...a: unknown[]) => (c[n] as (...x: unknown[]) => unknown)(...a)])) as unknown as IcbootService;
 }

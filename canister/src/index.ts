@@ -2,11 +2,14 @@
 // (manifests of boot trees) and a certified index naming the current release.
 // Methods validate and delegate; all state lives in stable memory.
 import {
-  IDL, Principal, StableBTreeMap, canisterCycleBalance, certifiedDataSet, dataCertificate, init, isController,
-  msgCaller, postUpgrade, query, time, trap, update,
+  Principal, StableBTreeMap, canisterCycleBalance, certifiedDataSet, dataCertificate, init, isController, msgCaller,
+  postUpgrade, time, trap,
 } from 'azle';
 import { sha256 } from '@noble/hashes/sha2';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
+import type {
+  CanisterStatus, ChunkUpload, GcResult, IcbootService, IndexWithCertificate, NewRelease,
+} from '../../common/icboot_idl.ts';
 import {
   MANIFEST_VERSION, encodeJson, type Index, type Manifest, type ManifestFile,
 } from '../../common/manifest.ts';
@@ -16,26 +19,7 @@ import {
 } from '../../common/limits.ts';
 import { pathError } from '../../common/path.ts';
 import { chunkCount, chunkLength } from '../../common/chunks.ts';
-
-const Hash = IDL.Vec(IDL.Nat8);
-const FileEntry = IDL.Record({ path: IDL.Text, size: IDL.Nat64, sha256: Hash, chunks: IDL.Vec(Hash) });
-const NewRelease = IDL.Record({ label: IDL.Text, chunk_size: IDL.Nat32, files: IDL.Vec(FileEntry) });
-const ChunkUpload = IDL.Record({ hash: Hash, data: IDL.Vec(IDL.Nat8) });
-const CertifiedIndex = IDL.Record({ index: IDL.Vec(IDL.Nat8), certificate: IDL.Opt(IDL.Vec(IDL.Nat8)) });
-const GcResult = IDL.Record({ deleted: IDL.Nat32, freed_bytes: IDL.Nat64, remaining: IDL.Nat64 });
-const Status = IDL.Record({
-  releases: IDL.Nat32,
-  current: IDL.Opt(IDL.Nat64),
-  chunks: IDL.Nat64,
-  chunk_bytes: IDL.Nat64,
-  logical_bytes: IDL.Nat64,
-  garbage_chunks: IDL.Nat64,
-  authorized: IDL.Nat32,
-  cycles: IDL.Nat,
-});
-
-type FileEntryArg = { path: string; size: bigint; sha256: Uint8Array; chunks: Uint8Array[] };
-type NewReleaseArg = { label: string; chunk_size: number; files: FileEntryArg[] };
+import { candid, type Implementation } from './candid.ts';
 
 /** Blobs stored as they are; Azle's default JSON encoding is slow for bytes. */
 const raw = { toBytes: (b: Uint8Array): Uint8Array => b, fromBytes: (b: Uint8Array): Uint8Array => b };
@@ -58,7 +42,7 @@ function fail(message: string): never {
   trap(`icboot: ${message}`);
 }
 
-export default class {
+export default class implements Implementation<IcbootService> {
   /** SHA-256 → chunk bytes. */
   chunks = new StableBTreeMap<Uint8Array, Uint8Array>(0, raw, raw);
   /** Release id → manifest bytes. */
@@ -93,8 +77,8 @@ export default class {
     this.certify(this.indexBytes());
   }
 
-  @update([IDL.Vec(ChunkUpload)], IDL.Nat32)
-  put_chunks(uploads: { hash: Uint8Array; data: Uint8Array }[]): number {
+  @candid
+  put_chunks(uploads: ChunkUpload[]): number {
     this.requireWriter();
     let total = 0;
     for (const u of uploads) {
@@ -124,20 +108,20 @@ export default class {
     return stored;
   }
 
-  @query([IDL.Vec(Hash)], IDL.Vec(Hash))
+  @candid
   missing_chunks(hashes: Uint8Array[]): Uint8Array[] {
     if (hashes.length > MAX_QUERY_HASHES) fail(`missing_chunks takes at most ${MAX_QUERY_HASHES} hashes`);
     return hashes.filter((h) => !this.sizes.containsKey(h));
   }
 
-  @query([Hash], IDL.Opt(IDL.Vec(IDL.Nat8)))
+  @candid
   get_chunk(hash: Uint8Array): [Uint8Array] | [] {
     const data = this.chunks.get(hash);
     return data === undefined ? [] : [data];
   }
 
-  @update([NewRelease], IDL.Nat64)
-  create_release(r: NewReleaseArg): bigint {
+  @candid
+  create_release(r: NewRelease): bigint {
     const author = this.requireWriter();
     if (new TextEncoder().encode(r.label).length > MAX_LABEL_BYTES) fail(`label is longer than ${MAX_LABEL_BYTES} bytes`);
     if (/[\u0000-\u001f\u007f]/.test(r.label)) fail('label contains a control character');
@@ -173,7 +157,7 @@ export default class {
   }
 
   /** Makes a release current, atomically (roll forward or back). */
-  @update([IDL.Nat64])
+  @candid
   publish(id: bigint): void {
     this.requireWriter();
     const index = this.index();
@@ -183,7 +167,7 @@ export default class {
   }
 
   /** Deletes a release that is not current; its chunks become garbage when no other release names them. */
-  @update([IDL.Nat64])
+  @candid
   delete_release(id: bigint): void {
     this.requireWriter();
     const index = this.index();
@@ -213,8 +197,8 @@ export default class {
    * unnamed chunks still stored (recent uploads included); call again while
    * `deleted` > 0.
    */
-  @update([IDL.Nat32], GcResult)
-  gc(limit: number): { deleted: number; freed_bytes: bigint; remaining: bigint } {
+  @candid
+  gc(limit: number): GcResult {
     this.requireWriter();
     const budget = Math.min(Math.max(limit, 1), MAX_GC_BATCH);
     const counters = this.counters();
@@ -248,19 +232,19 @@ export default class {
   }
 
   /** The index and, in a query, the certificate that covers SHA-256(index). */
-  @query([], CertifiedIndex)
-  index_certified(): { index: Uint8Array; certificate: [Uint8Array] | [] } {
+  @candid
+  index_certified(): IndexWithCertificate {
     const c = dataCertificate();
     return { index: this.indexBytes(), certificate: c === undefined ? [] : [c] };
   }
 
-  @query([IDL.Nat64], IDL.Opt(IDL.Vec(IDL.Nat8)))
+  @candid
   manifest(id: bigint): [Uint8Array] | [] {
     const m = this.manifests.get(id);
     return m === undefined ? [] : [m];
   }
 
-  @update([IDL.Principal])
+  @candid
   authorize(p: Principal): void {
     this.requireController();
     if (p.isAnonymous()) fail('the anonymous principal cannot be authorized: it would let anyone write');
@@ -269,22 +253,19 @@ export default class {
     this.writers.insert(p.toText(), true);
   }
 
-  @update([IDL.Principal])
+  @candid
   deauthorize(p: Principal): void {
     this.requireController();
     if (!this.writers.remove(p.toText())) fail(`${p.toText()} is not authorized`);
   }
 
-  @query([], IDL.Vec(IDL.Principal))
+  @candid
   authorized(): Principal[] {
     return this.writers.keys().map((t) => Principal.fromText(t));
   }
 
-  @query([], Status)
-  status(): {
-    releases: number; current: [bigint] | []; chunks: bigint; chunk_bytes: bigint; logical_bytes: bigint;
-    garbage_chunks: bigint; authorized: number; cycles: bigint;
-  } {
+  @candid
+  status(): CanisterStatus {
     const index = this.index();
     const counters = this.counters();
     return {
@@ -299,10 +280,10 @@ export default class {
     };
   }
 
-  private checkFiles(r: NewReleaseArg): ManifestFile[] {
+  private checkFiles(r: NewRelease): ManifestFile[] {
     const seen = new Set<string>();
     const dirs = new Set<string>();
-    let chunkCount = 0;
+    let named = 0;
     const files: ManifestFile[] = [];
     for (const f of r.files) {
       const err = pathError(f.path);
@@ -315,8 +296,8 @@ export default class {
       const size = Number(f.size);
       const expected = chunkCount(size, r.chunk_size);
       if (f.chunks.length !== expected) fail(`${f.path}: ${size} bytes need ${expected} chunks of ${r.chunk_size}, got ${f.chunks.length}`);
-      chunkCount += f.chunks.length;
-      if (chunkCount > MAX_CHUNKS_PER_RELEASE) fail(`a release names at most ${MAX_CHUNKS_PER_RELEASE} chunks`);
+      named += f.chunks.length;
+      if (named > MAX_CHUNKS_PER_RELEASE) fail(`a release names at most ${MAX_CHUNKS_PER_RELEASE} chunks`);
       let total = 0;
       f.chunks.forEach((hash, i) => {
         if (hash.length !== 32) fail(`${f.path}: chunk hashes must be 32 bytes`);
