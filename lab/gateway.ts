@@ -2,9 +2,10 @@
 import { execFile, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
-import { parse, type Packet } from '../gateway/tftp/packet.ts';
+import { OP, ack, parse, request, type Packet } from '../gateway/tftp/packet.ts';
 import type { CliEnv } from './cli.ts';
 import { REPO } from './devnet.ts';
+import { PollTimeout } from './poll.ts';
 import { startUntil } from './process.ts';
 
 export interface RunningGateway {
@@ -74,5 +75,75 @@ export class RawClient {
 
   close(): void {
     this.socket.close();
+  }
+}
+
+/**
+ * A lock-step TFTP read the test drives: it receives and ACKs until it holds
+ * a given number of bytes and then pauses, as a slow client would, until
+ * read() is called again.
+ */
+export class LockStep {
+  readonly blocks: Buffer[] = [];
+  /** Bytes received so far. */
+  bytes = 0;
+  error: { code: number; message: string } | null = null;
+  private tid = 0;
+  private seen = 0;
+  /** The ACK not sent when the read paused; sent when it resumes. */
+  private withheld: number | null = null;
+  private ended = false;
+
+  private constructor(private readonly c: RawClient, private readonly blksize: number) {}
+
+  /** Sends the RRQ; nothing is ACKed before the first read(). */
+  static async open(port: number, name: string, options: Record<string, string> = {}): Promise<LockStep> {
+    const c = await new RawClient().open();
+    c.send(request(OP.RRQ, name, 'octet', options), port);
+    return new LockStep(c, Number(options.blksize ?? 512));
+  }
+
+  /** The last block arrived, or an ERROR. */
+  get done(): boolean {
+    return this.ended || this.error !== null;
+  }
+
+  /** Receives until `bytes` have arrived, the file ends or an ERROR comes; throws past the deadline. */
+  async read(bytes = Infinity, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    if (this.withheld !== null) {
+      this.c.send(ack(this.withheld), this.tid);
+      this.withheld = null;
+    }
+    for (;;) {
+      while (this.seen < this.c.received.length && !this.done) this.take(this.c.received[this.seen++], bytes);
+      if (this.done || this.withheld !== null) return;
+      if (Date.now() >= deadline) throw new PollTimeout(`TFTP read: ${this.bytes} bytes and then nothing within ${timeoutMs / 1000} s`);
+      await this.c.waitFor(this.seen + 1, deadline - Date.now());
+    }
+  }
+
+  private take(r: { packet: Packet | null; port: number }, limit: number): void {
+    if (this.tid === 0) this.tid = r.port;
+    const p = r.packet;
+    if (r.port !== this.tid || !p) return;
+    if (p.op === OP.ERROR) {
+      this.error = { code: p.code, message: p.message };
+      return;
+    }
+    let block: number;
+    if (p.op === OP.OACK && this.blocks.length === 0) block = 0;
+    else if (p.op === OP.DATA && p.block === ((this.blocks.length + 1) & 0xffff)) {
+      this.blocks.push(Buffer.from(p.data));
+      this.bytes += p.data.length;
+      block = p.block;
+      this.ended = p.data.length < this.blksize;
+    } else return; // A retransmission of what is held.
+    if (this.ended || this.bytes < limit) this.c.send(ack(block), this.tid);
+    else this.withheld = block;
+  }
+
+  close(): void {
+    this.c.close();
   }
 }

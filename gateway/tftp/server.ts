@@ -79,8 +79,6 @@ export class TftpServer {
   private readonly slots: Slots<Transfer>;
   private readonly o: Required<TftpOptions>;
   private readonly notices: LogThrottle;
-  /** Finished transfers, newest last (bounded), for tests and status. */
-  readonly history: TransferRecord[] = [];
 
   constructor(o: TftpOptions) {
     this.o = {
@@ -115,11 +113,6 @@ export class TftpServer {
       bound.push({ address: host, port: socket.address().port });
     }
     return bound;
-  }
-
-  /** Transfers running now. */
-  get active(): number {
-    return this.transfers.size;
   }
 
   async close(): Promise<void> {
@@ -159,8 +152,6 @@ export class TftpServer {
     const t = new Transfer(this.o, local, { address: rinfo.address, port: rinfo.port }, p.filename, p.mode === 'netascii', p.options, (record) => {
       this.transfers.delete(client);
       this.slots.remove(t);
-      this.history.push(record);
-      if (this.history.length > 1000) this.history.shift();
       this.o.log(`tftp ${record.client} ${printable(record.path)} ${record.bytes} bytes ${record.seconds.toFixed(3)} s `
         + `${(record.bytes / Math.max(record.seconds, 1e-6) / 1e6).toFixed(2)} MB/s blksize=${record.blksize} `
         + `windowsize=${record.windowsize} ${record.result}`);
@@ -323,7 +314,7 @@ class Transfer implements SlotHolder {
     this.source = new BlockReader(this.ascii ? netascii(src.stream) : src.stream);
     if (this.done) {
       // Ended while the handler answered: end() could not close this source yet.
-      void this.source.close().catch(() => {});
+      this.closeSource();
       return;
     }
 
@@ -562,12 +553,18 @@ class Transfer implements SlotHolder {
     this.fail(ERR.UNDEFINED, reason);
   }
 
+  /** Stops the source; the transfer is over, so a failure to close is only worth a log line. */
+  private closeSource(): void {
+    void this.source?.close().catch((e: unknown) => {
+      this.o.log(`tftp ${this.client.address}:${this.client.port} ${printable(this.path)}: cannot close its source: ${e instanceof Error ? e.message : String(e)}`);
+    });
+  }
+
   private end(result: string): void {
     if (this.done) return;
     this.done = true;
     this.disarm();
-    // The transfer is over: a source that fails to close has nothing left to tell it.
-    void this.source?.close().catch(() => {});
+    this.closeSource();
     const sockets = [this.socket, this.strangers];
     this.socket = null;
     this.strangers = null;
