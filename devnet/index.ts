@@ -54,7 +54,8 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
       clearInterval(prune);
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
-        server.closeIdleConnections();
+        // A stopped devnet answers nothing more: clients' kept-alive and in-flight requests end now, not at their timeouts.
+        server.closeAllConnections();
       });
       await replica.close();
       canisters.close();
