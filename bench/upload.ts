@@ -1,18 +1,20 @@
 // `npm run bench` (upload part): the 55 MB Debian 12 netboot tree uploaded to a
 // fresh devnet, then uploaded again unchanged, for several chunk sizes side by
 // side. Times are whole `icboot upload` commands, as a user waits for them.
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { cliEnv, icboot } from '../lab/cli.ts';
 import { startDevnetProcess } from '../lab/devnet.ts';
-import { DEBIAN_NETBOOT } from '../cli/sample.ts';
+import { DEBIAN_NETBOOT, debianNetboot } from '../cli/sample.ts';
 
 const TARGET_FRESH_S = 10;
 const TARGET_UNCHANGED_S = 2;
 const CHUNK_SIZES = [512 * 1024, 1024 * 1024, 1_900_000];
 
-if (!existsSync(DEBIAN_NETBOOT)) {
-  console.error(`${DEBIAN_NETBOOT} is missing: apt-get install debian-installer-12-netboot-amd64`);
+try {
+  debianNetboot();
+} catch (e) {
+  console.error((e as Error).message);
   process.exit(1);
 }
 

@@ -8,6 +8,12 @@ import { UserError } from '../client/errors.ts';
 
 export const DEBIAN_NETBOOT = '/usr/lib/debian-installer/images/12/amd64/text';
 
+/** The netboot tree at `source`, or a UserError saying which package provides it. */
+export function debianNetboot(source = DEBIAN_NETBOOT): string {
+  if (!existsSync(join(source, 'pxelinux.0'))) throw new UserError(`${source} is missing: apt-get install debian-installer-12-netboot-amd64`);
+  return source;
+}
+
 /** Boots the installer with no menu; its first screen appears on ttyS0. */
 export const SERIAL_PXELINUX_CFG = `# Written by icboot sample debian: boot the Debian installer on the serial console.
 serial 0 115200
@@ -20,9 +26,7 @@ label install
 `;
 
 export function assembleDebianTree(dest: string, source = DEBIAN_NETBOOT): void {
-  if (!existsSync(join(source, 'pxelinux.0'))) {
-    throw new UserError(`${source} is missing: apt-get install debian-installer-12-netboot-amd64`);
-  }
+  debianNetboot(source);
   if (existsSync(dest)) throw new UserError(`${dest} already exists; choose a new directory`);
   cpSync(source, dest, { recursive: true, dereference: true });
   mkdirSync(join(dest, 'pxelinux.cfg'), { recursive: true });

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { debianNetboot } from '../cli/sample.ts';
 import { walkTree } from '../uploader/walk.ts';
 import { ERR, OP, request } from '../gateway/tftp/packet.ts';
 import { cliEnv, icboot, type CliEnv } from '../lab/cli.ts';
@@ -14,7 +15,6 @@ import { freePort, startDevnetProcess, tempDir, type RunningDevnet } from '../la
 import { LockStep, RawClient, run, startGateway, type RunningGateway } from '../lab/gateway.ts';
 import { until } from '../lab/poll.ts';
 
-const DEBIAN = '/usr/lib/debian-installer/images/12/amd64/text';
 const MiB = 1024 * 1024;
 
 describe('icboot gateway', () => {
@@ -36,8 +36,7 @@ describe('icboot gateway', () => {
 
   before(async () => {
     for (const p of ['atftp', 'tftp']) assert.equal((await run('which', [p])).code, 0, `${p} is missing: apt-get install atftp tftp-hpa`);
-    assert.ok(existsSync(DEBIAN), `${DEBIAN} is missing: apt-get install debian-installer-12-netboot-amd64`);
-    cpSync(DEBIAN, tree, { recursive: true, dereference: true });
+    cpSync(debianNetboot(), tree, { recursive: true, dereference: true });
     writeFileSync(join(tree, 'big.img'), big);
     writeFileSync(join(tree, 'secret.bin'), secret);
     devnetPort = await freePort();

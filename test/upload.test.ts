@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Principal } from '@dfinity/principal';
@@ -13,7 +13,7 @@ import { walkTree } from '../uploader/walk.ts';
 import { cliEnv, icboot, newPem, type CliEnv } from '../lab/cli.ts';
 import { REPO, startDevnetProcess, tempDir, type RunningDevnet } from '../lab/devnet.ts';
 import { until } from '../lab/poll.ts';
-import { DEBIAN_NETBOOT } from '../cli/sample.ts';
+import { DEBIAN_NETBOOT, debianNetboot } from '../cli/sample.ts';
 
 describe('icboot upload', () => {
   let devnet: RunningDevnet;
@@ -22,7 +22,7 @@ describe('icboot upload', () => {
   let reader: VerifiedReader;
 
   before(async () => {
-    assert.ok(existsSync(DEBIAN_NETBOOT), `${DEBIAN_NETBOOT} is missing: apt-get install debian-installer-12-netboot-amd64`);
+    debianNetboot();
     devnet = await startDevnetProcess();
     env = cliEnv(devnet.url);
     const r = await icboot(['deploy'], env);
