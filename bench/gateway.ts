@@ -9,18 +9,18 @@ import { performance } from 'node:perf_hooks';
 import { cliEnv, icboot } from '../lab/cli.ts';
 import { freePort, startDevnetProcess, tempDir } from '../lab/devnet.ts';
 import { run, startGateway } from '../lab/gateway.ts';
-import { DEBIAN_NETBOOT } from '../cli/sample.ts';
+import { debianNetboot } from '../cli/sample.ts';
+import { orExit } from './or_exit.ts';
 
 const FILES = ['debian-installer/amd64/initrd.gz', 'debian-installer/amd64/linux'];
 const IN_TFTPD = '/usr/sbin/in.tftpd';
 
-for (const [what, path] of [['Debian netboot tree', DEBIAN_NETBOOT], ['tftpd-hpa (apt-get install tftpd-hpa)', IN_TFTPD]]) {
-  if (!existsSync(path)) {
-    console.error(`${what} is missing: ${path}`);
-    process.exit(1);
-  }
+const tree = orExit(debianNetboot);
+if (!existsSync(IN_TFTPD)) {
+  console.error(`${IN_TFTPD} is missing: apt-get install tftpd-hpa`);
+  process.exit(1);
 }
-const sizeOf = (file: string): number => statSync(join(DEBIAN_NETBOOT, file)).size;
+const sizeOf = (file: string): number => statSync(join(tree, file)).size;
 
 type Client = (port: number, file: string, to: string) => [string, string[]];
 const curl1468: Client = (port, file, to) => ['curl', ['-sS', '--tftp-blksize', '1468', '-o', to, `tftp://127.0.0.1:${port}/${file}`]];
@@ -58,13 +58,13 @@ const devnetPort = await freePort();
 let devnet = await startDevnetProcess(undefined, devnetPort);
 const env = cliEnv(devnet.url);
 const hpaPort = await freePort();
-const hpa: ChildProcess = spawn(IN_TFTPD, ['-L', '-a', `127.0.0.1:${hpaPort}`, '-s', DEBIAN_NETBOOT], { stdio: 'ignore' });
+const hpa: ChildProcess = spawn(IN_TFTPD, ['-L', '-a', `127.0.0.1:${hpaPort}`, '-s', tree], { stdio: 'ignore' });
 const rows: string[][] = [['case', 'tftpd-hpa', 'icboot gateway', 'ratio (gateway / tftpd-hpa)', 'target']];
 const mbs = (bytes: number, s: number): string => `${(bytes / s / 1e6).toFixed(1)} MB/s`;
 const total = FILES.reduce((n, f) => n + sizeOf(f), 0);
 try {
   if ((await icboot(['deploy'], env)).code !== 0) throw new Error('deploy failed');
-  const up = await icboot(['upload', DEBIAN_NETBOOT], env);
+  const up = await icboot(['upload', tree], env);
   if (up.code !== 0) throw new Error(up.stderr);
   // All benchmark clients share 127.0.0.1: lift the per-client cap.
   const gwArgs = ['--max-per-client', '64'];

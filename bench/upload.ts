@@ -5,18 +5,14 @@ import { rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { cliEnv, icboot } from '../lab/cli.ts';
 import { startDevnetProcess } from '../lab/devnet.ts';
-import { DEBIAN_NETBOOT, debianNetboot } from '../cli/sample.ts';
+import { debianNetboot } from '../cli/sample.ts';
+import { orExit } from './or_exit.ts';
 
 const TARGET_FRESH_S = 10;
 const TARGET_UNCHANGED_S = 2;
 const CHUNK_SIZES = [512 * 1024, 1024 * 1024, 1_900_000];
 
-try {
-  debianNetboot();
-} catch (e) {
-  console.error((e as Error).message);
-  process.exit(1);
-}
+const tree = orExit(debianNetboot);
 
 async function timed(args: string[], env: ReturnType<typeof cliEnv>): Promise<{ seconds: number; summary: string }> {
   const t = performance.now();
@@ -32,7 +28,7 @@ for (const chunk of CHUNK_SIZES) {
   try {
     const deployed = await icboot(['deploy'], env);
     if (deployed.code !== 0) throw new Error(deployed.stderr);
-    const args = ['upload', DEBIAN_NETBOOT, '--chunk-size', String(chunk)];
+    const args = ['upload', tree, '--chunk-size', String(chunk)];
     const fresh = await timed(args, env);
     const again = await timed(args, env);
     const mb = Number(/([\d.]+) MiB,/.exec(fresh.summary)?.[1] ?? 0) * 1.048576;

@@ -15,7 +15,7 @@ export function debianNetboot(source = DEBIAN_NETBOOT): string {
 }
 
 /** Boots the installer with no menu; its first screen appears on ttyS0. */
-export const SERIAL_PXELINUX_CFG = `# Written by icboot sample debian: boot the Debian installer on the serial console.
+const SERIAL_PXELINUX_CFG = `# Written by icboot sample debian: boot the Debian installer on the serial console.
 serial 0 115200
 default install
 prompt 0

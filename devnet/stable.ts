@@ -16,7 +16,7 @@ import { writeAtomic } from '../common/write_atomic.ts';
 
 export const PAGE = 65536;
 /** The IC's stable memory limit (500 GiB). */
-export const MAX_STABLE_PAGES = (500 * 1024 * 1024 * 1024) / PAGE;
+const MAX_STABLE_PAGES = (500 * 1024 * 1024 * 1024) / PAGE;
 /** Clean pages kept in memory before the oldest are dropped (they are in the file). */
 const CACHE_PAGES = 8192;
 const JOURNAL_MAGIC = 'icboot-journal-1';

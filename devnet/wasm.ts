@@ -8,11 +8,11 @@ export const GLOBAL_EXPORT_PREFIX = '__icboot_global_';
 
 export class WasmError extends Error {}
 
-export function isGzip(bytes: Uint8Array): boolean {
+function isGzip(bytes: Uint8Array): boolean {
   return bytes[0] === 0x1f && bytes[1] === 0x8b && bytes[2] === 0x08;
 }
 
-export function decompress(bytes: Uint8Array): Uint8Array {
+function decompress(bytes: Uint8Array): Uint8Array {
   if (!isGzip(bytes)) return bytes;
   try {
     return new Uint8Array(gunzipSync(bytes, { maxOutputLength: 256 * 1024 * 1024 }));
@@ -92,7 +92,7 @@ function sections(b: Uint8Array): Section[] {
 }
 
 /** Returns the module with its table and mutable globals exported. */
-export function exportInternals(b: Uint8Array): Uint8Array {
+function exportInternals(b: Uint8Array): Uint8Array {
   const secs = sections(b);
   let importedTables = 0;
   let importedGlobals = 0;

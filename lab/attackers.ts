@@ -41,6 +41,7 @@ export async function attack(o: AttackOptions): Promise<Attack> {
         s.once('error', reject);
         s.bind(0, address, () => resolve());
       });
+      // An attacker ignores what the server or the kernel says back (e.g. ICMP unreachable after the server gave up).
       s.on('error', () => {});
       let tid = 0;
       let newest = -1;

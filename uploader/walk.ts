@@ -36,8 +36,9 @@ export function walkTree(dir: string): TreeFile[] {
   let root: string;
   try {
     root = realpathSync(dir);
-  } catch {
-    throw new UserError(`${dir}: no such directory`);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UserError(code === 'ENOENT' || code === 'ENOTDIR' ? `${dir}: no such directory` : `${dir}: cannot open (${code ?? (e as Error).message})`);
   }
   if (!statSync(root).isDirectory()) throw new UserError(`${dir}: not a directory`);
   const files: TreeFile[] = [];
