@@ -11,7 +11,7 @@ import {
   ReplicaRejectCode, TimeoutWaitingForResponseErrorCode, TransportError, UncertifiedRejectErrorCode, UnknownError, type RequestId,
 } from '@dfinity/agent';
 import { Principal } from '@dfinity/principal';
-import { findCanisterId, recordCanisterId, userError, type Connection, type FailureContext } from './canister.ts';
+import { CanisterIdsError, findCanisterId, recordCanisterId, userError, type Connection, type FailureContext } from './canister.ts';
 import { deploy } from './deploy.ts';
 import { TransientError, UserError } from './errors.ts';
 import { resolveNetwork } from './network.ts';
@@ -48,6 +48,12 @@ describe('agent failures as UserErrors', () => {
     classifies(e, UserError, `canister ${CANISTER.toText()} does not exist on ${HOST}`, { canisterId: CANISTER });
   });
 
+  it('a reject after polling has no call details: the canister is the one the caller names, if any', () => {
+    const polled = RejectError.fromCode(new CertifiedRejectErrorCode(requestId, ReplicaRejectCode.DestinationInvalid, `Canister ${CANISTER.toText()} not found`, 'IC0301'));
+    classifies(polled, UserError, `canister ${CANISTER.toText()} does not exist on ${HOST}`, { canisterId: CANISTER });
+    classifies(polled, UserError, `the canister does not exist on ${HOST}`);
+  });
+
   it('a canister without code (IC0537)', () => {
     classifies(reject(ReplicaRejectCode.CanisterError, 'IC0537', `Attempted to execute a message, but the canister ${CANISTER.toText()} contains no Wasm module.`),
       UserError, 'the canister has no code installed; run `icboot deploy`');
@@ -76,6 +82,13 @@ describe('agent failures as UserErrors', () => {
     const timeout = new DOMException('The operation was aborted due to timeout', 'TimeoutError');
     classifies(TransportError.fromCode(new HttpFetchErrorCode(timeout)), TransientError, `cannot reach ${HOST}: no answer within 2 s`, { requestTimeoutMs: 2000 });
     classifies(UnknownError.fromCode(new TimeoutWaitingForResponseErrorCode('Backoff strategy exhausted after 3 attempts.')), TransientError, `cannot reach ${HOST}`);
+  });
+
+  it('a fetch failure the agent passed on unwrapped is an unreachable endpoint too', () => {
+    classifies(new TypeError('fetch failed', { cause: new Error('connect ECONNREFUSED 127.0.0.1:9') }), TransientError, `cannot reach ${HOST}: connect ECONNREFUSED 127.0.0.1:9`);
+    classifies(new DOMException('The operation was aborted due to timeout', 'TimeoutError'), TransientError, `cannot reach ${HOST}: no answer within 2 s`, { requestTimeoutMs: 2000 });
+    classifies(new DOMException('This operation was aborted', 'AbortError'), TransientError, `cannot reach ${HOST}: This operation was aborted`);
+    classifies(new TypeError('x is not a function'), UserError, 'x is not a function');
   });
 
   it('HTTP 5xx may go away; HTTP 4xx is reported with the body\'s first line', () => {
@@ -121,7 +134,7 @@ describe('canister id records', () => {
   it('a malformed record is a UserError naming the file, and is never rewritten', async () => {
     for (const text of ['{"icboot": {"local": "bkyz2-fmaaa-aaaaa-qaaaq-cai"', '[]', '{"icboot": "bkyz2-fmaaa-aaaaa-qaaaq-cai"}']) {
       write(record, text);
-      const names = (e: unknown): boolean => e instanceof UserError && e.message.startsWith(`${record}: `);
+      const names = (e: unknown): boolean => e instanceof CanisterIdsError && e.path === record;
       assert.throws(() => findCanisterId(network, undefined), names, text);
       assert.throws(() => recordCanisterId(network, CANISTER), names, text);
       const c: Connection = { network, agent: HttpAgent.createSync({ host: HOST }), identity: new AnonymousIdentity(), requestTimeoutMs: 1000 };

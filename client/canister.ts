@@ -9,6 +9,7 @@ import {
 import { Principal } from '@dfinity/principal';
 import { TransientError, UserError } from './errors.ts';
 import { icbootIdlFactory, type IcbootService } from '../common/icboot_idl.ts';
+import { isObject } from '../common/json.ts';
 import { loadIdentity, type IdentityOptions } from './identity.ts';
 import { resolveNetwork, type Network } from './network.ts';
 import { writeAtomic } from '../common/write_atomic.ts';
@@ -30,7 +31,12 @@ export interface Connection {
 const RECORD = join('.icboot', 'canister_ids.json');
 type CanisterIds = Record<string, Record<string, string>>;
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** A canister_ids.json file that cannot be used; `path` names it. */
+export class CanisterIdsError extends UserError {
+  constructor(readonly path: string, problem: string) {
+    super(`${path}: ${problem}`);
+  }
+}
 
 /**
  * A canister_ids.json file, or {} when there is none. A file that is there but
@@ -43,16 +49,16 @@ function readIds(path: string): CanisterIds {
     text = readFileSync(path, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw new UserError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new CanisterIdsError(path, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   let ids: unknown;
   try {
     ids = JSON.parse(text);
   } catch (e) {
-    throw new UserError(`${path}: not valid JSON (${(e as Error).message}); fix or remove it`);
+    throw new CanisterIdsError(path, `not valid JSON (${(e as Error).message}); fix or remove it`);
   }
   if (!isObject(ids) || !Object.values(ids).every((byNetwork) => isObject(byNetwork) && Object.values(byNetwork).every((id) => typeof id === 'string'))) {
-    throw new UserError(`${path}: not a canister_ids.json file (expected {"NAME": {"NETWORK": "CANISTER_ID"}}); fix or remove it`);
+    throw new CanisterIdsError(path, 'not a canister_ids.json file (expected {"NAME": {"NETWORK": "CANISTER_ID"}}); fix or remove it');
   }
   return ids as CanisterIds;
 }
@@ -89,7 +95,7 @@ export function requireCanisterId(network: Network, flag?: string): Principal {
 }
 
 /** Default bound on one HTTP request to the IC: a stalled endpoint must fail, not hang. */
-export const REQUEST_TIMEOUT_MS = 60_000;
+const REQUEST_TIMEOUT_MS = 60_000;
 
 /** fetch, with every request aborted after `ms` (a stalled endpoint fails like an unreachable one). */
 function boundedFetch(ms: number): typeof fetch {
@@ -105,14 +111,28 @@ export async function connect(o: CommonOptions, notice?: (line: string) => void,
     });
     return { network, agent, identity, requestTimeoutMs };
   } catch (e) {
-    const why = e instanceof AgentError && e.code instanceof HttpFetchErrorCode ? transportFailure(e.code, requestTimeoutMs) : firstLine(e);
+    const why = transportFailure(e, requestTimeoutMs) ?? firstLine(e);
     throw new TransientError(`cannot reach ${network.host}: ${why}${network.name === 'local' ? ' (is `icboot devnet` or `dfx start` running?)' : ''}`);
   }
 }
 
-/** Why a request never got an answer (refused, reset, timed out). */
-function transportFailure(code: HttpFetchErrorCode, timeoutMs: number): string {
-  const inner = code.error;
+/** Why a request never got an answer (refused, reset, timed out), or undefined when `e` is no transport failure. */
+function transportFailure(e: unknown, timeoutMs: number): string | undefined {
+  if (e instanceof AgentError && e.code instanceof HttpFetchErrorCode) return fetchFailure(e.code.error, timeoutMs);
+  return isFetchFailure(e) ? fetchFailure(e, timeoutMs) : undefined;
+}
+
+/**
+ * A rejection of fetch itself that the agent passed on unwrapped (it reads an
+ * error response's body outside its own catch): undici's TypeError carries the
+ * socket error as its cause; an aborted or timed-out request is a DOMException.
+ */
+function isFetchFailure(e: unknown): boolean {
+  if (e instanceof TypeError) return e.cause !== undefined;
+  return e instanceof DOMException && (e.name === 'TimeoutError' || e.name === 'AbortError');
+}
+
+function fetchFailure(inner: unknown, timeoutMs: number): string {
   if (inner instanceof Error && inner.name === 'TimeoutError') return `no answer within ${timeoutMs / 1000} s`;
   const cause = inner instanceof Error ? (inner.cause as Error | undefined) : undefined;
   return firstLine(cause ?? inner);
@@ -137,16 +157,21 @@ export interface FailureContext {
   host: string;
   /** The bound on one request, for messages. */
   requestTimeoutMs?: number;
-  /** The canister a call to the management canister was about (the agent knows only the callee). */
+  /**
+   * The canister the call was about. The agent's reject does not always say:
+   * a call it had to poll for carries no call details, and a management call
+   * names only the management canister.
+   */
   canisterId?: Principal;
 }
 
 /** Turns an agent or canister failure into a message a user can act on, by the agent's error types and the IC's codes. */
 export function userError(e: unknown, o: FailureContext): UserError {
   if (e instanceof UserError) return e;
+  const unreachable = transportFailure(e, o.requestTimeoutMs ?? REQUEST_TIMEOUT_MS);
+  if (unreachable !== undefined) return new TransientError(`cannot reach ${o.host}: ${unreachable}`);
   if (!(e instanceof AgentError)) return new UserError(firstLine(e));
   const code = e.code;
-  if (code instanceof HttpFetchErrorCode) return new TransientError(`cannot reach ${o.host}: ${transportFailure(code, o.requestTimeoutMs ?? REQUEST_TIMEOUT_MS)}`);
   if (code instanceof TimeoutWaitingForResponseErrorCode) return new TransientError(`cannot reach ${o.host}`);
   if (code instanceof HttpErrorCode && code.status >= 500) return new TransientError(`${o.host} is unavailable: HTTP ${code.status} ${code.statusText}`);
   if (code instanceof HttpErrorCode) return new UserError(`${o.host} refused the request: HTTP ${code.status} ${code.statusText}${code.bodyText ? `: ${firstLine(code.bodyText)}` : ''}`);
@@ -162,7 +187,7 @@ function rejected(r: RejectCode, o: FailureContext): UserError {
   if (own >= 0) return new UserError(firstLine(text.slice(own + OWN_TRAP_PREFIX.length)));
   if (r.rejectErrorCode === IC_CANISTER_NOT_FOUND) {
     const id = o.canisterId ?? r.callContext?.canisterId;
-    return new UserError(`canister ${id?.toText() ?? 'the canister'} does not exist on ${o.host}`);
+    return new UserError(`${id ? `canister ${id.toText()}` : 'the canister'} does not exist on ${o.host}`);
   }
   if (r.rejectErrorCode === IC_NO_WASM_MODULE) return new UserError('the canister has no code installed; run `icboot deploy`');
   if (r.rejectCode === ReplicaRejectCode.SysTransient) return new TransientError(`${o.host} is unavailable: ${firstLine(text)}`);
@@ -178,7 +203,7 @@ export function icbootCanister(c: Connection, canisterId: Principal): IcbootServ
       if (typeof value !== 'function') return value;
       return (...args: unknown[]) =>
         (value as (...a: unknown[]) => Promise<unknown>).apply(target, args).catch((e: unknown) => {
-          throw userError(e, { host: c.network.host, requestTimeoutMs: c.requestTimeoutMs });
+          throw userError(e, { host: c.network.host, requestTimeoutMs: c.requestTimeoutMs, canisterId });
         });
     },
   }) as IcbootService;

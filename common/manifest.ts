@@ -6,6 +6,7 @@
 // Both are JSON in UTF-8: the canister serves the exact bytes it hashed.
 
 import { chunkCount } from './chunks.ts';
+import { isObject } from './json.ts';
 
 export const MANIFEST_VERSION = 1;
 
@@ -51,10 +52,6 @@ export function encodeJson(doc: Manifest | Index): Uint8Array {
 }
 
 export class ManifestError extends Error {}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
