@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { IntegrityError } from '../client/errors.ts';
 import { writeAtomic } from '../common/write_atomic.ts';
 import { retry } from '../client/retry.ts';
-import { LogThrottle } from './log.ts';
+import type { LogThrottle } from './log.ts';
 
 export interface CacheOptions {
   memBytes: number;
@@ -17,11 +17,11 @@ export interface CacheOptions {
   diskBytes: number;
   /** Fetches and verifies a chunk (e.g. VerifiedReader.chunk). */
   fetch: (hash: string) => Promise<Uint8Array>;
-  /** Attempts per chunk before a read fails. */
-  attempts?: number;
   /** A chunk not had within this long (all attempts together) fails like an unreachable canister. */
   fetchTimeoutMs: number;
   log: (line: string) => void;
+  /** For lines that can repeat for every chunk of every transfer (read-ahead and disk failures); the gateway's is `new LogThrottle(log)`. */
+  notices: LogThrottle;
 }
 
 const sha256hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
@@ -33,22 +33,9 @@ export class ChunkCache {
   private readonly disk = new Map<string, number>();
   private diskUsed = 0;
   private readonly inflight = new Map<string, Promise<Uint8Array>>();
-  /** Read-ahead and disk failures can repeat for every chunk of every transfer. */
-  private readonly notices: LogThrottle;
 
   constructor(private readonly o: CacheOptions) {
-    this.notices = new LogThrottle(o.log);
     if (o.dir) this.scanDisk(o.dir);
-  }
-
-  /** Bytes of chunks held in memory, within the memBytes option. */
-  get memBytes(): number {
-    return this.memUsed;
-  }
-
-  /** Bytes of chunk files on disk, within the diskBytes option. */
-  get diskBytes(): number {
-    return this.diskUsed;
   }
 
   get(hash: string): Promise<Uint8Array> {
@@ -79,7 +66,7 @@ export class ChunkCache {
    */
   prefetch(hash: string): void {
     if (this.mem.has(hash) || this.inflight.has(hash)) return;
-    this.get(hash).catch((e: Error) => this.notices.line('read-ahead', `cache: read-ahead of chunk ${hash} failed: ${e.message}`));
+    this.get(hash).catch((e: Error) => this.o.notices.line('read-ahead', `cache: read-ahead of chunk ${hash} failed: ${e.message}`));
   }
 
   private async load(hash: string): Promise<Uint8Array> {
@@ -88,7 +75,6 @@ export class ChunkCache {
       this.remember(hash, fromDisk);
       return fromDisk;
     }
-    const attempts = this.o.attempts ?? 5;
     let tries = 0;
     const attempt = async (): Promise<Uint8Array> => {
       tries++;
@@ -98,11 +84,11 @@ export class ChunkCache {
         if (sha256hex(data) !== hash) throw new IntegrityError(`chunk ${hash} does not match its hash`);
         return data;
       } catch (e) {
-        if (e instanceof IntegrityError) this.o.log(`integrity: ${e.message} (attempt ${tries} of ${attempts})`);
+        if (e instanceof IntegrityError) this.o.log(`integrity: ${e.message} (attempt ${tries})`);
         throw e;
       }
     };
-    const data = await retry(attempt, { attempts, timeoutMs: this.o.fetchTimeoutMs, what: `chunk ${hash}` });
+    const data = await retry(attempt, { timeoutMs: this.o.fetchTimeoutMs, what: `chunk ${hash}` });
     this.remember(hash, data);
     this.writeDisk(hash, data);
     return data;
@@ -147,7 +133,7 @@ export class ChunkCache {
     try {
       data = new Uint8Array(readFileSync(this.path(hash)));
     } catch (e) {
-      this.notices.line('disk read', `cache: cannot read ${this.path(hash)}: ${(e as Error).message}; fetching it from the canister`);
+      this.o.notices.line('disk read', `cache: cannot read ${this.path(hash)}: ${(e as Error).message}; fetching it from the canister`);
       this.dropDisk(hash);
       return null;
     }
@@ -170,7 +156,8 @@ export class ChunkCache {
       this.diskUsed += data.length;
       this.trimDisk();
     } catch (e) {
-      this.o.log(`cache: cannot write ${this.path(hash)}: ${(e as Error).message}`);
+      // A full disk fails every write: one line per period, not one per chunk.
+      this.o.notices.line('disk write', `cache: cannot write ${this.path(hash)}: ${(e as Error).message}`);
     }
   }
 
@@ -190,7 +177,7 @@ export class ChunkCache {
       rmSync(this.path(hash), { force: true });
     } catch (e) {
       // Not fatal to the read or write that evicted it; the next start counts the file again.
-      this.notices.line('disk remove', `cache: cannot remove ${this.path(hash)}: ${(e as Error).message}`);
+      this.o.notices.line('disk remove', `cache: cannot remove ${this.path(hash)}: ${(e as Error).message}`);
     }
   }
 }

@@ -15,6 +15,7 @@ import { VerifiedReader } from '../client/verify.ts';
 import { ChunkCache } from './cache.ts';
 import { Files } from './files.ts';
 import { createHttpServer } from './http.ts';
+import { LogThrottle } from './log.ts';
 import { requestPath } from './path.ts';
 import { ReleaseTracker, type Snapshot } from './release.ts';
 import { ERR } from './tftp/packet.ts';
@@ -104,6 +105,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     fetch: async (hash) => (await reader()).chunk(hash),
     fetchTimeoutMs: o.fetchTimeoutMs,
     log: o.log,
+    notices: new LogThrottle(o.log),
   });
   const release = new ReleaseTracker({
     reader,
