@@ -18,8 +18,7 @@ try {
   await lab.setup(tree);
   await lab.tftpdHpa(tree);
   hpa = await lab.boot('tftpd-hpa');
-  lab.stopLast();
-  await new Promise((r) => setTimeout(r, 500));
+  await lab.stopLast();
   await lab.gateway();
   gw = await lab.boot('gateway');
 } finally {

@@ -61,6 +61,9 @@ function saved(change: (doc: Record<string, unknown>) => void = () => {}, index 
   return JSON.stringify(doc);
 }
 
+/** What every offline tracker's reader fails with. */
+const down = new TransientError('canister unreachable');
+
 /** A tracker whose canister cannot be reached, over a cache directory holding `text` as release.json. */
 function offline(text: string | null, pin: number | null = null) {
   const cacheDir = newDir();
@@ -68,7 +71,7 @@ function offline(text: string | null, pin: number | null = null) {
   if (text !== null) writeFileSync(path, text);
   const lines: string[] = [];
   const tracker = new ReleaseTracker({
-    reader: () => Promise.reject(new TransientError('canister unreachable')),
+    reader: () => Promise.reject(down),
     // The IC root key is given, as for mainnet, so a certificate signed by another key cannot verify.
     trust: { canisterId, rootKey: keys.rootKeyDer },
     pin, pollSeconds: 3600, fetchTimeoutMs: 10_000, cacheDir, log: (line) => lines.push(line),
@@ -76,7 +79,7 @@ function offline(text: string | null, pin: number | null = null) {
   return { tracker, lines, path };
 }
 
-const unreachable = (e: unknown): boolean => e instanceof TransientError && e.message === 'canister unreachable';
+const unreachable = (e: unknown): boolean => e === down;
 
 describe('saved release', () => {
   it('is served, verified again, when the canister cannot be reached, however old its certificate', async () => {

@@ -62,10 +62,13 @@ export class RawClient {
     this.socket.send(b, port, '127.0.0.1');
   }
 
-  /** Waits until `n` packets have arrived in total (or the timeout passes). */
+  /** Waits until `n` packets have arrived in total; throws PollTimeout once `timeoutMs` has passed without them. */
   async waitFor(n: number, timeoutMs = 5000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (this.received.length < n && Date.now() < deadline) {
+    while (this.received.length < n) {
+      if (Date.now() >= deadline) {
+        throw new PollTimeout(`TFTP client: ${this.received.length} of ${n} packets arrived within ${timeoutMs / 1000} s`);
+      }
       await new Promise<void>((r) => {
         const t = setTimeout(r, deadline - Date.now());
         this.waiters.push(() => { clearTimeout(t); r(); });
@@ -118,8 +121,12 @@ export class LockStep {
     for (;;) {
       while (this.seen < this.c.received.length && !this.done) this.take(this.c.received[this.seen++], bytes);
       if (this.done || this.withheld !== null) return;
-      if (Date.now() >= deadline) throw new PollTimeout(`TFTP read: ${this.bytes} bytes and then nothing within ${timeoutMs / 1000} s`);
-      await this.c.waitFor(this.seen + 1, deadline - Date.now());
+      try {
+        await this.c.waitFor(this.seen + 1, deadline - Date.now());
+      } catch (e) {
+        if (!(e instanceof PollTimeout)) throw e;
+        throw new PollTimeout(`TFTP read: ${this.bytes} bytes and then nothing within ${timeoutMs / 1000} s`);
+      }
     }
   }
 

@@ -3,6 +3,7 @@
 // whatever happens.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { openSync } from 'node:fs';
+import { stopChild } from './process.ts';
 
 export const BRIDGE_IP = '192.168.150.1';
 
@@ -38,12 +39,7 @@ export class Netns {
   }
 
   async destroy(): Promise<void> {
-    for (const c of this.children) {
-      if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    }
-    await Promise.all(this.children.map((c) => (c.exitCode === null && c.signalCode === null
-      ? new Promise((r) => c.once('exit', r))
-      : Promise.resolve())));
+    await Promise.all(this.children.map((c) => stopChild(c, 'SIGKILL')));
     try {
       execFileSync('ip', ['netns', 'del', this.name]);
     } catch {

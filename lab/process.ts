@@ -1,6 +1,7 @@
 // Starts a long-running icboot process and waits for the stdout lines that
 // say it is ready; stderr is kept as lines for assertions and failure reports.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { PollTimeout } from './poll.ts';
 
 export interface Started {
   process: ChildProcess;
@@ -27,11 +28,16 @@ export function startUntil(
   const timeoutMs = opts.timeoutMs ?? 30_000;
   return new Promise((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`${what} did not start within ${timeoutMs / 1000} s:\n${logs.join('\n')}`)), timeoutMs);
+    // A process that never got ready is ours to end: reject only once it has gone, so none is left behind.
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
     child.stdout!.on('data', (b: Buffer) => {
       out += b.toString();
       const matches = ready.map((r) => r.exec(out));
-      if (matches.some((m) => !m)) return;
+      if (late || matches.some((m) => !m)) return;
       clearTimeout(timer);
       resolve({
         process: child,
@@ -45,7 +51,16 @@ export function startUntil(
     });
     child.on('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`${what} exited with ${code}:\n${logs.join('\n')}`));
+      const log = logs.join('\n');
+      reject(late ? new PollTimeout(`${what} did not start within ${timeoutMs / 1000} s:\n${log}`) : new Error(`${what} exited with ${code}:\n${log}`));
     });
   });
+}
+
+/** Sends `signal` to `child` unless it has ended; resolves once it has. */
+export function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  const ended = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill(signal);
+  return ended;
 }

@@ -2,12 +2,15 @@
 // libvirt's default network with <bootp/>), a TFTP server on the bridge
 // address, port 69, and a QEMU machine (SeaBIOS + iPXE) that boots from it.
 import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO } from './devnet.ts';
 import { BRIDGE_IP, Netns } from './netns.ts';
+import { until } from './poll.ts';
+import { stopChild } from './process.ts';
 
-export const ICBOOT = join(REPO, 'cli', 'icboot.js');
+const ICBOOT = join(REPO, 'cli', 'icboot.js');
 const BOOT_TIMEOUT_MS = 300_000;
 
 export interface BootTimes {
@@ -17,12 +20,9 @@ export interface BootTimes {
 }
 
 /** Milliseconds from `since` until `pattern` appears in `file`. */
-export async function waitFor(file: string, pattern: RegExp, since: number, deadline: number): Promise<number> {
-  while (Date.now() < deadline) {
-    if (existsSync(file) && pattern.test(readFileSync(file, 'latin1'))) return Date.now() - since;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${pattern} did not appear in ${file}`);
+async function waitFor(file: string, pattern: RegExp, since: number, deadline: number): Promise<number> {
+  await until(() => existsSync(file) && pattern.test(readFileSync(file, 'latin1')), `${pattern} in ${file}`, Math.max(0, deadline - Date.now()), 250);
+  return Date.now() - since;
 }
 
 export class PxeLab {
@@ -63,19 +63,27 @@ export class PxeLab {
     const log = this.log(`${name}.log`);
     const child = this.ns.spawn(process.execPath, [ICBOOT, 'gateway', '--tftp', `${BRIDGE_IP}:69`, '--cache-dir', join(this.work, `${name}-cache`)], log, this.env, this.work);
     await waitFor(log, /tftp listening on/, Date.now(), Date.now() + 30_000);
-    this.stopLast = () => child.kill('SIGTERM');
+    this.stopLast = () => stopChild(child, 'SIGTERM');
     return log;
   }
 
-  /** Runs tftpd-hpa serving `tree` from disk on the bridge address, port 69. */
+  /** Runs tftpd-hpa serving `tree` from disk on the bridge address, port 69; resolves once that port is bound. */
   async tftpdHpa(tree: string): Promise<void> {
-    const child = this.ns.spawn('/usr/sbin/in.tftpd', ['-L', '-a', `${BRIDGE_IP}:69`, '-s', tree], this.log('tftpd-hpa.log'));
-    await new Promise((r) => setTimeout(r, 500));
-    this.stopLast = () => child.kill('SIGTERM');
+    const log = this.log('tftpd-hpa.log');
+    const child = this.ns.spawn('/usr/sbin/in.tftpd', ['-L', '-a', `${BRIDGE_IP}:69`, '-s', tree], log);
+    this.stopLast = () => stopChild(child, 'SIGTERM');
+    // in.tftpd logs nothing when ready; once its socket is bound, requests wait in it until it reads them.
+    await until(() => this.udpBound(69), `in.tftpd bound to UDP port 69 (see ${log})`, 30_000, 100);
   }
 
-  /** Stops the TFTP server started last (gateway or tftpd-hpa). */
-  stopLast: () => void = () => {};
+  /** Whether a socket in the namespace is bound to UDP `port` (per /proc/net/udp as seen from inside). */
+  private udpBound(port: number): boolean {
+    const suffix = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+    return this.ns.run('cat', ['/proc/net/udp']).split('\n').slice(1).some((line) => line.trim().split(/\s+/)[1]?.endsWith(suffix));
+  }
+
+  /** Stops the TFTP server started last (gateway or tftpd-hpa); resolves once it has exited and freed port 69. */
+  stopLast: () => Promise<void> = async () => {};
 
   /** Starts DHCP and a PXE-booting QEMU; resolves when the installer's first screen shows. */
   async boot(run: string): Promise<BootTimes> {
@@ -99,9 +107,7 @@ export class PxeLab {
         installer: await waitFor(serial, /Select a language/, start, deadline),
       };
     } finally {
-      qemu.kill('SIGKILL');
-      dnsmasq.kill('SIGKILL');
-      await Promise.all([qemu, dnsmasq].map((c) => (c.exitCode === null && c.signalCode === null ? new Promise((r) => c.once('exit', r)) : null)));
+      await Promise.all([stopChild(qemu, 'SIGKILL'), stopChild(dnsmasq, 'SIGKILL')]);
     }
   }
 

@@ -97,12 +97,7 @@ describe('icboot gateway', () => {
     const warmCache = tempDir('gwwarm');
     const warm = await startGateway(env, ['--cache-dir', warmCache, '--cache-mem', '512M']);
     try {
-      const deadline = Date.now() + 60_000;
-      let line: string | undefined;
-      while (!(line = warm.logs.find((l) => /cache: release \d+ warm/.test(l)))) {
-        assert.ok(Date.now() < deadline, 'not warm within 60 s');
-        await new Promise((r) => setTimeout(r, 200));
-      }
+      const line = await until(() => warm.logs.find((l) => /cache: release \d+ warm/.test(l)), 'cache warm', 60_000, 200);
       const [, got, total] = /warm, (\d+) of (\d+) chunks/.exec(line)!;
       assert.equal(got, total, 'every chunk of the release is cached');
     } finally {

@@ -20,9 +20,10 @@ import { faultyProxy } from './helpers/faulty_proxy.ts';
 const MiB = 1024 * 1024;
 const sha256hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
-/** Polls `cond` until it holds; past the deadline, fails with `what` and the last lines of `logs`. */
+/** Polls `cond` until it holds; past the deadline, fails with `what` and the last lines of `logs`. Other errors pass unchanged. */
 async function until(what: string, cond: () => boolean | Promise<boolean>, logs: string[] = [], ms = 20_000): Promise<void> {
-  await poll(cond, what, ms).catch((e: Error) => {
+  await poll(cond, what, ms).catch((e: unknown) => {
+    if (!(e instanceof PollTimeout)) throw e;
     throw new PollTimeout(`${e.message}; last log lines:\n${logs.slice(-15).join('\n')}`);
   });
 }

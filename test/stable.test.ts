@@ -25,10 +25,11 @@ function readBack(path: string, offset: number, n: number): number[] {
 
 /** Commits, but "crashes" after the journal is written and before it is applied. */
 function crashAfterJournal(m: StableMemory): void {
+  const crash = new Error('simulated crash');
   (m as unknown as { apply: () => void }).apply = () => {
-    throw new Error('simulated crash');
+    throw crash;
   };
-  assert.throws(() => m.commit({ 'meta.json': '{"v":2}' }), /simulated crash/);
+  assert.throws(() => m.commit({ 'meta.json': '{"v":2}' }), (e: unknown) => e === crash);
   m.close();
 }
 
