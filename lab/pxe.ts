@@ -2,7 +2,6 @@
 // libvirt's default network with <bootp/>), a TFTP server on the bridge
 // address, port 69, and a QEMU machine (SeaBIOS + iPXE) that boots from it.
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO } from './devnet.ts';
