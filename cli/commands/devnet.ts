@@ -1,6 +1,5 @@
 // `icboot devnet`: a local IC endpoint until SIGINT or SIGTERM.
 import type { Command } from 'commander';
-import { startDevnet } from '../../devnet/index.ts';
 import { collectHash, fraction, integer, port } from '../flags.ts';
 
 export function register(program: Command): void {
@@ -13,6 +12,8 @@ export function register(program: Command): void {
     .option('--fail-queries <fraction>', 'fault injection: answer this share of queries with HTTP 503', fraction)
     .option('--corrupt-chunk <sha256>', 'fault injection: corrupt query replies naming this chunk (repeatable)', collectHash, [])
     .action(async (o: { host: string; port: number; stateDir: string; latency?: number; failQueries?: number; corruptChunk: string[] }) => {
+      // Loaded here: the other commands need none of the devnet's code.
+      const { startDevnet } = await import('../../devnet/index.ts');
       const devnet = await startDevnet({
         host: o.host, port: o.port, stateDir: o.stateDir,
         faults: { latencyMs: o.latency, failQueries: o.failQueries, corruptChunks: o.corruptChunk },
