@@ -1,5 +1,5 @@
 // The test canister: built from test/fixtures with azle, installed through the
-// management canister with a plain agent, and its Candid interface.
+// management canister with a plain agent; its Candid interface is the fixture's own.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -9,40 +9,11 @@ import { Principal } from '@dfinity/principal';
 import { buildAzleCanister } from '../../canister/build.ts';
 import { managementIdlFactory } from '../../common/management_idl.ts';
 import { REPO } from '../../lab/devnet.ts';
+import { testCanisterMethods, type TestCanister } from '../fixtures/testcanister/src/interface.ts';
 
-export interface TestCanister {
-  increment(): Promise<bigint>;
-  count(): Promise<bigint>;
-  incrementInQuery(): Promise<bigint>;
-  put(key: string, value: Uint8Array): Promise<void>;
-  get(key: string): Promise<[Uint8Array] | []>;
-  putThenTrap(key: string): Promise<void>;
-  certify(data: Uint8Array): Promise<void>;
-  certificate(): Promise<[Uint8Array] | []>;
-  blobQuery(n: number): Promise<Uint8Array>;
-  blobUpdate(n: number): Promise<Uint8Array>;
-  incrementAfterSelfCall(): Promise<bigint>;
-  scheduleTick(): Promise<void>;
-  tickCount(): Promise<bigint>;
-  lifecycle(): Promise<{ installs: bigint; upgrades: bigint }>;
-}
+export type { TestCanister };
 
-export const testCanisterIdl: IDL.InterfaceFactory = ({ IDL: I }) => I.Service({
-  increment: I.Func([], [I.Nat64], []),
-  count: I.Func([], [I.Nat64], ['query']),
-  incrementInQuery: I.Func([], [I.Nat64], ['query']),
-  put: I.Func([I.Text, I.Vec(I.Nat8)], [], []),
-  get: I.Func([I.Text], [I.Opt(I.Vec(I.Nat8))], ['query']),
-  putThenTrap: I.Func([I.Text], [], []),
-  certify: I.Func([I.Vec(I.Nat8)], [], []),
-  certificate: I.Func([], [I.Opt(I.Vec(I.Nat8))], ['query']),
-  blobQuery: I.Func([I.Nat32], [I.Vec(I.Nat8)], ['query']),
-  blobUpdate: I.Func([I.Nat32], [I.Vec(I.Nat8)], []),
-  incrementAfterSelfCall: I.Func([], [I.Nat64], []),
-  scheduleTick: I.Func([], [], []),
-  tickCount: I.Func([], [I.Nat64], ['query']),
-  lifecycle: I.Func([], [I.Record({ installs: I.Nat64, upgrades: I.Nat64 })], ['query']),
-});
+export const testCanisterIdl: IDL.InterfaceFactory = () => IDL.Service(testCanisterMethods);
 
 export async function testCanisterWasm(): Promise<Uint8Array> {
   const { wasm } = await buildAzleCanister(join(REPO, 'test', 'fixtures', 'testcanister'), 'testcanister');
