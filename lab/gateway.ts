@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { OP, ack, parse, request, type Packet } from '../gateway/tftp/packet.ts';
 import type { CliEnv } from './cli.ts';
 import { REPO } from './devnet.ts';
-import { PollTimeout } from './poll.ts';
+import { PollTimeout, until } from './poll.ts';
 import { startUntil } from './process.ts';
 
 export interface RunningGateway {
@@ -46,13 +46,18 @@ export function run(cmd: string, args: string[], timeoutMs = 120_000): Promise<R
 export class RawClient {
   private readonly socket = createSocket('udp4');
   readonly received: { packet: Packet | null; port: number; raw: Buffer }[] = [];
+  /** Called for each datagram as it arrives, e.g. to answer it at once. */
+  onPacket: (p: Packet | null, port: number) => void = () => {};
   private waiters: (() => void)[] = [];
 
   async open(): Promise<this> {
     await new Promise<void>((r) => this.socket.bind(0, '127.0.0.1', () => r()));
+    // A test that fails before close() must not keep the process alive.
+    this.socket.unref();
     this.socket.on('message', (raw, rinfo) => {
       const p = parse(raw);
       this.received.push({ packet: p.ok ? p.packet : null, port: rinfo.port, raw });
+      this.onPacket(p.ok ? p.packet : null, rinfo.port);
       for (const w of this.waiters.splice(0)) w();
     });
     return this;
@@ -74,6 +79,14 @@ export class RawClient {
         this.waiters.push(() => { clearTimeout(t); r(); });
       });
     }
+  }
+
+  /** The first packet (from index `from`) that `match` accepts, once it has arrived. */
+  next(match: (p: Packet | null) => boolean, what: string, from = 0): Promise<{ packet: Packet | null; port: number; index: number }> {
+    return until(() => {
+      const i = this.received.findIndex((g, k) => k >= from && match(g.packet));
+      return i < 0 ? null : { packet: this.received[i].packet, port: this.received[i].port, index: i };
+    }, what, 20_000, 10);
   }
 
   close(): void {

@@ -5,15 +5,14 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
-import { createSocket, type Socket } from 'node:dgram';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { attack, loopbackAddresses, rawUdp, type AttackOptions } from '../../lab/attackers.ts';
 import { tempDir } from '../../lab/devnet.ts';
-import { run } from '../../lab/gateway.ts';
+import { RawClient, run } from '../../lab/gateway.ts';
 import { until } from '../../lab/poll.ts';
-import { ERR, OP, ack, error, parse, request, type Packet } from './packet.ts';
+import { ERR, OP, ack, error, request, type Packet } from './packet.ts';
 import { TftpServer, validPeer, type TftpOptions } from './server.ts';
 import { TftpError, type Handler } from './source.ts';
 
@@ -88,40 +87,6 @@ function curl(port: number, name: string, args: string[] = []): Promise<{ code: 
 }
 
 /** A raw client: every packet it receives, with the port it came from. */
-class Peer {
-  readonly socket: Socket = createSocket('udp4');
-  readonly got: { packet: Packet | null; port: number }[] = [];
-  onPacket: (p: Packet | null, port: number) => void = () => {};
-
-  async open(address = '127.0.0.1'): Promise<this> {
-    await new Promise<void>((r) => this.socket.bind(0, address, () => r()));
-    // A test that fails before close() must not keep the process alive.
-    this.socket.unref();
-    this.socket.on('message', (raw, rinfo) => {
-      const p = parse(raw);
-      this.got.push({ packet: p.ok ? p.packet : null, port: rinfo.port });
-      this.onPacket(p.ok ? p.packet : null, rinfo.port);
-    });
-    return this;
-  }
-
-  send(b: Uint8Array, port: number): void {
-    this.socket.send(b, port, '127.0.0.1');
-  }
-
-  /** The first packet (from index `from`) that `match` accepts, once it has arrived. */
-  next(match: (p: Packet | null) => boolean, what: string, from = 0): Promise<{ packet: Packet | null; port: number; index: number }> {
-    return until(() => {
-      const i = this.got.findIndex((g, k) => k >= from && match(g.packet));
-      return i < 0 ? null : { ...this.got[i], index: i };
-    }, what, 20_000, 10);
-  }
-
-  close(): void {
-    this.socket.close();
-  }
-}
-
 const isOp = (op: number) => (p: Packet | null): boolean => p?.op === op;
 
 /** The network between receiver and server, as the receiver sees it. */
@@ -143,7 +108,7 @@ interface Received {
 
 /** An RFC 7440 receiver: ACKs every block that arrives in order, and the last one it holds when one is out of order. */
 async function receive(port: number, name: string, options: Record<string, string> = {}, faults: Faults = {}, mode = 'octet'): Promise<Received> {
-  const peer = await new Peer().open();
+  const peer = await new RawClient().open();
   const blksize = Number(options.blksize ?? 512);
   const blocks: Buffer[] = [];
   const arrivals = new Map<number, number>();
@@ -262,7 +227,7 @@ describe('TftpServer', () => {
 
   describe('requests', () => {
     it('answers writes, unknown modes, malformed packets and stray ACKs with an ERROR, ignores junk, and serves on', async () => {
-      const c = await new Peer().open();
+      const c = await new RawClient().open();
       const cases: [Uint8Array, number][] = [
         [request(OP.WRQ, 'pxelinux.0', 'octet'), ERR.ACCESS],
         [request(OP.RRQ, 'nope', 'mail'), ERR.ILLEGAL],
@@ -271,18 +236,18 @@ describe('TftpServer', () => {
         [ack(1), ERR.ILLEGAL],
       ];
       for (const [packet, code] of cases) {
-        const n = c.got.length;
+        const n = c.received.length;
         c.send(packet, s.port);
         const p = (await c.next(() => true, `an answer to ${Buffer.from(packet).toString('hex')}`, n)).packet;
         assert.ok(p && p.op === OP.ERROR, `an ERROR answers ${Buffer.from(packet).toString('hex').slice(0, 40)}`);
         assert.equal(p.code, code);
       }
       // Junk gets no answer: a WRQ sent after it is answered first.
-      const n = c.got.length;
+      const n = c.received.length;
       for (const junk of [Buffer.alloc(0), Buffer.from([7])]) c.send(junk, s.port);
       c.send(request(OP.WRQ, 'x', 'octet'), s.port);
       await c.next(() => true, 'the answer to the WRQ', n);
-      assert.equal((c.got[n].packet as { code?: number } | null)?.code, ERR.ACCESS, 'the junk was not answered');
+      assert.equal((c.received[n].packet as { code?: number } | null)?.code, ERR.ACCESS, 'the junk was not answered');
       c.close();
       const ok = await curl(s.port, 'small');
       assert.equal(ok.code, 0, 'the server still serves');
@@ -290,7 +255,7 @@ describe('TftpServer', () => {
 
     it('declines a timeout above 10 s and grants one within it', async () => {
       for (const [asked, granted] of [['255', undefined], ['5', '5']] as const) {
-        const peer = await new Peer().open();
+        const peer = await new RawClient().open();
         peer.send(request(OP.RRQ, 'small', 'octet', { timeout: asked, tsize: '0' }), s.port);
         const { packet: p, port } = await peer.next(() => true, 'an OACK');
         assert.equal(p?.op, OP.OACK);
@@ -302,7 +267,7 @@ describe('TftpServer', () => {
     });
 
     it('drops datagrams from port 0 to the listener, as an RRQ, and to a live transfer, with a log line', async () => {
-      const owner = await new Peer().open();
+      const owner = await new RawClient().open();
       owner.send(request(OP.RRQ, 'big', 'octet'), s.port);
       const tid = (await owner.next(isOp(OP.DATA), 'DATA 1')).port;
       await rawUdp([
@@ -311,7 +276,7 @@ describe('TftpServer', () => {
         { sourcePort: 0, port: tid, payload: ack(1) },
       ]);
       // The transfer's stranger socket handles datagrams in order: an answer to this one means the port-0 one was handled.
-      const stranger = await new Peer().open();
+      const stranger = await new RawClient().open();
       stranger.send(ack(1), tid);
       const answer = await stranger.next(() => true, 'ERROR 5');
       assert.equal((answer.packet as { code?: number } | null)?.code, ERR.UNKNOWN_TID);
@@ -384,14 +349,14 @@ describe('TftpServer', () => {
     it('sends one DATA for five copies of an ACK, ERROR 5 to a stranger, and carries on', async () => {
       const patient = await serve({ timeoutMs: 10_000 });
       try {
-        const c = await new Peer().open();
+        const c = await new RawClient().open();
         c.send(request(OP.RRQ, 'big', 'octet'), patient.port);
         const first = await c.next(isOp(OP.DATA), 'DATA 1');
         assert.equal((first.packet as { block: number }).block, 1);
         const tid = first.port;
         for (let i = 0; i < 5; i++) c.send(ack(1), tid);
         await c.next((p) => p?.op === OP.DATA && p.block === 2, 'DATA 2');
-        const stranger = await new Peer().open();
+        const stranger = await new RawClient().open();
         stranger.send(ack(2), tid);
         const answer = await stranger.next(() => true, 'an answer to the stranger');
         assert.equal(answer.packet?.op, OP.ERROR);
@@ -400,7 +365,7 @@ describe('TftpServer', () => {
         // The transfer goes on undisturbed; DATA 3 leaves the server after anything the five ACKs caused.
         c.send(ack(2), tid);
         const third = await c.next((p) => p?.op === OP.DATA && p.block === 3, 'DATA 3');
-        const blocks = c.got.slice(0, third.index + 1).map((g) => (g.packet as { block?: number } | null)?.block);
+        const blocks = c.received.slice(0, third.index + 1).map((g) => (g.packet as { block?: number } | null)?.block);
         assert.deepEqual(blocks, [1, 2, 3], 'one DATA 2 for five ACK 1');
         c.send(error(ERR.UNDEFINED, 'done'), tid);
         c.close();
@@ -414,17 +379,17 @@ describe('TftpServer', () => {
     it('frees the transfer of a client that vanished, and of one that falls silent after its retries', async () => {
       const quick = await serve({ timeoutMs: 20 });
       try {
-        const gone = await new Peer().open();
+        const gone = await new RawClient().open();
         gone.send(request(OP.RRQ, 'big', 'octet'), quick.port);
         await gone.next(isOp(OP.DATA), 'DATA 1');
         gone.close();
         // Freed by its retransmit timer running out, or sooner by the ICMP error the closed port returns.
         await finished(quick, 'big', /(timeout after 5 retries|client went away \(port unreachable\))/);
-        const silent = await new Peer().open();
+        const silent = await new RawClient().open();
         silent.send(request(OP.RRQ, 'small', 'octet'), quick.port);
         await finished(quick, 'small', /timeout after 5 retries/);
-        await until(() => silent.got.length >= 6, 'DATA 1 and its retransmissions');
-        assert.equal(silent.got.filter((g) => g.packet?.op === OP.DATA && g.packet.block === 1).length, 6, 'DATA 1 and its 5 retransmissions');
+        await until(() => silent.received.length >= 6, 'DATA 1 and its retransmissions');
+        assert.equal(silent.received.filter((g) => g.packet?.op === OP.DATA && g.packet.block === 1).length, 6, 'DATA 1 and its 5 retransmissions');
         silent.close();
       } finally {
         await quick.server.close();
@@ -435,7 +400,7 @@ describe('TftpServer', () => {
       const quick = await serve({ sourceTimeoutMs: 500, maxTransfers: 1 });
       try {
         for (const name of ['stall', 'hang']) {
-          const peer = await new Peer().open();
+          const peer = await new RawClient().open();
           // The client keeps ACKing what it has, as firmware does while it waits.
           peer.onPacket = (p, from) => {
             if (p?.op === OP.DATA) peer.send(ack(p.block), from);
@@ -456,19 +421,19 @@ describe('TftpServer', () => {
 
   it('survives 12,000 malformed datagrams at its listener and at live transfers, serves byte-identical files after, with bounded memory', async () => {
     const t = await serve({ maxPerClient: 64 });
-    const clients: Peer[] = [];
-    const fuzzers: Peer[] = [];
+    const clients: RawClient[] = [];
+    const fuzzers: RawClient[] = [];
     try {
       assert.ok((await curl(t.port, 'big')).stdout.equals(FILE));
       const rssBefore = process.memoryUsage().rss;
       const tids: number[] = [];
       for (let i = 0; i < 8; i++) {
-        const c = await new Peer().open();
+        const c = await new RawClient().open();
         c.send(request(OP.RRQ, 'big', 'octet', { blksize: '1468' }), t.port);
         tids.push((await c.next(() => true, 'the first answer')).port);
         clients.push(c);
       }
-      for (let i = 0; i < 4; i++) fuzzers.push(await new Peer().open());
+      for (let i = 0; i < 4; i++) fuzzers.push(await new RawClient().open());
       const seed = Date.now() % 1_000_000;
       const r = prng(seed);
       for (let i = 0; i < 12_000; i++) {
