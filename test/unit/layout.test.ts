@@ -17,9 +17,10 @@ const ALLOWED: Record<string, string[]> = {
   devnet: ['common'],
   uploader: ['common', 'client'],
   gateway: ['common', 'client'],
-  cli: ['common', 'client', 'canister', 'uploader', 'gateway', 'devnet'],
+  libvirt: ['common', 'client'],
+  cli: ['common', 'client', 'canister', 'uploader', 'gateway', 'devnet', 'libvirt'],
   lab: ['common', 'client', 'cli', 'gateway'],
-  test: ['common', 'client', 'canister', 'uploader', 'gateway', 'devnet', 'cli', 'lab'],
+  test: ['common', 'client', 'canister', 'uploader', 'gateway', 'devnet', 'libvirt', 'cli', 'lab'],
   bench: ['common', 'client', 'uploader', 'gateway', 'devnet', 'cli', 'lab'],
 };
 
