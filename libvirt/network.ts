@@ -42,7 +42,7 @@ function shortDiff(name: string, before: string, after: string): string {
 
 export async function plan(virsh: Virsh, req: NetworkRequest): Promise<Plan> {
   await virsh.check();
-  const all = await virsh.networks('--all');
+  const all = await virsh.networks('all');
   if (!all.includes(req.name)) {
     if (!req.create) {
       throw new UserError(`unknown libvirt network "${req.name}" at ${virsh.uri} (networks: ${all.join(', ') || 'none'}); `
@@ -53,13 +53,13 @@ export async function plan(virsh: Virsh, req: NetworkRequest): Promise<Plan> {
     const xml = newNetwork(req.name, gatewayIp, req.bootfile);
     return { name: req.name, exists: false, active: false, original: null, xml, changed: true, diff: shortDiff(req.name, '', xml), notes: [], gatewayIp };
   }
-  if (!(await virsh.networks('--persistent')).includes(req.name)) {
+  if (!(await virsh.networks('persistent')).includes(req.name)) {
     throw new UserError(`network ${req.name} is transient (it has no definition to edit); make it persistent first: virsh net-dumpxml ${req.name} > FILE; virsh net-define FILE`);
   }
   const original = await virsh.definition(req.name);
   const edit = editNetwork(original, { bootfile: req.bootfile, gatewayIp: req.gatewayIp });
   return {
-    name: req.name, exists: true, active: (await virsh.networks('--active')).includes(req.name), original, xml: edit.after,
+    name: req.name, exists: true, active: (await virsh.networks('active')).includes(req.name), original, xml: edit.after,
     changed: edit.changed, diff: edit.changed ? shortDiff(req.name, edit.before, edit.after) : '', notes: edit.notes, gatewayIp: edit.gatewayIp,
   };
 }
@@ -101,7 +101,7 @@ export async function apply(virsh: Virsh, saved: SavedNetworks, p: Plan, log: (l
     } catch (e) {
       // Put back the definition that worked and the network's running state.
       await virsh.define(original);
-      if (!(await virsh.networks('--active')).includes(p.name)) await virsh.run('net-start', p.name);
+      if (!(await virsh.networks('active')).includes(p.name)) await virsh.run('net-start', p.name);
       if (saveNow) saved.forget(p.name);
       throw new UserError(`${(e as Error).message}; network ${p.name} is back to its previous definition`);
     }
@@ -120,12 +120,12 @@ export async function revert(virsh: Virsh, saved: SavedNetworks, name: string, l
   const kept = saved.get(name);
   if (!kept) throw new UserError(`nothing to revert: icboot has no saved definition of network ${name} (--apply saves one when it first edits a network)`);
   await virsh.check();
-  const exists = (await virsh.networks('--all')).includes(name);
+  const exists = (await virsh.networks('all')).includes(name);
   if (kept.kind === 'created') {
     if (exists) {
       const uuid = networkUuid(await virsh.definition(name));
       if (uuid !== kept.uuid) throw new UserError(`network ${name} is not the one icboot created (uuid ${uuid}, icboot's was ${kept.uuid}); left as it is`);
-      if ((await virsh.networks('--active')).includes(name)) await virsh.run('net-destroy', name);
+      if ((await virsh.networks('active')).includes(name)) await virsh.run('net-destroy', name);
       await virsh.run('net-undefine', name);
     }
     saved.forget(name);
@@ -143,7 +143,7 @@ export async function revert(virsh: Virsh, saved: SavedNetworks, name: string, l
     throw new UserError(`network ${name} was changed since icboot edited it (not only <bootp>/<tftp>); restoring the saved definition would undo that, so icboot left it; `
       + `compare with ${file} and restore by hand (virsh net-define ${file})`);
   }
-  const active = (await virsh.networks('--active')).includes(name);
+  const active = (await virsh.networks('active')).includes(name);
   if (canonical(current) !== canonical(kept.original)) {
     await virsh.define(kept.original);
     if (active) await restart(virsh, name);

@@ -79,20 +79,24 @@ export class Virsh {
     const virsh = reason(r.stderr);
     if (this.uri === 'qemu:///system') {
       const codes = await Promise.all(SYSTEM_SOCKETS.map(probe));
-      if (codes.includes('EACCES')) {
-        throw new VirshError('denied', `permission denied on libvirt's socket (${SYSTEM_SOCKETS[codes.indexOf('EACCES')]}): run as root, or add your user to group libvirt `
-          + '(usermod -aG libvirt $USER, then log in again)');
-      }
+      const denied = codes.indexOf('EACCES');
       if (codes.every((c) => c === 'ENOENT' || c === 'ECONNREFUSED')) {
         throw new VirshError('no-daemon', 'libvirtd is not running (no libvirt socket answers under /run/libvirt): start it with `systemctl start libvirtd` '
           + '(or `libvirtd -d` where there is no systemd)');
+      }
+      // A socket that accepts a non-root user who is then turned away means libvirt's own access check (polkit or the socket's group) said no.
+      if (denied >= 0 || process.getuid?.() !== 0) {
+        throw new VirshError('denied', `libvirt refused ${denied >= 0 ? `access to ${SYSTEM_SOCKETS[denied]}` : 'this user'} (virsh: ${virsh}): `
+          + 'run as root, or add your user to group libvirt (usermod -aG libvirt $USER, then log in again)');
       }
     }
     throw new VirshError('unreachable', `cannot connect to libvirt at ${this.uri}: ${virsh}; check that libvirtd runs and LIBVIRT_DEFAULT_URI is right`);
   }
 
-  /** Names of the networks virsh lists with these filters, e.g. `--all`, `--active`, `--persistent`. */
-  async networks(...filters: string[]): Promise<string[]> {
+  /** Names of the networks that exist, are running, or have a persistent definition. */
+  async networks(which: 'all' | 'active' | 'persistent'): Promise<string[]> {
+    // net-list shows running networks unless told --all; its filters narrow that set.
+    const filters = { all: ['--all'], active: [], persistent: ['--all', '--persistent'] }[which];
     return (await this.run('net-list', '--name', ...filters)).split('\n').map((l) => l.trim()).filter(Boolean);
   }
 
