@@ -4,7 +4,9 @@
 // mistakes a partial body for the whole file. Connections are capped, idle
 // ones time out, and nothing a client does can end the process.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Files } from './files.ts';
+import type { Listener } from './listeners.ts';
 import { LogThrottle, printable } from './log.ts';
 import { requestPath } from './path.ts';
 
@@ -16,7 +18,7 @@ export interface HttpOptions {
 /** How long a client may take to send its request headers. */
 const HEADERS_TIMEOUT_MS = 15_000;
 
-export function createHttpServer(files: Files, log: (line: string) => void, o: HttpOptions): Server {
+function createHttpServer(files: Files, log: (line: string) => void, o: HttpOptions): Server {
   const notices = new LogThrottle(log);
   const server = createServer((req, res) => {
     serve(files, req, res, log).catch((e: Error) => {
@@ -34,6 +36,25 @@ export function createHttpServer(files: Files, log: (line: string) => void, o: H
   // drops connections it cannot accept for want of descriptors; the cap above keeps that from happening.)
   server.on('error', (e: NodeJS.ErrnoException) => notices.line(`error ${e.code}`, `http: ${e.message}`));
   return server;
+}
+
+/** A server of its own listening on `address:port`; closing it also ends its open connections. */
+export async function listenHttp(files: Files, log: (line: string) => void, o: HttpOptions, address: string, port: number): Promise<Listener> {
+  const server = createHttpServer(files, log, o);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, address, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((r) => server.close(() => r()));
+    },
+  };
 }
 
 /** The path part of a request target (origin or absolute form), percent-decoded; null if the encoding is bad. */

@@ -2,8 +2,6 @@
 // TFTP (and HTTP) on the LAN. Data flows one way: canister → verified reader →
 // chunk cache → files → TFTP/HTTP.
 import { mkdirSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { IC_ROOT_KEY } from '@dfinity/agent';
 import { hexToBytes } from '@noble/hashes/utils';
@@ -12,9 +10,11 @@ import { connect, icbootCanister, requireCanisterId, type CommonOptions } from '
 import { TransientError } from '../client/errors.ts';
 import { resolveNetwork } from '../client/network.ts';
 import { VerifiedReader } from '../client/verify.ts';
+import { AddressWatcher } from './addresses.ts';
 import { ChunkCache } from './cache.ts';
 import { Files } from './files.ts';
-import { createHttpServer } from './http.ts';
+import { listenHttp } from './http.ts';
+import { Listeners, type ListenerEvent } from './listeners.ts';
 import { LogThrottle } from './log.ts';
 import { requestPath } from './path.ts';
 import { ReleaseTracker, type Snapshot } from './release.ts';
@@ -48,11 +48,15 @@ export interface GatewayOptions extends CommonOptions {
   /** Load every chunk of each new release into the cache, so first boots do not wait on the canister. */
   prefetch: boolean;
   log: (line: string) => void;
+  /** Each address a service starts listening on (at start or when it appears), and each it stops on because the address went away. */
+  listening?: (service: 'tftp' | 'http', e: ListenerEvent) => void;
 }
 
 export interface Gateway {
-  tftp: Endpoint[];
-  http: Endpoint | null;
+  /** The TFTP addresses listened on now. */
+  readonly tftp: Endpoint[];
+  /** The HTTP address listened on now; null with HTTP off, or while its address is not up. */
+  readonly http: Endpoint | null;
   close(): Promise<void>;
 }
 
@@ -119,9 +123,9 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   });
   const snap = await release.start();
   const files = new Files(release, cache);
+  // One look at the interfaces every few seconds serves both TFTP and HTTP.
+  const addresses = new AddressWatcher();
   const tftpServer = new TftpServer({
-    host: o.tftp.host,
-    port: o.tftp.port,
     maxTransfers: o.maxTransfers,
     maxPerClient: o.maxPerClient,
     maxPerSubnet: o.maxPerSubnet,
@@ -135,34 +139,43 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       return { size: f.file.size, stream: f.stream() };
     },
   });
-  let http: Server | null = null;
-  let tftp: Endpoint[];
+  // Without IP_PKTINFO a UDP socket on 0.0.0.0 cannot tell which address a request came to, and PXE
+  // firmware wants replies from that address: so TFTP on 0.0.0.0 gets one socket per local address.
+  const tftp = new Listeners({
+    service: 'tftp', host: o.tftp.host, port: o.tftp.port, perAddress: true, addresses, log: o.log,
+    open: (address, port) => tftpServer.listenOn(address, port),
+    changed: (e) => o.listening?.('tftp', e),
+  });
+  // A TCP socket on 0.0.0.0 accepts on addresses that appear later, so HTTP needs one listener at most.
+  const http = o.http && new Listeners({
+    service: 'http', host: o.http.host, port: o.http.port, perAddress: false, addresses, log: o.log,
+    open: (address, port) => listenHttp(files, o.log, { maxConnections: o.maxHttpConnections }, address, port),
+    changed: (e) => o.listening?.('http', e),
+  });
   try {
-    tftp = (await tftpServer.listen()).map(({ address, port }) => ({ host: address, port }));
-    if (o.http) {
-      http = createHttpServer(files, o.log, { maxConnections: o.maxHttpConnections });
-      await new Promise<void>((resolve, reject) => {
-        http!.once('error', reject);
-        http!.listen(o.http!.port, o.http!.host, () => resolve());
-      });
-    }
+    await tftp.start();
+    await http?.start();
   } catch (e) {
     release.stop();
+    await tftp.close();
     await tftpServer.close();
     throw e;
   }
   o.log(`gateway: serving release ${snap.manifest.id} (${snap.files.size} files)`);
-  const httpAddress = http ? (http.address() as AddressInfo) : null;
+  const endpoints = (l: { address: string; port: number }[]): Endpoint[] => l.map(({ address, port }) => ({ host: address, port }));
   return {
-    tftp,
-    http: httpAddress ? { host: httpAddress.address, port: httpAddress.port } : null,
+    get tftp() {
+      return endpoints(tftp.endpoints);
+    },
+    get http() {
+      return http ? endpoints(http.endpoints)[0] ?? null : null;
+    },
     async close() {
       release.stop();
+      // Transfers are ended before their listeners close, so none is reported as stranded.
       await tftpServer.close();
-      if (http) {
-        http.closeAllConnections();
-        await new Promise<void>((r) => http!.close(() => r()));
-      }
+      await tftp.close();
+      await http?.close();
     },
   };
 }

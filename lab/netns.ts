@@ -2,7 +2,7 @@
 // processes started in it are ended by PID, and the namespace is deleted,
 // whatever happens.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { openSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { stopChild } from './process.ts';
 
 export const BRIDGE_IP = '192.168.150.1';
@@ -12,23 +12,27 @@ export class Netns {
   private readonly children: ChildProcess[] = [];
 
   create(): void {
-    const ip = (...args: string[]): void => {
-      execFileSync('ip', ['-n', this.name, ...args]);
-    };
     execFileSync('ip', ['netns', 'add', this.name]);
-    ip('link', 'set', 'lo', 'up');
-    ip('link', 'add', 'br0', 'type', 'bridge');
-    ip('addr', 'add', `${BRIDGE_IP}/24`, 'dev', 'br0');
-    ip('link', 'set', 'br0', 'up');
-    ip('tuntap', 'add', 'tap0', 'mode', 'tap');
-    ip('link', 'set', 'tap0', 'master', 'br0');
-    ip('link', 'set', 'tap0', 'up');
+    this.ip('link', 'set', 'lo', 'up');
+    this.ip('link', 'add', 'br0', 'type', 'bridge');
+    this.ip('addr', 'add', `${BRIDGE_IP}/24`, 'dev', 'br0');
+    this.ip('link', 'set', 'br0', 'up');
+    this.ip('tuntap', 'add', 'tap0', 'mode', 'tap');
+    this.ip('link', 'set', 'tap0', 'master', 'br0');
+    this.ip('link', 'set', 'tap0', 'up');
+  }
+
+  /** Runs `ip ARGS` on the namespace, e.g. ip('addr', 'add', '10.77.0.1/24', 'dev', 'd0'). */
+  ip(...args: string[]): void {
+    execFileSync('ip', ['-n', this.name, ...args]);
   }
 
   /** Starts `cmd` inside the namespace, output to `log`. */
   spawn(cmd: string, args: string[], log: string, env: NodeJS.ProcessEnv = process.env, cwd?: string): ChildProcess {
     const fd = openSync(log, 'a');
     const child = spawn('ip', ['netns', 'exec', this.name, cmd, ...args], { stdio: ['ignore', fd, fd], env, cwd });
+    // The child has its own copy.
+    closeSync(fd);
     this.children.push(child);
     return child;
   }

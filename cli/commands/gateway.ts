@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import type { CommonOptions } from '../../client/canister.ts';
 import { GATEWAY_DEFAULTS } from '../../gateway/defaults.ts';
+import type { ListenerEvent } from '../../gateway/listeners.ts';
 import { TFTP_DEFAULTS } from '../../gateway/tftp/server.ts';
 import { canisterCommand } from '../canister_command.ts';
 import { byteCount, endpoint, endpointOrOff, integer, releaseId, type Endpoint } from '../flags.ts';
@@ -38,9 +39,19 @@ export function register(program: Command): void {
       // The last resort: a fault in serving one client must not stop the others.
       process.on('uncaughtException', (e) => log(`internal error (still serving): ${e.stack ?? e.message}`));
       process.on('unhandledRejection', (e) => log(`internal error (still serving): ${e instanceof Error ? e.stack : String(e)}`));
-      const g = await startGateway({ ...o, pollSeconds: o.poll, fetchTimeoutMs: o.fetchTimeout * 1000, log });
-      for (const t of g.tftp) process.stdout.write(`tftp listening on ${t.host}:${t.port}\n`);
-      if (g.http) process.stdout.write(`http listening on http://${g.http.host}:${g.http.port}\n`);
+      // On stdout, for scripts and tests to follow: the addresses listened on once started, then each one
+      // listened on as its address appears, and each one stopped as its address goes away.
+      const say = (service: 'tftp' | 'http', e: ListenerEvent): void => {
+        process.stdout.write(`${service} ${e.listening ? '' : 'stopped '}listening on ${service === 'http' ? 'http://' : ''}${e.address}:${e.port}\n`);
+      };
+      let started = false;
+      const listening = (service: 'tftp' | 'http', e: ListenerEvent): void => {
+        if (started) say(service, e);
+      };
+      const g = await startGateway({ ...o, pollSeconds: o.poll, fetchTimeoutMs: o.fetchTimeout * 1000, log, listening });
+      for (const t of g.tftp) say('tftp', { address: t.host, port: t.port, listening: true });
+      if (g.http) say('http', { address: g.http.host, port: g.http.port, listening: true });
+      started = true;
       const stop = (): void => {
         g.close().then(() => process.exit(0), () => process.exit(1));
       };

@@ -67,8 +67,8 @@ interface Served {
 
 async function serve(o: Partial<TftpOptions> = {}): Promise<Served> {
   const logs: string[] = [];
-  const server = new TftpServer({ host: '127.0.0.1', port: 0, handler, log: (l) => logs.push(l), ...o });
-  const [{ port }] = await server.listen();
+  const server = new TftpServer({ handler, log: (l) => logs.push(l), ...o });
+  const { port } = await server.listenOn('127.0.0.1', 0);
   return { server, port, logs };
 }
 

@@ -7,15 +7,12 @@
 // anything is sent, every send failure ends only its transfer, and slots are
 // shared out by gateway/tftp/slots.ts.
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import { networkInterfaces } from 'node:os';
 import { LogThrottle, printable } from '../log.ts';
 import { ERR, OP, error, oack, parse } from './packet.ts';
 import { Slots, type SlotHolder } from './slots.ts';
 import { BlockReader, TftpError, netascii, type Client, type Handler, type Source } from './source.ts';
 
 export interface TftpOptions {
-  host: string;
-  port: number;
   handler: Handler;
   /** Largest blksize granted (RFC 2348 allows up to 65464). */
   maxBlksize?: number;
@@ -36,6 +33,13 @@ export interface TftpOptions {
   /** How long a transfer waits for its handler or source before it fails, ms. */
   sourceTimeoutMs?: number;
   log?: (line: string) => void;
+}
+
+/** One listening socket, as listenOn() opened it. */
+export interface TftpListener {
+  readonly port: number;
+  /** Closes it; transfers that came through it carry on (or fail, if their address is gone). */
+  close(): Promise<void>;
 }
 
 export interface TransferRecord {
@@ -73,11 +77,13 @@ export const TFTP_DEFAULTS = {
   minRate: 16 * 1024,
 } as const;
 
+type Options = Required<TftpOptions>;
+
 export class TftpServer {
-  private readonly listeners: Socket[] = [];
+  private readonly listeners = new Set<Socket>();
   private readonly transfers = new Map<string, Transfer>();
   private readonly slots: Slots<Transfer>;
-  private readonly o: Required<TftpOptions>;
+  private readonly o: Options;
   private readonly notices: LogThrottle;
 
   constructor(o: TftpOptions) {
@@ -88,36 +94,39 @@ export class TftpServer {
     this.notices = new LogThrottle(this.o.log);
   }
 
-  /** Binds the listening sockets; returns the addresses actually bound. */
-  async listen(): Promise<{ address: string; port: number }[]> {
-    // Without IP_PKTINFO a socket on 0.0.0.0 cannot tell which address a
-    // request came to, so each local IPv4 address gets its own socket.
-    const hosts = this.o.host === '0.0.0.0'
-      ? Object.values(networkInterfaces()).flat().filter((i) => i && i.family === 'IPv4').map((i) => i!.address)
-      : [this.o.host];
-    const bound: { address: string; port: number }[] = [];
-    for (const host of hosts) {
-      // A burst of requests (a rack powering on, or an attacker) must not overflow the
-      // default ~200 KiB receive buffer and drop the next client's RRQ; the kernel caps this at rmem_max.
-      const socket = createSocket({ type: 'udp4', recvBufferSize: LISTENER_BUFFER_BYTES });
-      await bind(socket, this.o.port, host);
-      socket.on('error', (e) => this.notices.line('listener-error', `tftp: socket error on ${host}: ${e.message}`));
-      socket.on('message', (msg, rinfo) => {
-        try {
-          this.onRequest(socket, host, msg, rinfo);
-        } catch (e) {
-          this.notices.line('internal', `tftp: internal error on a request from ${rinfo.address}:${rinfo.port}: ${(e as Error).message}`);
-        }
-      });
-      this.listeners.push(socket);
-      bound.push({ address: host, port: socket.address().port });
-    }
-    return bound;
+  /** Binds a listening socket to `host`:`port` (0: any free port); bind errors (EADDRNOTAVAIL, EADDRINUSE) are thrown. */
+  async listenOn(host: string, port: number): Promise<TftpListener> {
+    // A burst of requests (a rack powering on, or an attacker) must not overflow the
+    // default ~200 KiB receive buffer and drop the next client's RRQ; the kernel caps this at rmem_max.
+    const socket = createSocket({ type: 'udp4', recvBufferSize: LISTENER_BUFFER_BYTES });
+    await bind(socket, port, host);
+    socket.on('error', (e) => this.notices.line('listener-error', `tftp: socket error on ${host}: ${e.message}`));
+    socket.on('message', (msg, rinfo) => {
+      try {
+        this.onRequest(socket, host, msg, rinfo);
+      } catch (e) {
+        this.notices.line('internal', `tftp: internal error on a request from ${rinfo.address}:${rinfo.port}: ${(e as Error).message}`);
+      }
+    });
+    this.listeners.add(socket);
+    return {
+      port: socket.address().port,
+      close: async () => {
+        if (!this.listeners.delete(socket)) return;
+        // Their sockets stay bound to the address: they end when a send fails or the client stops answering.
+        const running = [...this.transfers.values()].filter((t) => t.local === host).length;
+        if (running > 0) this.o.log(`tftp: stopped listening on ${host}; ${running} transfers running on it may fail`);
+        await closed(socket);
+      },
+    };
   }
 
+  /** Ends every transfer and closes every listening socket. */
   async close(): Promise<void> {
     for (const t of this.transfers.values()) t.abort('server shutting down');
-    await Promise.all(this.listeners.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    const all = [...this.listeners];
+    this.listeners.clear();
+    await Promise.all(all.map(closed));
   }
 
   private onRequest(listener: Socket, local: string, msg: Buffer, rinfo: RemoteInfo): void {
@@ -187,6 +196,10 @@ function sendTo(socket: Socket, b: Buffer, to: RemoteInfo, notices: LogThrottle)
   }
 }
 
+function closed(s: Socket): Promise<void> {
+  return new Promise((r) => s.close(() => r()));
+}
+
 function closeQuietly(s: Socket | null): void {
   try {
     s?.close();
@@ -194,8 +207,6 @@ function closeQuietly(s: Socket | null): void {
     // Never bound, or already closed.
   }
 }
-
-type Options = Required<TftpOptions>;
 
 class Transfer implements SlotHolder {
   private socket: Socket | null = null;
@@ -234,7 +245,8 @@ class Transfer implements SlotHolder {
 
   constructor(
     private readonly o: Options,
-    private readonly local: string,
+    /** The local address the request came to, and replies leave from. */
+    readonly local: string,
     readonly client: Client,
     private readonly path: string,
     private readonly ascii: boolean,
