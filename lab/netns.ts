@@ -11,9 +11,13 @@ export class Netns {
   readonly name = `icboot-e2e-${process.pid}`;
   private readonly children: ChildProcess[] = [];
 
+  /** `bridged`: with br0 at BRIDGE_IP and a tap for a bare QEMU; without, loopback only (libvirt brings its own bridge). */
+  constructor(private readonly bridged = true) {}
+
   create(): void {
     execFileSync('ip', ['netns', 'add', this.name]);
     this.ip('link', 'set', 'lo', 'up');
+    if (!this.bridged) return;
     this.ip('link', 'add', 'br0', 'type', 'bridge');
     this.ip('addr', 'add', `${BRIDGE_IP}/24`, 'dev', 'br0');
     this.ip('link', 'set', 'br0', 'up');

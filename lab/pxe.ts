@@ -24,11 +24,15 @@ async function waitFor(file: string, pattern: RegExp, since: number, deadline: n
   return Date.now() - since;
 }
 
+/** `icboot gateway` as the boot tests (and the README) run it: TFTP on the bridge address, port 69, with a disk cache. */
+export function gatewayArgs(address: string, cacheDir: string): string[] {
+  return ['gateway', '--tftp', `${address}:69`, '--cache-dir', cacheDir];
+}
+
 export class PxeLab {
-  readonly ns = new Netns();
   readonly env: NodeJS.ProcessEnv;
 
-  constructor(readonly work: string) {
+  constructor(readonly work: string, readonly ns = new Netns()) {
     this.env = {
       ...process.env,
       HOME: work,
@@ -57,11 +61,11 @@ export class PxeLab {
     this.ns.run(process.execPath, [ICBOOT, 'upload', tree, '--label', 'e2e'], this.env, this.work);
   }
 
-  /** Runs `icboot gateway` on the bridge address, port 69; returns its log file. */
-  async gateway(name = 'gateway'): Promise<string> {
+  /** Runs `icboot gateway` on `address` (the bridge's), port 69; returns its log file once it listens. */
+  async gateway(name = 'gateway', address = BRIDGE_IP): Promise<string> {
     const log = this.log(`${name}.log`);
-    const child = this.ns.spawn(process.execPath, [ICBOOT, 'gateway', '--tftp', `${BRIDGE_IP}:69`, '--cache-dir', join(this.work, `${name}-cache`)], log, this.env, this.work);
-    await waitFor(log, /tftp listening on/, Date.now(), Date.now() + 30_000);
+    const child = this.ns.spawn(process.execPath, [ICBOOT, ...gatewayArgs(address, join(this.work, `${name}-cache`))], log, this.env, this.work);
+    await waitFor(log, /tftp listening on/, Date.now(), Date.now() + 60_000);
     this.stopLast = () => stopChild(child, 'SIGTERM');
     return log;
   }
