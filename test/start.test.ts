@@ -33,18 +33,3 @@ describe('npm start', () => {
     assert.equal(await second.stop('SIGINT'), 0);
   });
 });
-
-describe('icboot libvirt-network', () => {
-  it('prints a network whose DHCP points at the gateway and serves no TFTP itself', async () => {
-    const env = cliEnv('local');
-    const r = await icboot(['libvirt-network', '--gateway-ip', '192.168.150.1', '--bootfile', 'pxelinux.0'], env);
-    assert.equal(r.code, 0, r.stderr);
-    const xml = r.stdout.toString();
-    assert.match(xml, /<bootp file='pxelinux\.0' server='192\.168\.150\.1'\/>/);
-    assert.match(xml, /<ip address='192\.168\.150\.1' netmask='255\.255\.255\.0'>/);
-    assert.doesNotMatch(xml, /<tftp/);
-    const bad = await icboot(['libvirt-network', '--gateway-ip', '999.1.1.1'], env);
-    assert.equal(bad.code, 1);
-    assert.match(bad.stderr, /--gateway-ip must be an IPv4 address/);
-  });
-});
