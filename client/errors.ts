@@ -1,5 +1,6 @@
-/** An error whose message a user can act on; the CLI prints it as one line. */
-export class UserError extends Error {}
+import { UserError } from '../common/errors.ts';
+
+export { UserError };
 
 /** A failure that may go away when the call is repeated (network, overload, a stalled endpoint). */
 export class TransientError extends UserError {}

@@ -2,7 +2,7 @@
 // (keeping the original for --revert), or revert it. A failure at any step
 // leaves the network as it was.
 import { createTwoFilesPatch } from 'diff';
-import { UserError } from '../client/errors.ts';
+import { UserError } from '../common/errors.ts';
 import { canonical, editNetwork, networkUuid, newNetwork, withoutBootSettings } from './network_xml.ts';
 import type { SavedNetworks } from './saved.ts';
 import type { Virsh } from './virsh.ts';

@@ -5,7 +5,7 @@
 // options, comments) is kept as it was, because the edit is made on a DOM.
 import { isIPv4 } from 'node:net';
 import { DOMParser, ParseError, XMLSerializer, type Document, type Element, type Node } from '@xmldom/xmldom';
-import { UserError } from '../client/errors.ts';
+import { UserError } from '../common/errors.ts';
 import { pathError } from '../common/path.ts';
 
 export type NetworkXmlProblem = 'malformed' | 'not-a-network' | 'no-ip' | 'ipv6-only' | 'no-dhcp' | 'two-dhcp' | 'bad-address' | 'bad-bootfile';

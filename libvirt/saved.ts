@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { writeAtomic } from '../common/write_atomic.ts';
-import { UserError } from '../client/errors.ts';
+import { UserError } from '../common/errors.ts';
 
 export type Saved = { kind: 'edited'; original: string } | { kind: 'created'; uuid: string };
 

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UserError } from '../client/errors.ts';
+import { UserError } from '../common/errors.ts';
 
 export type VirshProblem = 'missing' | 'no-daemon' | 'denied' | 'unreachable' | 'failed';
 

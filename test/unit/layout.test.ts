@@ -17,7 +17,7 @@ const ALLOWED: Record<string, string[]> = {
   devnet: ['common'],
   uploader: ['common', 'client'],
   gateway: ['common', 'client'],
-  libvirt: ['common', 'client'],
+  libvirt: ['common'],
   cli: ['common', 'client', 'canister', 'uploader', 'gateway', 'devnet', 'libvirt'],
   lab: ['common', 'client', 'cli', 'gateway'],
   test: ['common', 'client', 'canister', 'uploader', 'gateway', 'devnet', 'libvirt', 'cli', 'lab'],
