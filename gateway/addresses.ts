@@ -9,7 +9,7 @@ export interface AddressChange {
 }
 
 /** How often the interfaces are read, ms. */
-export const ADDRESS_POLL_MS = 2000;
+const ADDRESS_POLL_MS = 2000;
 
 /** The IPv4 addresses on the interfaces `networkInterfaces()` describes. */
 export function localIPv4(interfaces: ReturnType<typeof networkInterfaces> = networkInterfaces()): Set<string> {
@@ -38,7 +38,7 @@ export class AddressWatcher {
     return this.current;
   }
 
-  /** Calls `f` with each change until the returned function is called. */
+  /** Calls `f` after each look (with what changed, possibly nothing) until the returned function is called. */
   subscribe(f: (c: AddressChange) => void): () => void {
     this.subscribers.add(f);
     // Not unref'd: a gateway still waiting for its only address has nothing else keeping it alive.
@@ -62,7 +62,7 @@ export class AddressWatcher {
     }
     const change = diffAddresses(this.current, now);
     this.current = now;
-    if (change.added.length === 0 && change.removed.length === 0) return;
+    // Every look is reported, an empty change included, so a subscriber can retry what failed on the last one.
     for (const f of this.subscribers) f(change);
   }
 }

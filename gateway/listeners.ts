@@ -2,6 +2,7 @@
 // come and go: with 0.0.0.0 and one listener per address (TFTP), every local
 // IPv4 address; otherwise the one address given, which may appear only after
 // the gateway starts (libvirt creates virbr0 when its network starts).
+import { isIPv4 } from 'node:net';
 import type { AddressChange, AddressWatcher } from './addresses.ts';
 
 /** One bound socket (or server) of a service. */
@@ -39,6 +40,8 @@ export class Listeners {
   private queue: Promise<void> = Promise.resolve();
   private unsubscribe: (() => void) | null = null;
   private readonly everyAddress: boolean;
+  /** Addresses the watcher lists but that were gone again when we bound (EADDRNOTAVAIL): retried at the next look. */
+  private readonly flapped = new Set<string>();
 
   constructor(private readonly o: ListenersOptions) {
     this.everyAddress = o.perAddress && o.host === '0.0.0.0';
@@ -83,17 +86,21 @@ export class Listeners {
   }
 
   private async update(c: AddressChange): Promise<void> {
-    if (!this.unsubscribe) return;
     for (const address of c.removed) {
+      this.flapped.delete(address);
       const l = this.open.get(address);
-      if (!l) continue;
+      if (!l || !this.unsubscribe) continue;
       this.open.delete(address);
       await l.close();
       this.o.changed?.({ address, port: l.port, listening: false });
       if (!this.everyAddress) this.waiting(address);
     }
-    for (const address of c.added) {
-      if ((this.everyAddress || address === this.o.host) && !this.open.has(address)) await this.add(address, false);
+    const wanted = [...c.added, ...this.flapped].filter((a) => (this.everyAddress || a === this.o.host) && this.o.addresses.addresses.has(a));
+    this.flapped.clear();
+    for (const address of new Set(wanted)) {
+      // close() may have come while an earlier listener was opening.
+      if (!this.unsubscribe) return;
+      if (!this.open.has(address)) await this.add(address, false);
     }
   }
 
@@ -102,13 +109,18 @@ export class Listeners {
     try {
       l = await this.o.open(address, this.o.port);
     } catch (e) {
-      // Gone again already (every address), or not there yet: its appearance is reported later.
-      if (notPresent(e)) {
-        if (!this.everyAddress) this.waiting(address);
+      // Only an IPv4 address can appear later: the watcher follows nothing else (a name, IPv6).
+      if (notPresent(e) && (this.everyAddress || isIPv4(address))) {
+        if (this.o.addresses.addresses.has(address)) this.flapped.add(address);
+        else if (!this.everyAddress) this.waiting(address);
         return;
       }
       if (atStart) throw e;
       this.o.log(`${this.o.service}: cannot listen on ${address}:${this.o.port}: ${(e as Error).message}; trying again when the address next appears`);
+      return;
+    }
+    if (!this.unsubscribe && !atStart) {
+      await l.close();
       return;
     }
     this.open.set(address, l);

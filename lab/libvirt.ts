@@ -5,11 +5,12 @@
 // daemons itself (../shared/docs/libvirt-lab.md), and teardown() puts back
 // everything it changed on the host, step by step, also after a failure.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, readdirSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { icboot, type CliEnv, type CliResult } from './cli.ts';
 import { run } from './gateway.ts';
 import { Netns } from './netns.ts';
+import { probeSystemSockets } from '../libvirt/virsh.ts';
 import { until } from './poll.ts';
 import { PxeLab } from './pxe.ts';
 
@@ -75,6 +76,17 @@ async function stopPid(pid: number, comm: string): Promise<void> {
   }
 }
 
+/** Guests, networks other than the stock `default`, and autostart links in the host's libvirt configuration. */
+function hostDefinitions(): string[] {
+  const list = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir).map((f) => join(dir, f)) : []);
+  return [
+    ...list('/etc/libvirt/qemu').filter((f) => f.endsWith('.xml')),
+    ...list('/etc/libvirt/qemu/networks').filter((f) => f.endsWith('.xml') && f !== NETWORK_FILE),
+    ...list('/etc/libvirt/qemu/networks/autostart'),
+    ...list('/etc/libvirt/qemu/autostart'),
+  ];
+}
+
 /** What libvirt's Debian packages leave to systemd's sysusers and tmpfiles; idempotent. */
 function fillPackageGaps(): void {
   const has = (db: string, key: string): boolean => {
@@ -132,6 +144,8 @@ export class LibvirtLab {
   private libvirtd: number | null = null;
   private virtlogd: number | null = null;
   private guestStarted = false;
+  /** The networks libvirtd knew when it started: teardown removes any other (a test's own, left by a failure). */
+  private networksAtStart: string[] = [];
 
   constructor(readonly work: string) {
     this.canister = new PxeLab(work, new Netns(false));
@@ -183,9 +197,15 @@ export class LibvirtLab {
    */
   async start(tree: string): Promise<void> {
     const foreign = livePid(LIBVIRTD_PID, 'libvirtd');
-    if (foreign !== null) {
-      throw new LibvirtLabError('foreign-daemon', `a libvirtd the lab did not start is running (PID ${foreign}, ${LIBVIRTD_PID}); `
+    if (foreign !== null || (await probeSystemSockets()).includes(null)) {
+      throw new LibvirtLabError('foreign-daemon', `a libvirt daemon the lab did not start is running (${foreign !== null ? `libvirtd PID ${foreign}` : 'a socket under /run/libvirt answers'}); `
         + 'the lab never uses or stops it: stop it, or run the test on a machine without one');
+    }
+    // The lab's libvirtd reads the host's /etc/libvirt: it would load, and autostart, the host's own guests and networks in the namespace.
+    const hosts = hostDefinitions();
+    if (hosts.length) {
+      throw new LibvirtLabError('foreign-daemon', `this host has libvirt definitions of its own (${hosts.join(', ')}), which the lab's libvirtd would load; `
+        + 'run the test on a machine whose libvirt has only the stock default network');
     }
     fillPackageGaps();
     this.hostKvm = udevKvm();
@@ -200,11 +220,17 @@ export class LibvirtLab {
     this.libvirtd = await until(() => livePid(LIBVIRTD_PID, 'libvirtd'), `libvirtd's PID in ${LIBVIRTD_PID}`, 30_000, 100);
     await until(async () => (await run('virsh', ['-c', URI, 'net-list', '--all'])).code === 0, 'virsh net-list to answer (see /var/log/libvirt/libvirtd.log)', 120_000, 250);
     this.before = { definition: await this.definition(), file: this.networkFile() };
+    this.networksAtStart = await this.networkNames('--all');
     if (!(await this.active())) await this.virsh('net-start', NETWORK);
   }
 
+  /** Names of the running networks, or with `--all` of every network. */
+  async networkNames(...filters: string[]): Promise<string[]> {
+    return (await this.virsh('net-list', '--name', ...filters)).split('\n').map((l) => l.trim()).filter(Boolean);
+  }
+
   private async active(): Promise<boolean> {
-    return (await this.virsh('net-list', '--name')).split('\n').map((l) => l.trim()).includes(NETWORK);
+    return (await this.networkNames()).includes(NETWORK);
   }
 
   /** Runs `icboot gateway` on the bridge address, port 69, inside the namespace; returns its log file. */
@@ -251,6 +277,12 @@ export class LibvirtLab {
     if (this.libvirtd !== null) {
       if (this.guestStarted) await step('remove the guest', () => this.removeGuest());
       if (this.before) await step('revert the network', () => this.revertNetwork());
+      await step('remove networks the tests defined', async () => {
+        for (const name of (await this.networkNames('--all')).filter((n) => !this.networksAtStart.includes(n))) {
+          if ((await this.networkNames()).includes(name)) await this.virsh('net-destroy', name);
+          await this.virsh('net-undefine', name);
+        }
+      });
       // libvirtd leaves a network's dnsmasq running when it exits; whoever started it, it runs in the lab's namespace.
       await step('stop the network', async () => {
         if (await this.active()) await this.virsh('net-destroy', NETWORK);

@@ -213,14 +213,27 @@ const escape = (v: string): string => v.replace(/&/g, '&amp;').replace(/</g, '&l
  * as the same: attribute order, quoting, indentation and comments aside.
  */
 export function canonical(xml: string): string {
-  const walk = (n: Node): string => {
-    if (n.nodeType === TEXT) return (n.nodeValue ?? '').trim() ? JSON.stringify((n.nodeValue ?? '').trim()) : '';
-    if (n.nodeType !== ELEMENT) return '';
-    const e = n as Element;
-    const attrs = Array.from(e.attributes).map((a) => `${a.name}=${JSON.stringify(a.value)}`).sort().join(' ');
-    return `<${e.tagName} ${attrs}>${Array.from(e.childNodes).map(walk).join('')}</>`;
-  };
-  return walk(parse(xml, 'network XML').documentElement!);
+  return canonicalNode(parse(xml, 'network XML').documentElement!);
+}
+
+function canonicalNode(n: Node): string {
+  if (n.nodeType === TEXT) return (n.nodeValue ?? '').trim() ? JSON.stringify((n.nodeValue ?? '').trim()) : '';
+  if (n.nodeType !== ELEMENT) return '';
+  const e = n as Element;
+  const attrs = Array.from(e.attributes).map((a) => `${a.name}=${JSON.stringify(a.value)}`).sort().join(' ');
+  return `<${e.tagName} ${attrs}>${Array.from(e.childNodes).map(canonicalNode).join('')}</>`;
+}
+
+/** Guests attached to a running network, as its live XML counts them (`<network connections='N'>`). */
+export function networkConnections(xml: string): number {
+  return Number(parse(xml, 'network XML').documentElement!.getAttribute('connections') ?? 0) || 0;
+}
+
+/** Only icboot's part of the network (`<bootp>` and `<tftp>`), canonical: whether a running network already has the edit. */
+export function bootSettings(xml: string): string {
+  const doc = parse(xml, 'network XML');
+  const mine = children(doc.documentElement!, 'ip').flatMap((ip) => [...children(ip, 'tftp'), ...children(ip, 'dhcp').flatMap((d) => children(d, 'bootp'))]);
+  return mine.map(canonicalNode).join('');
 }
 
 /** The network without icboot's part (`<bootp>` and `<tftp>`), to tell whether anything else changed. */

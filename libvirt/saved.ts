@@ -38,8 +38,14 @@ export class SavedNetworks {
   put(name: string, saved: Saved): void {
     try {
       mkdirSync(this.dir, { recursive: true });
-      if (saved.kind === 'edited') writeAtomic(this.originalFile(name), saved.original);
-      else writeAtomic(this.createdFile(name), `${saved.uuid}\n`);
+      // One record per network: a new one replaces the other kind.
+      if (saved.kind === 'edited') {
+        writeAtomic(this.originalFile(name), saved.original);
+        rmSync(this.createdFile(name), { force: true });
+      } else {
+        writeAtomic(this.createdFile(name), `${saved.uuid}\n`);
+        rmSync(this.originalFile(name), { force: true });
+      }
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       throw new UserError(`cannot save network ${name}'s original definition under ${this.dir} (${err.code ?? err.message}), so --revert could not restore it; nothing was changed. `

@@ -23,6 +23,11 @@ export function connectionUri(env: NodeJS.ProcessEnv = process.env): string {
 /** The sockets a system libvirt listens on: the monolithic daemon's, then the modular daemons'. */
 const SYSTEM_SOCKETS = ['/run/libvirt/libvirt-sock', '/run/libvirt/virtqemud-sock', '/run/libvirt/virtnetworkd-sock'];
 
+/** Per system socket: null if a daemon answers on it, else the errno of the connect(). */
+export function probeSystemSockets(): Promise<(string | null)[]> {
+  return Promise.all(SYSTEM_SOCKETS.map(probe));
+}
+
 /** Why a system socket cannot be reached, by the errno of a connect() to it. */
 function probe(path: string): Promise<string | null> {
   return new Promise((resolve) => {
@@ -78,7 +83,7 @@ export class Virsh {
     if (r.code === 0) return;
     const virsh = reason(r.stderr);
     if (this.uri === 'qemu:///system') {
-      const codes = await Promise.all(SYSTEM_SOCKETS.map(probe));
+      const codes = await probeSystemSockets();
       const denied = codes.indexOf('EACCES');
       if (codes.every((c) => c === 'ENOENT' || c === 'ECONNREFUSED')) {
         throw new VirshError('no-daemon', 'libvirtd is not running (no libvirt socket answers under /run/libvirt): start it with `systemctl start libvirtd` '

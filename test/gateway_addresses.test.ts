@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { REPO, tempDir } from '../lab/devnet.ts';
 import { until } from '../lab/poll.ts';
 import { stopChild } from '../lab/process.ts';
+import { Netns } from '../lab/netns.ts';
 import { PxeLab } from '../lab/pxe.ts';
 
 const ICBOOT = join(REPO, 'cli', 'icboot.js');
@@ -20,7 +21,7 @@ const DEADLINE_MS = 60_000;
 describe('gateway on addresses that come and go', () => {
   const work = tempDir('addresses');
   const tree = join(work, 'tree');
-  const lab = new PxeLab(work);
+  const lab = new PxeLab(work, new Netns(false));
   const files = { 'pxelinux.0': randomBytes(200_000), 'boot/hello.txt': Buffer.from('hello from the canister\n') };
 
   before(async () => {

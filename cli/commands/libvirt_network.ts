@@ -43,6 +43,7 @@ export function register(program: Command): void {
       process.stdout.write(p.xml.endsWith('\n') ? p.xml : `${p.xml}\n`);
       notice(p.changed
         ? `${p.exists ? 'this is the edit' : `network ${p.name} does not exist; this is the network`} icboot would make: run again with --apply to make it`
-        : `network ${p.name} already sends PXE clients to ${p.gatewayIp}; nothing to change`);
+        : p.stale ? `network ${p.name} is defined to send PXE clients to ${p.gatewayIp}, but runs without it: --apply restarts it`
+          : `network ${p.name} already sends PXE clients to ${p.gatewayIp}; nothing to change`);
     });
 }

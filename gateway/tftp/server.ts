@@ -177,11 +177,15 @@ export class TftpServer {
   }
 }
 
+/** Binds `socket`; on failure it is closed, so a listener retried each time its address appears leaks nothing. */
 function bind(socket: Socket, port: number, address: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    socket.once('error', reject);
+    socket.once('error', (e) => {
+      closeQuietly(socket);
+      reject(e);
+    });
     socket.bind(port, address, () => {
-      socket.off('error', reject);
+      socket.removeAllListeners('error');
       resolve();
     });
   });

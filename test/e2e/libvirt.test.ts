@@ -11,9 +11,9 @@ import { assembleDebianTree } from '../../cli/sample.ts';
 import { icboot } from '../../lab/cli.ts';
 import { REPO, tempDir } from '../../lab/devnet.ts';
 import { run } from '../../lab/gateway.ts';
+import { networkUuid as uuid } from '../../libvirt/network_xml.ts';
 import { APPLY, LIBVIRT_BRIDGE_IP, LibvirtLab, NETWORK, seconds } from '../../lab/libvirt.ts';
 
-const uuid = (xml: string): string | undefined => /<uuid>([^<]+)<\/uuid>/.exec(xml)?.[1];
 const mac = (xml: string): string | undefined => /<mac address='([^']+)'\/>/.exec(xml)?.[1];
 const BOOTP = `<bootp file='pxelinux.0' server='${LIBVIRT_BRIDGE_IP}'/>`;
 
@@ -49,11 +49,12 @@ describe('a libvirt guest boots through the gateway', () => {
 
   after(async () => {
     const failures = await lab.teardown();
-    if (!process.env.ICBOOT_KEEP_E2E) rmSync(lab.work, { recursive: true, force: true });
+    // The logs stay for a teardown that failed.
+    if (!process.env.ICBOOT_KEEP_E2E && failures.length === 0) rmSync(lab.work, { recursive: true, force: true });
     assert.deepEqual(failures.map((f) => f.message), []);
   }, { timeout: 300_000 });
 
-  const names = async (...filters: string[]): Promise<string[]> => (await lab.virsh('net-list', '--name', ...filters)).split('\n').map((l) => l.trim());
+  const names = (...filters: string[]): Promise<string[]> => lab.networkNames(...filters);
 
   /** Stops and undefines a network of the test's own, if it is there. */
   async function removeNetwork(name: string): Promise<void> {
@@ -92,9 +93,11 @@ describe('a libvirt guest boots through the gateway', () => {
     }
 
     const definition = await lab.definition();
-    const r = await lab.icboot(['libvirt-network', '--apply'], { XDG_STATE_HOME: '/etc/hostname' });
+    const notADir = join(lab.work, 'not-a-folder');
+    writeFileSync(notADir, '');
+    const r = await lab.icboot(['libvirt-network', '--apply'], { XDG_STATE_HOME: notADir });
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^icboot: cannot save network default's original definition under \/etc\/hostname\/icboot\/libvirt\/.* nothing was changed/m);
+    assert.match(r.stderr, /^icboot: cannot save network default's original definition under \S+not-a-folder\/icboot\/libvirt\/.* nothing was changed/m);
     assert.equal(await lab.definition(), definition);
   });
 

@@ -19,7 +19,7 @@ const ALLOWED: Record<string, string[]> = {
   gateway: ['common', 'client'],
   libvirt: ['common'],
   cli: ['common', 'client', 'canister', 'uploader', 'gateway', 'devnet', 'libvirt'],
-  lab: ['common', 'client', 'cli', 'gateway'],
+  lab: ['common', 'client', 'cli', 'gateway', 'libvirt'],
   test: ['common', 'client', 'canister', 'uploader', 'gateway', 'devnet', 'libvirt', 'cli', 'lab'],
   bench: ['common', 'client', 'uploader', 'gateway', 'devnet', 'cli', 'lab'],
 };
