@@ -9,6 +9,7 @@ import * as devnet from './commands/devnet.ts';
 import * as gateway from './commands/gateway.ts';
 import * as libvirtNetwork from './commands/libvirt_network.ts';
 import * as ls from './commands/ls.ts';
+import * as machines from './commands/machines.ts';
 import * as publish from './commands/publish.ts';
 import * as releases from './commands/releases.ts';
 import * as sample from './commands/sample.ts';
@@ -16,7 +17,7 @@ import * as status from './commands/status.ts';
 import * as upload from './commands/upload.ts';
 
 /** In the order `icboot --help` lists them. */
-const COMMANDS = [devnet, sample, libvirtNetwork, gateway, deploy, upload, ls, cat, releases, publish, deleteRelease, access, status];
+const COMMANDS = [devnet, sample, libvirtNetwork, gateway, deploy, upload, machines, ls, cat, releases, publish, deleteRelease, access, status];
 
 export function program(): Command {
   const p = new Command('icboot')

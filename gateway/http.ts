@@ -1,18 +1,27 @@
 // HTTP for iPXE chainloading: GET and HEAD of the boot tree, with
 // Content-Length, single-range requests and the file's SHA-256 as ETag. A file
 // that cannot be read completely ends the connection early, so a client never
-// mistakes a partial body for the whole file. Connections are capped, idle
-// ones time out, and nothing a client does can end the process.
+// mistakes a partial body for the whole file. A few exact paths are the
+// machine endpoints instead (gateway/machines/endpoints.ts), each reply
+// rendered whole before it is sent. Connections are capped, idle ones time
+// out, and nothing a client does can end the process.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Files } from './files.ts';
 import type { Listener } from './listeners.ts';
 import { LogThrottle, printable } from './log.ts';
+import { machineReply, machineRoute } from './machines/endpoints.ts';
+import type { ReleaseMachines } from './machines/index.ts';
+import type { GatewayAddress } from './machines/render.ts';
 import { requestPath } from './path.ts';
 
 export interface HttpOptions {
   /** Open connections at most; more are closed at once (and logged). */
   maxConnections: number;
+  /** The machines of the release served, for the machine endpoints. */
+  machines: ReleaseMachines;
+  /** The TFTP port listened on at `address` (a local address), which templates see with it. */
+  tftpPort: (address: string) => number;
 }
 
 /** How long a client may take to send its request headers. */
@@ -21,7 +30,7 @@ const HEADERS_TIMEOUT_MS = 15_000;
 function createHttpServer(files: Files, log: (line: string) => void, o: HttpOptions): Server {
   const notices = new LogThrottle(log);
   const server = createServer((req, res) => {
-    serve(files, req, res, log).catch((e: Error) => {
+    serve(files, req, res, log, notices, o).catch((e: Error) => {
       log(`http: ${printable(req.url ?? '')}: internal error: ${e.message}`);
       res.destroy();
     });
@@ -32,9 +41,6 @@ function createHttpServer(files: Files, log: (line: string) => void, o: HttpOpti
   server.on('drop', (d?: { remoteAddress?: string }) => {
     notices.line('drop', `http: refused a connection from ${d?.remoteAddress ?? 'a client'}: ${o.maxConnections} connections open (--max-http-connections)`);
   });
-  // After listen() the server reports accept() failures here: log them, keep serving. (libuv itself
-  // drops connections it cannot accept for want of descriptors; the cap above keeps that from happening.)
-  server.on('error', (e: NodeJS.ErrnoException) => notices.line(`error ${e.code}`, `http: ${e.message}`));
   return server;
 }
 
@@ -45,6 +51,11 @@ export async function listenHttp(files: Files, log: (line: string) => void, o: H
     server.once('error', reject);
     server.listen(port, address, () => {
       server.off('error', reject);
+      // From now on the server reports accept() failures here: log them, keep serving. (Attached only
+      // now, so a bind failure while waiting for an address is not logged as one. libuv itself drops
+      // connections it cannot accept for want of descriptors; the connection cap keeps that from happening.)
+      const notices = new LogThrottle(log);
+      server.on('error', (e: NodeJS.ErrnoException) => notices.line(`error ${e.code}`, `http: ${e.message}`));
       resolve();
     });
   });
@@ -67,6 +78,23 @@ export function targetPath(target: string): string | null {
   } catch {
     return null;
   }
+}
+
+/** The query string of a request target, without `?` and any fragment. */
+function targetQuery(target: string): string {
+  const q = target.indexOf('?');
+  return q < 0 ? '' : target.slice(q + 1).replace(/#.*$/s, '');
+}
+
+/**
+ * The gateway as the client reached it: the local address the request came
+ * to, so a machine on any of the gateway's networks is pointed back at an
+ * address it can reach.
+ */
+function gatewayAddress(req: IncomingMessage, tftpPort: (address: string) => number): GatewayAddress {
+  const address = (req.socket.localAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+  const host = address.includes(':') ? `[${address}]` : address;
+  return { http: `http://${host}:${req.socket.localPort}`, tftp: `${host}:${tftpPort(address)}` };
 }
 
 /** Resolves once `res` can take more bytes, or has closed. */
@@ -108,7 +136,9 @@ export function parseRange(header: string, size: number): RangeRequest {
   return { start, end };
 }
 
-async function serve(files: Files, req: IncomingMessage, res: ServerResponse, log: (line: string) => void): Promise<void> {
+async function serve(
+  files: Files, req: IncomingMessage, res: ServerResponse, log: (line: string) => void, notices: LogThrottle, o: HttpOptions,
+): Promise<void> {
   const started = performance.now();
   const client = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
   const finish = (status: number, bytes: number, result: string, path: string): void =>
@@ -124,6 +154,21 @@ async function serve(files: Files, req: IncomingMessage, res: ServerResponse, lo
   }
   const raw = targetPath(req.url ?? '/');
   if (raw === null) return plain(400, 'bad URL encoding', req.url ?? '');
+  const route = machineRoute(raw);
+  if (route) {
+    const hasFile = (path: string): boolean => files.open(path) !== null;
+    const reply = await machineReply(route, raw, targetQuery(req.url ?? ''), gatewayAddress(req, o.tftpPort), o.machines, hasFile);
+    if (reply) {
+      res.writeHead(reply.status, {
+        'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(reply.body), 'cache-control': 'no-store',
+      });
+      const body = req.method === 'HEAD' ? '' : reply.body;
+      res.end(body);
+      // Refusals are the client's doing and failures repeat for every machine: both are throttled per status.
+      if (reply.problem === undefined) return finish(reply.status, Buffer.byteLength(body), reply.note ?? 'ok', req.url ?? raw);
+      return notices.line(`machines ${reply.status}`, `http ${client} ${req.method} ${printable(req.url ?? '')} ${reply.status}: ${printable(reply.problem)}`);
+    }
+  }
   const asked = requestPath(raw);
   if (!asked.ok) return plain(asked.refused ? 403 : 404, asked.message, raw);
   const { path } = asked;

@@ -16,6 +16,7 @@ import { Files } from './files.ts';
 import { listenHttp } from './http.ts';
 import { Listeners, type ListenerEvent } from './listeners.ts';
 import { LogThrottle } from './log.ts';
+import { ReleaseMachines } from './machines/index.ts';
 import { requestPath } from './path.ts';
 import { ReleaseTracker, type Snapshot } from './release.ts';
 import { ERR } from './tftp/packet.ts';
@@ -119,9 +120,13 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     // Each release loaded from the canister, the first included; not a saved one, served because the canister cannot be reached.
     onChange: (s) => {
       if (o.prefetch) void warm(cache, s, o.log);
+      machines.preload();
     },
   });
+  const machines = new ReleaseMachines(release, (hash) => cache.get(hash), o.log);
   const snap = await release.start();
+  // A release saved by an earlier run is not announced through onChange.
+  if (snap.origin === 'disk') machines.preload();
   const files = new Files(release, cache);
   // One look at the interfaces every few seconds serves both TFTP and HTTP.
   const addresses = new AddressWatcher();
@@ -146,10 +151,13 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     open: (address, port) => tftpServer.listenOn(address, port),
     changed: (e) => o.listening?.('tftp', e),
   });
+  // Templates see the TFTP port of the address the machine reached over HTTP; with port 0 each address has its own.
+  const tftpPort = (address: string): number =>
+    (tftp.endpoints.find((e) => e.address === address) ?? tftp.endpoints[0])?.port ?? o.tftp.port;
   // A TCP socket on 0.0.0.0 accepts on addresses that appear later, so HTTP needs one listener at most.
   const http = o.http && new Listeners({
     service: 'http', host: o.http.host, port: o.http.port, perAddress: false, addresses, log: o.log,
-    open: (address, port) => listenHttp(files, o.log, { maxConnections: o.maxHttpConnections }, address, port),
+    open: (address, port) => listenHttp(files, o.log, { maxConnections: o.maxHttpConnections, machines, tftpPort }, address, port),
     changed: (e) => o.listening?.('http', e),
   });
   try {

@@ -95,6 +95,24 @@ describe('icboot upload', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('refuses a machine profile naming a file the tree lacks, and sends nothing', async () => {
+    const dir = tempDir('profiles');
+    mkdirSync(join(dir, 'icboot', 'profiles'), { recursive: true });
+    mkdirSync(join(dir, 'icboot', 'groups'));
+    writeFileSync(join(dir, 'linux'), randomBytes(4096));
+    writeFileSync(join(dir, 'icboot', 'profiles', 'debian.json'), JSON.stringify({ kernel: 'linux', initrd: ['initrd.gz'] }));
+    writeFileSync(join(dir, 'icboot', 'groups', 'default.json'), JSON.stringify({ profile: 'debian' }));
+    const before = await canister.status();
+    const r = await icboot(['upload', dir], env);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr.trim().split('\n').pop(), 'icboot: icboot/profiles/debian.json: "initrd[0]": "initrd.gz" is not in the tree');
+    const now = await canister.status();
+    assert.equal(now.releases, before.releases);
+    assert.deepEqual(now.current, before.current);
+    assert.equal(now.chunks, before.chunks);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('refuses an identity without write rights and publishes nothing', async () => {
     const dir = tempDir('denied');
     writeFileSync(join(dir, 'new.bin'), randomBytes(4096));

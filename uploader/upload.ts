@@ -1,7 +1,9 @@
 // `icboot upload DIR`: walk → hash (streaming) → ask which chunks the canister
 // lacks → send only those, several calls in flight → create the release →
-// publish it. Running it again after an interruption sends only what is still
-// missing, because chunks already stored are never asked for.
+// publish it. The tree's machine profiles (icboot/) are checked first, so a
+// release never holds ones the gateway would refuse. Running it again after
+// an interruption sends only what is still missing, because chunks already
+// stored are never asked for.
 import { UserError } from '../client/errors.ts';
 import { retry as retryWith } from '../client/retry.ts';
 import type { FileEntry, IcbootService } from '../common/icboot_idl.ts';
@@ -9,8 +11,10 @@ import {
   MAX_CHUNKS_PER_RELEASE, MAX_FILES, MAX_LABEL_BYTES, MAX_PUT_BYTES, MAX_QUERY_HASHES,
 } from '../common/limits.ts';
 import { chunkCount, chunkLength } from '../common/chunks.ts';
+import { loadMachines } from '../common/machines/parse.ts';
 import { decodeIndex, decodeManifest, type Manifest } from '../common/manifest.ts';
 import { hashFile, readChunk, type HashedFile } from './chunker.ts';
+import { treeReader } from './tree.ts';
 import { packPutCalls } from './put_calls.ts';
 import { walkTree, type TreeFile } from './walk.ts';
 
@@ -69,6 +73,7 @@ export async function upload(
   const started = performance.now();
   const tree = walkTree(dir);
   checkLimits(tree, o);
+  await loadMachines(treeReader(tree));
   // An empty put checks write access before minutes of hashing and sending.
   if (!o.dryRun) await retry(() => canister.put_chunks([]));
   const files = await hashTree(tree, o.chunkSize, progress);

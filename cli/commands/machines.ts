@@ -1,0 +1,104 @@
+// `icboot machines [DIR]`: which group and profile a machine would get, and
+// the iPXE script it would receive from the gateway's /ipxe, worked out from a
+// local tree (checked as `icboot upload` checks it) or from the canister's
+// certified release (read as `icboot cat` reads it).
+import { InvalidArgumentError, type Command } from 'commander';
+import type { CommonOptions } from '../../client/canister.ts';
+import { UserError } from '../../client/errors.ts';
+import { retry } from '../../client/retry.ts';
+import { loadMachines } from '../../common/machines/parse.ts';
+import { normaliseSelectors } from '../../common/machines/select.ts';
+import type { TreeReader } from '../../common/machines/types.ts';
+import { describeSelectors, machineIpxe } from '../../gateway/machines/endpoints.ts';
+import { fileReader, manifestTree } from '../../gateway/machines/index.ts';
+import type { GatewayAddress } from '../../gateway/machines/render.ts';
+import { localTree } from '../../uploader/tree.ts';
+import { canisterCommand, open, releaseManifest } from '../canister_command.ts';
+import { releaseId } from '../flags.ts';
+
+interface MachinesFlags extends CommonOptions {
+  release?: number;
+  mac?: string; uuid?: string; hostname?: string; serial?: string; arch?: string;
+  selector: [string, string][];
+  gatewayHttp: GatewayAddress;
+}
+
+/** Where templates think the gateway is, when no --gateway-http is given: a placeholder that reads as one. */
+const PLACEHOLDER_GATEWAY: GatewayAddress = { http: 'http://GATEWAY', tftp: 'GATEWAY:69' };
+
+function gatewayHttp(value: string): GatewayAddress {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError('must be a URL such as http://192.168.122.1:8080');
+  }
+  if (url.protocol !== 'http:' || url.pathname !== '/' || url.search || url.username) {
+    throw new InvalidArgumentError('must be http://HOST[:PORT], the gateway\'s --http address');
+  }
+  // The gateway's TFTP port, which templates also see, is not in the URL: assume the standard one.
+  return { http: `http://${url.host}`, tftp: `${url.hostname}:69` };
+}
+
+function keyValue(value: string, previous: [string, string][]): [string, string][] {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new InvalidArgumentError('must be KEY=VALUE');
+  return [...previous, [value.slice(0, eq), value.slice(eq + 1)]];
+}
+
+/** `id (name)`, or the id alone when the file gave no name of its own. */
+const titled = (x: { id: string; name: string }): string => (x.name === x.id ? x.id : `${x.id} (${x.name})`);
+
+/** The selectors the flags give, in the normal form the gateway compares them in. */
+function flagSelectors(o: MachinesFlags): Record<string, string> {
+  const raw: Record<string, string> = {};
+  const named: [string, string | undefined][] = [['mac', o.mac], ['uuid', o.uuid], ['hostname', o.hostname], ['serial', o.serial], ['arch', o.arch]];
+  for (const [key, value] of [...named, ...o.selector]) {
+    if (value === undefined) continue;
+    if (Object.hasOwn(raw, key)) throw new UserError(`selector "${key}" is given more than once`);
+    raw[key] = value;
+  }
+  const n = normaliseSelectors(raw);
+  if (!n.ok) throw new UserError(`selector "${n.key}": ${n.reason}`);
+  return n.selectors;
+}
+
+/** The tree to read: DIR, or the certified release (current or --release). */
+async function tree(dir: string | undefined, o: MachinesFlags): Promise<{ tree: TreeReader; what: string }> {
+  if (dir !== undefined) {
+    if (o.release !== undefined) throw new UserError('--release names a release in the canister; it cannot be used with DIR');
+    return { tree: localTree(dir), what: dir };
+  }
+  const { reader } = await open(o);
+  const m = await releaseManifest(reader, o.release);
+  return { tree: manifestTree(m, (hash) => retry(() => reader.chunk(hash))), what: `release ${m.id}` };
+}
+
+export function register(program: Command): void {
+  canisterCommand(program, 'machines', 'show which group and profile a machine gets, and the iPXE script it receives')
+    .argument('[dir]', 'a local boot tree (default: the canister\'s certified release)')
+    .option('--release <n>', 'release id, without DIR (default: current)', releaseId)
+    .option('--mac <mac>', 'the machine\'s MAC address')
+    .option('--uuid <uuid>', 'its SMBIOS UUID')
+    .option('--hostname <name>', 'its host name')
+    .option('--serial <serial>', 'its serial number')
+    .option('--arch <arch>', 'its firmware: bios, efi-x86_64 or efi-arm64')
+    .option('--selector <key=value>', 'any other selector (repeatable)', keyValue, [])
+    .option('--gateway-http <url>', 'the gateway address templates see (default: a placeholder, GATEWAY)', gatewayHttp, PLACEHOLDER_GATEWAY)
+    .action(async (dir: string | undefined, o: MachinesFlags) => {
+      const selectors = flagSelectors(o);
+      const { tree: t, what } = await tree(dir, o);
+      const machines = await loadMachines(t);
+      if (!machines) throw new UserError(`${what} has no icboot/profiles/ or icboot/groups/`);
+      const { context, script } = await machineIpxe(machines, fileReader(t), selectors, o.gatewayHttp);
+      const lines = [`machine: ${describeSelectors(selectors)}`];
+      if (context) {
+        const { group, profile } = context;
+        const selector = Object.keys(group.selector).length ? `selects ${describeSelectors(group.selector)}` : 'the default group';
+        lines.push(`group: ${titled(group)}, ${selector}`, `profile: ${titled(profile)}`);
+      } else {
+        lines.push('group: none matches; the machine gets a script that says so and stops');
+      }
+      process.stdout.write(`${lines.join('\n')}\niPXE script from /ipxe:\n${script.endsWith('\n') ? script : script + '\n'}`);
+    });
+}
