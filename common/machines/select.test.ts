@@ -23,6 +23,8 @@ describe('normaliseSelectors', () => {
     assert.deepEqual(normal({ uuid: 'A0B1C2D3-0000-4000-8000-0123456789AB' }), { uuid: 'a0b1c2d3-0000-4000-8000-0123456789ab' });
     assert.deepEqual(normal({ hostname: 'Node-1.Lab.example' }), { hostname: 'node-1.lab.example' });
     assert.deepEqual(normal({ serial: 'SN-42_a.b', arch: 'efi-arm64', rack: 'r1:u7', zone_2: '' }), { serial: 'SN-42_a.b', arch: 'efi-arm64', rack: 'r1:u7' });
+    // What many firmwares report when the vendor left it blank: such a machine must still get its script.
+    assert.deepEqual(normal({ serial: 'To be filled by O.E.M.' }), { serial: 'To be filled by O.E.M.' });
   });
 
   it('drops empty values: iPXE expands settings a machine lacks to ""', () => {
@@ -41,7 +43,8 @@ describe('normaliseSelectors', () => {
       [{ hostname: `${'a'.repeat(64)}.b` }, 'hostname'],
       [{ hostname: Array(64).fill('abc').join('.') }, 'hostname'],
       [{ hostname: '{{x}}' }, 'hostname'],
-      [{ serial: 'a b' }, 'serial'],
+      [{ serial: ' ab' }, 'serial'],
+      [{ serial: '{{x}}' }, 'serial'],
       [{ serial: 'x'.repeat(65) }, 'serial'],
       [{ arch: 'x86_64' }, 'arch'],
       [{ Rack: 'r1' }, 'Rack'],

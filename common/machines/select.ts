@@ -6,7 +6,8 @@ import { ARCHES, type Arch, type Group, type Machines, type Profile, type Select
 const MAC = /^[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}$/i;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const HOST_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
-const SERIAL = /^[A-Za-z0-9._-]{1,64}$/;
+/** Firmware fills serials with free text ("To be filled by O.E.M."): inner spaces are allowed, nothing that templates or iPXE read as syntax. */
+const SERIAL = /^[A-Za-z0-9._-](?:[A-Za-z0-9 ._-]{0,62}[A-Za-z0-9._-])?$/;
 const OTHER_KEY = /^[a-z][a-z0-9_]{0,31}$/;
 const OTHER_VALUE = /^[A-Za-z0-9._:-]{0,128}$/;
 const MAX_HOSTNAME = 253;
@@ -29,7 +30,7 @@ function normalise(key: string, value: string): Normalised {
         ? ok(value.toLowerCase())
         : bad(`not a host name (letters, digits, '-' in dot-separated labels of 1-63, at most ${MAX_HOSTNAME} characters)`);
     case 'serial':
-      return SERIAL.test(value) ? ok(value) : bad('not a serial number (1-64 of A-Z a-z 0-9 . _ -)');
+      return SERIAL.test(value) ? ok(value) : bad('not a serial number (1-64 of A-Z a-z 0-9 . _ - and inner spaces)');
     case 'arch':
       return (ARCHES as readonly string[]).includes(value) ? ok(value) : bad(`not an architecture (one of ${ARCHES.join(', ')})`);
     default:
