@@ -7,9 +7,8 @@ import type { CommonOptions } from '../../client/canister.ts';
 import { UserError } from '../../client/errors.ts';
 import { retry } from '../../client/retry.ts';
 import { loadMachines } from '../../common/machines/parse.ts';
-import { normaliseSelectors } from '../../common/machines/select.ts';
 import type { TreeReader } from '../../common/machines/types.ts';
-import { describeSelectors, machineIpxe } from '../../gateway/machines/endpoints.ts';
+import { describeSelectors, machineIpxe, requestSelectors } from '../../gateway/machines/endpoints.ts';
 import { fileReader, manifestTree } from '../../gateway/machines/index.ts';
 import type { GatewayAddress } from '../../gateway/machines/render.ts';
 import { localTree } from '../../uploader/tree.ts';
@@ -51,16 +50,17 @@ const titled = (x: { id: string; name: string }): string => (x.name === x.id ? x
 
 /** The selectors the flags give, in the normal form the gateway compares them in. */
 function flagSelectors(o: MachinesFlags): Record<string, string> {
-  const raw: Record<string, string> = {};
+  const raw = new Map<string, string>();
   const named: [string, string | undefined][] = [['mac', o.mac], ['uuid', o.uuid], ['hostname', o.hostname], ['serial', o.serial], ['arch', o.arch]];
   for (const [key, value] of [...named, ...o.selector]) {
     if (value === undefined) continue;
-    if (Object.hasOwn(raw, key)) throw new UserError(`selector "${key}" is given more than once`);
-    raw[key] = value;
+    if (raw.has(key)) throw new UserError(`selector "${key}" is given more than once`);
+    raw.set(key, value);
   }
-  const n = normaliseSelectors(raw);
-  if (!n.ok) throw new UserError(`selector "${n.key}": ${n.reason}`);
-  return n.selectors;
+  // The gateway's rule, so --selector platform=efi means here what it means in a request.
+  const n = requestSelectors(Object.fromEntries(raw));
+  if (!n.ok) throw new UserError(n.reply.problem ?? n.reply.body.trim());
+  return n.value;
 }
 
 /** The tree to read: DIR, or the certified release (current or --release). */

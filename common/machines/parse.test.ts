@@ -75,19 +75,26 @@ describe('loadMachines', () => {
     });
     assert.deepEqual(m.profiles.get('bare'), { id: 'bare', name: 'bare', kernel: PROFILE.kernel, initrds: [], args: '', templates: {} });
     assert.deepEqual(m.groups, [
-      { id: 'node1', name: 'node 1', profile: 'bare', selector: { mac: '52:54:00:ab:cd:ef', arch: 'bios' }, metadata: { ssh: { keys: ['k'] } } },
       { id: 'default', name: 'default', profile: 'debian', selector: {}, metadata: {} },
+      { id: 'node1', name: 'node 1', profile: 'bare', selector: { mac: '52:54:00:ab:cd:ef', arch: 'bios' }, metadata: { ssh: { keys: ['k'] } } },
     ]);
   });
 
-  it('orders groups as selection prefers them: more selectors first, then id', async () => {
+  it('keeps groups in file-name order (selection does not depend on it)', async () => {
     const g = (selector: Record<string, string>): string => json({ profile: 'debian', selector });
     const m = await loadMachines(memoryTree(tree({
       'icboot/groups/b.json': g({ rack: 'r1' }),
       'icboot/groups/a.json': g({ arch: 'bios' }),
       'icboot/groups/c.json': g({ rack: 'r1', arch: 'bios' }),
     })));
-    assert.deepEqual(m?.groups.map((x) => x.id), ['c', 'a', 'b', 'default']);
+    assert.deepEqual(m?.groups.map((x) => x.id), ['a', 'b', 'c', 'default']);
+  });
+
+  it('refuses a group selecting on a request parameter that is not a selector', async () => {
+    for (const key of ['buildarch', 'platform', 'template']) {
+      await assert.rejects(loadMachines(memoryTree(tree({ 'icboot/groups/x.json': json({ profile: 'debian', selector: { [key]: 'efi' } }) }))),
+        (e: unknown) => e instanceof MachinesError && e.file === 'icboot/groups/x.json' && e.field === `selector.${key}`);
+    }
   });
 
   it('accepts groups without a default group', async () => {

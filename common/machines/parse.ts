@@ -6,7 +6,7 @@ import { UserError } from '../errors.ts';
 import { isObject } from '../json.ts';
 import { pathError } from '../path.ts';
 import { parseJson } from './json_text.ts';
-import { compareGroups, normaliseSelectors } from './select.ts';
+import { RESERVED_PARAMS, normaliseSelectors } from './select.ts';
 import { MACHINES_DIR, type Group, type Machines, type Profile, type TreeReader } from './types.ts';
 
 export const PROFILES_DIR = `${MACHINES_DIR}/profiles`;
@@ -68,7 +68,7 @@ export async function loadMachines(tree: TreeReader): Promise<Machines | null> {
   if (groups.length === 0) {
     throw new MachinesError(`${GROUPS_DIR}/`, '', 'no group selects any profile; add a group (one without "selector" is the default)');
   }
-  return { profiles, groups: groups.sort(compareGroups) };
+  return { profiles, groups };
 }
 
 /** The id in `DIR/<id>.json`; anything else in the folder is refused. */
@@ -175,6 +175,9 @@ function group(id: string, file: string, doc: Record<string, unknown>, profiles:
       const value = string(file, `selector.${key}`, v);
       // Requests drop empty values (unset iPXE settings), so an empty one here could never match.
       if (value === '') throw new MachinesError(file, `selector.${key}`, 'is empty; remove the key to match any value');
+      if (RESERVED_PARAMS.includes(key)) {
+        throw new MachinesError(file, `selector.${key}`, `"${key}" is a request parameter, not a selector, so no machine would match; select on "arch" instead`);
+      }
       Object.defineProperty(raw, key, { value, enumerable: true });
     }
   }

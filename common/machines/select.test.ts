@@ -43,7 +43,7 @@ describe('normaliseSelectors', () => {
       [{ hostname: `${'a'.repeat(64)}.b` }, 'hostname'],
       [{ hostname: Array(64).fill('abc').join('.') }, 'hostname'],
       [{ hostname: '{{x}}' }, 'hostname'],
-      [{ serial: ' ab' }, 'serial'],
+      [{ serial: 'a\tb' }, 'serial'],
       [{ serial: '{{x}}' }, 'serial'],
       [{ serial: 'x'.repeat(65) }, 'serial'],
       [{ arch: 'x86_64' }, 'arch'],

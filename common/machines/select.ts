@@ -5,10 +5,18 @@ import { ARCHES, type Arch, type Group, type Machines, type Profile, type Select
 
 const MAC = /^[0-9a-f]{2}([:-])[0-9a-f]{2}(\1[0-9a-f]{2}){4}$/i;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const HOST_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i;
+/** DHCP clients send names with '_' (my_host) although DNS forbids it: they must still get a script. */
+const HOST_LABEL = /^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$/i;
 /** Firmware fills serials with free text ("To be filled by O.E.M."): inner spaces are allowed, nothing that templates or iPXE read as syntax. */
 const SERIAL = /^[A-Za-z0-9._-](?:[A-Za-z0-9 ._-]{0,62}[A-Za-z0-9._-])?$/;
 const OTHER_KEY = /^[a-z][a-z0-9_]{0,31}$/;
+
+/**
+ * Request parameters that are not selectors: iPXE's `buildarch` and
+ * `platform` (they make `arch`) and /generic's `template`. A group cannot
+ * select on them, since no request ever carries them as selectors.
+ */
+export const RESERVED_PARAMS: readonly string[] = ['buildarch', 'platform', 'template'];
 const OTHER_VALUE = /^[A-Za-z0-9._:-]{0,128}$/;
 const MAX_HOSTNAME = 253;
 
@@ -28,9 +36,10 @@ function normalise(key: string, value: string): Normalised {
       // DNS names compare without case, so the normal form is lower-case.
       return value.length <= MAX_HOSTNAME && value.split('.').every((l) => HOST_LABEL.test(l))
         ? ok(value.toLowerCase())
-        : bad(`not a host name (letters, digits, '-' in dot-separated labels of 1-63, at most ${MAX_HOSTNAME} characters)`);
+        : bad(`not a host name (letters, digits, '-', '_' in dot-separated labels of 1-63, at most ${MAX_HOSTNAME} characters)`);
     case 'serial':
-      return SERIAL.test(value) ? ok(value) : bad('not a serial number (1-64 of A-Z a-z 0-9 . _ - and inner spaces)');
+      // Firmware pads serials with spaces; the trimmed value is the serial.
+      return SERIAL.test(value.trim()) ? ok(value.trim()) : bad('not a serial number (1-64 of A-Z a-z 0-9 . _ - and inner spaces)');
     case 'arch':
       return (ARCHES as readonly string[]).includes(value) ? ok(value) : bad(`not an architecture (one of ${ARCHES.join(', ')})`);
     default:
@@ -82,7 +91,8 @@ const matches = (g: Group, s: Selectors): boolean => Object.entries(g.selector).
 /**
  * The group a machine gets: of the groups whose every selector equals the
  * machine's, the most specific, ties to the lowest id; the default group (no
- * selector) matches every machine. Null when none matches.
+ * selector) matches every machine. Null when none matches. The groups' order
+ * does not matter.
  */
 export function selectGroup(m: Machines, s: Selectors): { group: Group; profile: Profile } | null {
   let best: Group | null = null;

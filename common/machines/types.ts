@@ -41,7 +41,7 @@ export interface Group {
 
 export interface Machines {
   profiles: Map<string, Profile>;
-  /** In the order selection considers them (see selectGroup). */
+  /** In file-name order; selection does not depend on it (see selectGroup). */
   groups: Group[];
 }
 

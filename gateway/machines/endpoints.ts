@@ -3,8 +3,9 @@
 // release before a byte is sent. Which paths are endpoints, how selectors are
 // read from a request, and which status each failure gets live here; the HTTP
 // server only sends the reply.
-import { archOf, normaliseSelectors, selectGroup } from '../../common/machines/select.ts';
+import { RESERVED_PARAMS, archOf, normaliseSelectors, selectGroup } from '../../common/machines/select.ts';
 import type { Machines, Selectors } from '../../common/machines/types.ts';
+import { IntegrityError, TransientError } from '../../client/errors.ts';
 import {
   RenderError, bootIpxe, grubConfig, ipxeScript, noMatchIpxe, renderTemplate, type GatewayAddress, type ReadFile, type RenderContext,
 } from './render.ts';
@@ -16,8 +17,6 @@ export const MAX_QUERY_BYTES = 2048;
 /** The files cloud-init's NoCloud datasource fetches from its seed URL, served from the profile's templates of the same names. */
 export const NOCLOUD_FILES = ['meta-data', 'user-data', 'vendor-data', 'network-config'] as const;
 
-/** Request parameters that describe the firmware rather than select on it: read by archOf, not compared with groups. */
-const FIRMWARE_PARAMS = ['buildarch', 'platform'];
 
 export type MachineRoute =
   | { endpoint: 'boot.ipxe' | 'ipxe' | 'grub' | 'generic' }
@@ -85,12 +84,12 @@ export function parsePairs(text: string, separator: string, decoded = false): Pa
  * `platform` (iPXE's names) become `arch` unless `arch` is given itself;
  * everything else is a selector, checked and put in normal form.
  */
-export function requestSelectors(params: Record<string, string>, ignore: readonly string[] = []): Parsed<Selectors> {
-  const raw: Record<string, string> = {};
-  for (const [key, value] of Object.entries(params)) if (!FIRMWARE_PARAMS.includes(key) && !ignore.includes(key)) raw[key] = value;
+export function requestSelectors(params: Record<string, string>): Parsed<Selectors> {
+  // Built from entries, so a key like __proto__ reaches normaliseSelectors (and is refused) instead of vanishing.
+  const raw = Object.fromEntries(Object.entries(params).filter(([key]) => !RESERVED_PARAMS.includes(key)));
   if (!raw.arch) {
     const arch = archOf(params.buildarch, params.platform);
-    if (arch) raw.arch = arch;
+    if (arch) Object.defineProperty(raw, 'arch', { value: arch, enumerable: true });
   }
   const n = normaliseSelectors(raw);
   if (!n.ok) return refuse(400, `selector "${n.key}": ${n.reason}`);
@@ -121,7 +120,9 @@ function renderFailure(e: unknown): Reply {
     const message = `cannot render: ${e.message}`;
     return { status: e.kind === 'unknown-template' ? 404 : 500, body: message + '\n', problem: message };
   }
-  const message = `cannot read the release's files now: ${(e as Error).message}`;
+  // Reading the release failed (canister unreachable, or bytes that did not verify): try again later. Anything else is a bug, for the server's internal-error handler.
+  if (!(e instanceof TransientError || e instanceof IntegrityError)) throw e;
+  const message = `cannot read the release's files now: ${e.message}`;
   return { status: 503, body: message + '\n', problem: message };
 }
 
@@ -157,7 +158,7 @@ export async function machineReply(
   }
   const generic = route.endpoint === 'generic';
   if (generic && !all.template) return refuse(400, '/generic needs template=NAME').reply;
-  const selectors = requestSelectors(all, generic ? ['template'] : []);
+  const selectors = requestSelectors(all);
   if (!selectors.ok) return selectors.reply;
 
   const { machines: m, read } = state;

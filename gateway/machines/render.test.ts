@@ -75,8 +75,9 @@ test('ipxeScript: arguments may branch on the architecture and span lines; a pro
 });
 
 test('ipxeScript: arguments iPXE would not pass literally are a template error', async () => {
-  for (const args of ['a=${net0/ip}', 'a #b', 'a || b', 'a && b', 'a ; b', 'a\u0001b', '{{ metadata.x }}']) {
-    const c = context({ profile: { args }, group: { metadata: { x: 'x=${evil}' } } });
+  for (const args of ['a=${net0/ip}', 'a #b', 'a || b', 'a && b', 'a ; b', 'a\u0001b', '{{ metadata.x }}', 'a=b\\', 'a={{ metadata.y }}']) {
+    // metadata.y ends in a backslash: iPXE would join the next line (the initrd) onto the kernel's.
+    const c = context({ profile: { args }, group: { metadata: { x: 'x=${evil}', y: 'foo\\' } } });
     await assert.rejects(ipxeScript(c, noFiles), isRenderError('template'), args);
   }
   // The same characters inside a word are literal to iPXE.

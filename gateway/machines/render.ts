@@ -47,7 +47,7 @@ export const MAX_TEMPLATE_CHARS = 256 * 1024;
 /** Larger rendered output is refused: nothing a machine fetches at boot needs more. */
 export const MAX_OUTPUT_CHARS = 1024 * 1024;
 /** Wall-clock limit of one render, in ms: a real template takes well under 1 ms; this stops a runaway loop. */
-export const RENDER_LIMIT_MS = 250;
+export const RENDER_LIMIT_MS = 50;
 /** The engine's allocation budget (characters and array elements) for one render. */
 export const MEMORY_LIMIT = 16 * 1024 * 1024;
 
@@ -122,6 +122,8 @@ async function kernelArgs(c: RenderContext): Promise<string[]> {
  */
 function ipxeWordError(word: string): string | null {
   if (word.includes('${')) return 'contains "${", which iPXE would expand as a setting';
+  // A line ending in a backslash continues on the next one: the initrd line (or boot) would become kernel arguments.
+  if (word.includes('\\')) return 'contains a backslash, which iPXE reads as a line continuation';
   if (word.startsWith('#')) return 'has a word starting with "#", which iPXE reads as a comment';
   if (word === '||' || word === '&&' || word === ';') return `has the word "${word}", which iPXE reads as an operator`;
   return null;
