@@ -164,9 +164,10 @@ async function serve(
       });
       const body = req.method === 'HEAD' ? '' : reply.body;
       res.end(body);
-      // Refusals are the client's doing and failures repeat for every machine: both are throttled per status.
+      // Refusals are the client's doing and failures repeat for every machine: both are throttled, per status and
+      // endpoint (a bounded set of kinds: a key made of request text would let a client grow the throttle's map).
       if (reply.problem === undefined) return finish(reply.status, Buffer.byteLength(body), reply.note ?? 'ok', req.url ?? raw);
-      return notices.line(`machines ${reply.status}`, `http ${client} ${req.method} ${printable(req.url ?? '')} ${reply.status}: ${printable(reply.problem)}`);
+      return notices.line(`machines ${route.endpoint} ${reply.status}`, `http ${client} ${req.method} ${printable(req.url ?? '')} ${reply.status}: ${printable(reply.problem)}`);
     }
   }
   const asked = requestPath(raw);

@@ -74,6 +74,10 @@ test('ipxeScript: arguments may branch on the architecture and span lines; a pro
   );
 });
 
+test('the clock is not an input: the date filter is a template error', async () => {
+  await assert.rejects(ipxeScript(context({ profile: { args: 'y={{ "now" | date: "%Y" }}' } }), noFiles), isRenderError('template'));
+});
+
 test('ipxeScript: arguments iPXE would not pass literally are a template error', async () => {
   for (const args of ['a=${net0/ip}', 'a #b', 'a || b', 'a && b', 'a ; b', 'a\u0001b', '{{ metadata.x }}', 'a=b\\', 'a={{ metadata.y }}']) {
     // metadata.y ends in a backslash: iPXE would join the next line (the initrd) onto the kernel's.

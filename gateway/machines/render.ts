@@ -64,6 +64,11 @@ const engine = new Liquid({
   renderLimit: RENDER_LIMIT_MS,
   memoryLimit: MEMORY_LIMIT,
 });
+// A rendered script is a function of certified bytes and the request: "now" would make two gateways (or two
+// boots) answer differently, so the clock is not a template's input.
+engine.registerFilter('date', () => {
+  throw new Error('the date filter is not available: a rendered file depends only on the release and the request');
+});
 
 /** `source` is named in messages, e.g. the template's tree path. */
 async function render(source: string, text: string, data: object): Promise<string> {
