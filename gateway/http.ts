@@ -38,6 +38,12 @@ function createHttpServer(files: Files, log: (line: string) => void, o: HttpOpti
   server.maxConnections = o.maxConnections;
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.requestTimeout = HEADERS_TIMEOUT_MS;
+  // Once listening, the server reports accept() failures here: log them, keep serving. A bind failure (an
+  // address not up yet) is listenHttp's to report. (libuv itself drops connections it cannot accept for
+  // want of descriptors; the connection cap keeps that from happening.)
+  server.on('error', (e: NodeJS.ErrnoException) => {
+    if (server.listening) notices.line(`error ${e.code}`, `http: ${e.message}`);
+  });
   server.on('drop', (d?: { remoteAddress?: string }) => {
     notices.line('drop', `http: refused a connection from ${d?.remoteAddress ?? 'a client'}: ${o.maxConnections} connections open (--max-http-connections)`);
   });
@@ -51,11 +57,6 @@ export async function listenHttp(files: Files, log: (line: string) => void, o: H
     server.once('error', reject);
     server.listen(port, address, () => {
       server.off('error', reject);
-      // From now on the server reports accept() failures here: log them, keep serving. (Attached only
-      // now, so a bind failure while waiting for an address is not logged as one. libuv itself drops
-      // connections it cannot accept for want of descriptors; the connection cap keeps that from happening.)
-      const notices = new LogThrottle(log);
-      server.on('error', (e: NodeJS.ErrnoException) => notices.line(`error ${e.code}`, `http: ${e.message}`));
       resolve();
     });
   });

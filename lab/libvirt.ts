@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { icboot, type CliEnv, type CliResult } from './cli.ts';
 import { run } from './gateway.ts';
 import { Netns } from './netns.ts';
-import { probeSystemSockets } from '../libvirt/virsh.ts';
+import { Virsh, probeSystemSockets } from '../libvirt/virsh.ts';
 import { until } from './poll.ts';
 import { PxeLab } from './pxe.ts';
 
@@ -170,15 +170,16 @@ export class LibvirtLab {
     return icboot(args, { ...this.cli, env: { ...this.cli.env, ...env } });
   }
 
-  async virsh(...args: string[]): Promise<string> {
-    const r = await run('virsh', ['-c', URI, ...args]);
-    if (r.code !== 0) throw new LibvirtLabError('command-failed', `virsh ${args.join(' ')} exited with ${r.code}: ${r.stderr.trim()}`);
-    return r.stdout;
+  /** virsh on the lab's libvirtd, as icboot itself runs it. */
+  readonly libvirt = new Virsh({ LIBVIRT_DEFAULT_URI: URI });
+
+  virsh(...args: string[]): Promise<string> {
+    return this.libvirt.run(...args);
   }
 
   /** The network's persistent definition, as `net-define` would take it. */
   definition(): Promise<string> {
-    return this.virsh('net-dumpxml', '--inactive', NETWORK);
+    return this.libvirt.definition(NETWORK);
   }
 
   /** The network's definition and file from before the test edited it. */
@@ -218,19 +219,14 @@ export class LibvirtLab {
     }
     execFileSync('ip', ['netns', 'exec', this.canister.ns.name, 'libvirtd', '-d'], { stdio: 'ignore', timeout: 120_000 });
     this.libvirtd = await until(() => livePid(LIBVIRTD_PID, 'libvirtd'), `libvirtd's PID in ${LIBVIRTD_PID}`, 30_000, 100);
-    await until(async () => (await run('virsh', ['-c', URI, 'net-list', '--all'])).code === 0, 'virsh net-list to answer (see /var/log/libvirt/libvirtd.log)', 120_000, 250);
+    await until(() => this.libvirt.networks('all').then(() => true, () => false), 'virsh net-list to answer (see /var/log/libvirt/libvirtd.log)', 120_000, 250);
     this.before = { definition: await this.definition(), file: this.networkFile() };
-    this.networksAtStart = await this.networkNames('--all');
+    this.networksAtStart = await this.libvirt.networks('all');
     if (!(await this.active())) await this.virsh('net-start', NETWORK);
   }
 
-  /** Names of the running networks, or with `--all` of every network. */
-  async networkNames(...filters: string[]): Promise<string[]> {
-    return (await this.virsh('net-list', '--name', ...filters)).split('\n').map((l) => l.trim()).filter(Boolean);
-  }
-
   private async active(): Promise<boolean> {
-    return (await this.networkNames()).includes(NETWORK);
+    return (await this.libvirt.networks('active')).includes(NETWORK);
   }
 
   /** Runs `icboot gateway` on the bridge address, port 69, inside the namespace; returns its log file. */
@@ -278,8 +274,8 @@ export class LibvirtLab {
       if (this.guestStarted) await step('remove the guest', () => this.removeGuest());
       if (this.before) await step('revert the network', () => this.revertNetwork());
       await step('remove networks the tests defined', async () => {
-        for (const name of (await this.networkNames('--all')).filter((n) => !this.networksAtStart.includes(n))) {
-          if ((await this.networkNames()).includes(name)) await this.virsh('net-destroy', name);
+        for (const name of (await this.libvirt.networks('all')).filter((n) => !this.networksAtStart.includes(n))) {
+          if ((await this.libvirt.networks('active')).includes(name)) await this.virsh('net-destroy', name);
           await this.virsh('net-undefine', name);
         }
       });

@@ -69,11 +69,16 @@ function show(e: Element): string {
   return `<${e.tagName}${attrs}/>`;
 }
 
+const nameOf = (network: Element): string | null => children(network, 'name')[0]?.textContent?.trim() ?? null;
+
 /** The network's name, for messages and checks. */
 export function networkName(xml: string): string {
-  const doc = parse(xml, 'network XML');
-  return children(doc.documentElement!, 'name')[0]?.textContent?.trim() ?? '';
+  return nameOf(parse(xml, 'network XML').documentElement!) ?? '';
 }
+
+/** icboot's part of a network: every `<tftp>` of its addresses and every `<bootp>` of their DHCP. */
+const bootElements = (network: Element): Element[] =>
+  children(network, 'ip').flatMap((ip) => [...children(ip, 'tftp'), ...children(ip, 'dhcp').flatMap((d) => children(d, 'bootp'))]);
 
 /** The network's uuid, or null when libvirt has not given it one yet. */
 export function networkUuid(xml: string): string | null {
@@ -151,7 +156,7 @@ export function editNetwork(xml: string, target: BootTarget): NetworkEdit {
   const serializer = new XMLSerializer();
   const before = serializer.serializeToString(doc);
   const network = doc.documentElement!;
-  const name = children(network, 'name')[0]?.textContent?.trim() ?? '(unnamed)';
+  const name = nameOf(network) ?? '(unnamed)';
   const { ip, dhcp } = dhcpIp(network, name);
   const address = ip.getAttribute('address') ?? '';
   if (!isIPv4(address)) throw new NetworkXmlError('bad-address', `network ${name}: its IPv4 <ip> has address "${address}", not an IPv4 address`);
@@ -231,17 +236,12 @@ export function networkConnections(xml: string): number {
 
 /** Only icboot's part of the network (`<bootp>` and `<tftp>`), canonical: whether a running network already has the edit. */
 export function bootSettings(xml: string): string {
-  const doc = parse(xml, 'network XML');
-  const mine = children(doc.documentElement!, 'ip').flatMap((ip) => [...children(ip, 'tftp'), ...children(ip, 'dhcp').flatMap((d) => children(d, 'bootp'))]);
-  return mine.map(canonicalNode).join('');
+  return bootElements(parse(xml, 'network XML').documentElement!).map(canonicalNode).join('');
 }
 
 /** The network without icboot's part (`<bootp>` and `<tftp>`), to tell whether anything else changed. */
 export function withoutBootSettings(xml: string): string {
-  const doc = parse(xml, 'network XML');
-  for (const ip of children(doc.documentElement!, 'ip')) {
-    for (const t of children(ip, 'tftp')) removeIndented(t);
-    for (const d of children(ip, 'dhcp')) for (const b of children(d, 'bootp')) removeIndented(b);
-  }
-  return canonical(new XMLSerializer().serializeToString(doc));
+  const network = parse(xml, 'network XML').documentElement!;
+  for (const e of bootElements(network)) removeIndented(e);
+  return canonicalNode(network);
 }

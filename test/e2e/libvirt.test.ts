@@ -54,12 +54,12 @@ describe('a libvirt guest boots through the gateway', () => {
     assert.deepEqual(failures.map((f) => f.message), []);
   }, { timeout: 300_000 });
 
-  const names = (...filters: string[]): Promise<string[]> => lab.networkNames(...filters);
+  const names = (which: 'all' | 'active' = 'active'): Promise<string[]> => lab.libvirt.networks(which);
 
   /** Stops and undefines a network of the test's own, if it is there. */
   async function removeNetwork(name: string): Promise<void> {
     if ((await names()).includes(name)) await lab.virsh('net-destroy', name);
-    if ((await names('--all')).includes(name)) await lab.virsh('net-undefine', name);
+    if ((await names('all')).includes(name)) await lab.virsh('net-undefine', name);
   }
 
   /** Defines a network of the test's own from `xml`. */
@@ -107,7 +107,7 @@ describe('a libvirt guest boots through the gateway', () => {
     const preview = await lab.icboot(created);
     assert.equal(preview.code, 0, preview.stderr);
     assert.match(preview.stdout.toString(), /<bootp file='pxelinux\.0' server='10\.124\.0\.1'\/>/);
-    assert.ok(!(await names('--all')).includes(name), 'a preview defines nothing');
+    assert.ok(!(await names('all')).includes(name), 'a preview defines nothing');
     try {
       assert.equal((await lab.icboot([...created, '--apply'])).code, 0);
       assert.ok((await names()).includes(name), 'defined and started');
@@ -115,7 +115,7 @@ describe('a libvirt guest boots through the gateway', () => {
       assert.match(again.stderr, /nothing changed/);
       const reverted = await lab.icboot(['libvirt-network', '--name', name, '--revert']);
       assert.equal(reverted.code, 0, reverted.stderr);
-      assert.ok(!(await names('--all')).includes(name), 'removed');
+      assert.ok(!(await names('all')).includes(name), 'removed');
     } finally {
       await removeNetwork(name);
     }
