@@ -1,34 +1,44 @@
-// Assembles a bootable BIOS PXE tree from Debian's netboot package
-// (debian-installer-12-netboot-amd64): the package's tree with symlinks
-// resolved, and a pxelinux.cfg/default that boots the installer unattended on
-// the serial console. Nothing is downloaded; binaries stay out of git.
-import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { UserError } from '../client/errors.ts';
+// Assembles the Debian sample tree from installed Debian packages: the amd64
+// netboot tree (pxelinux for BIOS), the arm64 installer with its GRUB, the
+// iPXE chainloaders, and the overlay in samples/debian (pxelinux.cfg, GRUB
+// configs that ask the gateway, and icboot/ profiles and groups). Symlinks are
+// resolved. Nothing is downloaded; binaries stay out of git.
+import { cpSync, existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UserError } from '../common/errors.ts';
+import { CHAINLOADERS } from '../common/machines/firmware.ts';
 
 export const DEBIAN_NETBOOT = '/usr/lib/debian-installer/images/12/amd64/text';
+export const DEBIAN_NETBOOT_ARM64 = '/usr/lib/debian-installer/images/12/arm64/text';
+const IPXE_DIR = '/usr/lib/ipxe';
+/** iPXE builds copied to the tree's root: BIOS (UNDI), UEFI with all of iPXE's drivers, UEFI over the firmware's own network driver. */
+const IPXE_FILES = [CHAINLOADERS.bios, CHAINLOADERS['efi-x86_64'], 'snponly.efi'];
+const OVERLAY = join(dirname(fileURLToPath(import.meta.url)), '..', 'samples', 'debian');
 
-/** The netboot tree at `source`, or a UserError saying which package provides it. */
+/** `file` must exist, or a UserError names the package that provides it. */
+function need(file: string, pkg: string): void {
+  if (!existsSync(file)) throw new UserError(`${file} is missing: apt-get install ${pkg}`);
+}
+
+/** The amd64 netboot tree at `source`, or a UserError saying which package provides it. */
 export function debianNetboot(source = DEBIAN_NETBOOT): string {
-  if (!existsSync(join(source, 'pxelinux.0'))) throw new UserError(`${source} is missing: apt-get install debian-installer-12-netboot-amd64`);
+  need(join(source, 'pxelinux.0'), 'debian-installer-12-netboot-amd64');
   return source;
 }
 
-/** Boots the installer with no menu; its first screen appears on ttyS0. */
-const SERIAL_PXELINUX_CFG = `# Written by icboot sample debian: boot the Debian installer on the serial console.
-serial 0 115200
-default install
-prompt 0
-timeout 1
-label install
-  kernel debian-installer/amd64/linux
-  append initrd=debian-installer/amd64/initrd.gz console=ttyS0,115200 priority=critical ---
-`;
-
-export function assembleDebianTree(dest: string, source = DEBIAN_NETBOOT): void {
-  debianNetboot(source);
+/**
+ * Writes the sample tree to `dest` (which must not exist). Every package is
+ * checked before anything is written.
+ */
+export function assembleDebianTree(dest: string): void {
+  debianNetboot();
+  need(join(DEBIAN_NETBOOT_ARM64, 'debian-installer', 'arm64', 'linux'), 'debian-installer-12-netboot-arm64');
+  for (const f of IPXE_FILES) need(join(IPXE_DIR, f), 'ipxe');
   if (existsSync(dest)) throw new UserError(`${dest} already exists; choose a new directory`);
-  cpSync(source, dest, { recursive: true, dereference: true });
-  mkdirSync(join(dest, 'pxelinux.cfg'), { recursive: true });
-  writeFileSync(join(dest, 'pxelinux.cfg', 'default'), SERIAL_PXELINUX_CFG);
+  cpSync(DEBIAN_NETBOOT, dest, { recursive: true, dereference: true });
+  mkdirSync(join(dest, 'debian-installer'), { recursive: true });
+  cpSync(join(DEBIAN_NETBOOT_ARM64, 'debian-installer', 'arm64'), join(dest, 'debian-installer', 'arm64'), { recursive: true, dereference: true });
+  for (const f of IPXE_FILES) cpSync(join(IPXE_DIR, f), join(dest, f), { dereference: true });
+  cpSync(OVERLAY, dest, { recursive: true });
 }

@@ -95,7 +95,9 @@ function targetQuery(target: string): string {
 function gatewayAddress(req: IncomingMessage, tftpPort: (address: string) => number): GatewayAddress {
   const address = (req.socket.localAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
   const host = address.includes(':') ? `[${address}]` : address;
-  return { http: `http://${host}:${req.socket.localPort}`, tftp: `${host}:${tftpPort(address)}` };
+  // Port 80 is left out, as URLs write it (and as GRUB's (http,HOST) device needs it).
+  const port = req.socket.localPort === 80 ? '' : `:${req.socket.localPort}`;
+  return { http: `http://${host}${port}`, tftp: `${host}:${tftpPort(address)}` };
 }
 
 /** Resolves once `res` can take more bytes, or has closed. */
@@ -145,12 +147,12 @@ async function serve(
   const finish = (status: number, bytes: number, result: string, path: string): void =>
     log(`http ${client} ${req.method} ${printable(path)} ${status} ${bytes} bytes ${((performance.now() - started) / 1000).toFixed(3)} s ${result}`);
   const plain = (status: number, text: string, path: string): void => {
-    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) + 1 });
+    res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text) + 1 });
     res.end(req.method === 'HEAD' ? undefined : text + '\n');
     finish(status, 0, text, path);
   };
   if (req.method !== 'GET' && req.method !== 'HEAD') {
-    res.setHeader('allow', 'GET, HEAD');
+    res.setHeader('Allow', 'GET, HEAD');
     return plain(405, 'only GET and HEAD', req.url ?? '');
   }
   const raw = targetPath(req.url ?? '/');
@@ -161,7 +163,7 @@ async function serve(
     const reply = await machineReply(route, raw, targetQuery(req.url ?? ''), gatewayAddress(req, o.tftpPort), o.machines, hasFile);
     if (reply) {
       res.writeHead(reply.status, {
-        'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(reply.body), 'cache-control': 'no-store',
+        'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(reply.body), 'Cache-Control': 'no-store',
       });
       const body = req.method === 'HEAD' ? '' : reply.body;
       res.end(body);
@@ -178,11 +180,13 @@ async function serve(
   if (!f) return plain(404, 'not found', path);
 
   const etag = `"${f.file.sha256}"`;
+  // Header names go out capitalised, here and above: GRUB 2.06's http module looks for "Content-Length: " spelt
+  // exactly so, and without it reads the body until the connection closes (seconds later, at keep-alive's end).
   const headers: Record<string, string | number> = {
-    'content-type': 'application/octet-stream',
-    'accept-ranges': 'bytes',
-    etag,
-    'cache-control': 'no-cache',
+    'Content-Type': 'application/octet-stream',
+    'Accept-Ranges': 'bytes',
+    ETag: etag,
+    'Cache-Control': 'no-cache',
   };
   if (req.headers['if-none-match'] === etag) {
     res.writeHead(304, headers).end();
@@ -194,14 +198,14 @@ async function serve(
     ? parseRange(req.headers.range, size)
     : 'whole';
   if (wanted === 'unsatisfiable') {
-    res.writeHead(416, { ...headers, 'content-range': `bytes */${size}` }).end();
+    res.writeHead(416, { ...headers, 'Content-Range': `bytes */${size}` }).end();
     return finish(416, 0, 'range not satisfiable', path);
   }
   const range = wanted === 'whole' ? null : wanted;
   const status = range ? 206 : 200;
   const length = range ? range.end - range.start + 1 : size;
-  if (range) headers['content-range'] = `bytes ${range.start}-${range.end}/${size}`;
-  headers['content-length'] = length;
+  if (range) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${size}`;
+  headers['Content-Length'] = length;
   res.writeHead(status, headers);
   if (req.method === 'HEAD' || length === 0) {
     res.end();

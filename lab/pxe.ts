@@ -1,9 +1,13 @@
 // The PXE lab: a network namespace with a bridge, dnsmasq for DHCP only (as
-// libvirt's default network with <bootp/>), a TFTP server on the bridge
-// address, port 69, and a QEMU machine (SeaBIOS + iPXE) that boots from it.
+// libvirt's network with <bootp/> and icboot's dnsmasq options), the gateway's
+// TFTP (port 69) and HTTP (port 80) on the bridge address, and QEMU machines
+// with real firmware that boot from it: SeaBIOS + iPXE, OVMF with iPXE's EFI
+// ROM or with its own PXE, and AAVMF on arm64.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { BOOT_IPXE_PATH, CHAINLOADERS } from '../common/machines/firmware.ts';
+import { ipxeBootOptions } from '../libvirt/dnsmasq_boot.ts';
 import { REPO } from './devnet.ts';
 import { BRIDGE_IP, Netns } from './netns.ts';
 import { until } from './poll.ts';
@@ -12,11 +16,58 @@ import { stopChild } from './process.ts';
 const ICBOOT = join(REPO, 'cli', 'icboot.js');
 const BOOT_TIMEOUT_MS = 300_000;
 
+/** Milliseconds from QEMU's start; `installer` is absent when the boot was asked to stop at the kernel. */
 export interface BootTimes {
   dhcp: number;
   kernel: number;
-  installer: number;
+  installer?: number;
 }
+
+/**
+ * `bios`: SeaBIOS with Debian's iPXE ROM (e1000). `efi-ipxe`: OVMF with iPXE's
+ * EFI ROM (e1000). `efi-pxe`: OVMF's own PXE (virtio-net without an option
+ * ROM). `arm64`: AAVMF's own PXE (virtio-net), software-emulated Cortex-A57.
+ */
+export type Firmware = 'bios' | 'efi-ipxe' | 'efi-pxe' | 'arm64';
+
+/**
+ * What DHCP hands out: `pxelinux` (pxelinux.0 to everyone, the plain BIOS
+ * path) or `ipxe` (icboot's dnsmasq options: iPXE to /boot.ipxe over HTTP,
+ * other firmware to its chainloader over TFTP).
+ */
+export type DhcpBoot = 'pxelinux' | 'ipxe';
+
+/** A line that shows the installer running: on the serial console, or in `file` (e.g. the gateway's log, for a fetch the installer makes). */
+export interface Milestone {
+  pattern: RegExp;
+  file?: string;
+}
+
+export interface BootRequest {
+  firmware: Firmware;
+  dhcp: DhcpBoot;
+  /** The guest's MAC address; default QEMU's own. */
+  mac?: string;
+  /** What shows the installer has started; default its language question; null: stop once the kernel has started. */
+  installer?: Milestone | null;
+}
+
+export interface Boot {
+  times: BootTimes;
+  /** The kernel's command line as it printed it. */
+  commandLine: string;
+  /** The serial console's output. */
+  serial: string;
+}
+
+/** The installer's language question, its first screen when nothing is preseeded. */
+export const SELECT_A_LANGUAGE: Milestone = { pattern: /Select a language/ };
+const OVMF = { code: '/usr/share/OVMF/OVMF_CODE_4M.fd', vars: '/usr/share/OVMF/OVMF_VARS_4M.fd' };
+const AAVMF = { code: '/usr/share/AAVMF/AAVMF_CODE.fd', vars: '/usr/share/AAVMF/AAVMF_VARS.fd' };
+/** Debian packages every boot of the lab needs. */
+export const PACKAGES = 'qemu-system-x86 qemu-system-arm ipxe-qemu ipxe ovmf qemu-efi-aarch64 dnsmasq-base';
+/** The gateway's HTTP port: 80, because GRUB 2.06 (Debian 12) reaches no other (and URLs then leave it out). */
+export const HTTP_PORT = 80;
 
 /** Milliseconds from `since` until `pattern` appears in `file`. */
 async function waitFor(file: string, pattern: RegExp, since: number, deadline: number): Promise<number> {
@@ -24,9 +75,9 @@ async function waitFor(file: string, pattern: RegExp, since: number, deadline: n
   return Date.now() - since;
 }
 
-/** `icboot gateway` as the boot tests (and the README) run it: TFTP on the bridge address, port 69, with a disk cache. */
+/** `icboot gateway` as the boot tests (and the README) run it: TFTP and HTTP on one address, ports 69 and 80, with a disk cache. */
 export function gatewayArgs(address: string, cacheDir: string): string[] {
-  return ['gateway', '--tftp', `${address}:69`, '--cache-dir', cacheDir];
+  return ['gateway', '--tftp', `${address}:69`, '--http', `${address}:${HTTP_PORT}`, '--cache-dir', cacheDir];
 }
 
 export class PxeLab {
@@ -47,8 +98,9 @@ export class PxeLab {
   }
 
   static checkTools(): void {
-    for (const bin of ['/usr/bin/qemu-system-x86_64', '/usr/sbin/dnsmasq', '/usr/lib/ipxe/qemu/pxe-e1000.rom']) {
-      assert.ok(existsSync(bin), `${bin} is missing: apt-get install qemu-system-x86 ipxe-qemu dnsmasq-base`);
+    for (const file of ['/usr/bin/qemu-system-x86_64', '/usr/bin/qemu-system-aarch64', '/usr/sbin/dnsmasq', '/usr/lib/ipxe/qemu/pxe-e1000.rom',
+      '/usr/lib/ipxe/qemu/efi-e1000.rom', OVMF.code, AAVMF.code]) {
+      assert.ok(existsSync(file), `${file} is missing: apt-get install ${PACKAGES}`);
     }
   }
 
@@ -61,11 +113,11 @@ export class PxeLab {
     this.ns.run(process.execPath, [ICBOOT, 'upload', tree, '--label', 'e2e'], this.env, this.work);
   }
 
-  /** Runs `icboot gateway` on `address` (the bridge's), port 69; returns its log file once it listens. */
+  /** Runs `icboot gateway` on `address` (the bridge's), TFTP port 69 and HTTP port 80; returns its log file once both listen. */
   async gateway(name = 'gateway', address = BRIDGE_IP): Promise<string> {
     const log = this.log(`${name}.log`);
     const child = this.ns.spawn(process.execPath, [ICBOOT, ...gatewayArgs(address, join(this.work, `${name}-cache`))], log, this.env, this.work);
-    await waitFor(log, /tftp listening on/, Date.now(), Date.now() + 60_000);
+    await waitFor(log, /http listening on/, Date.now(), Date.now() + 60_000);
     this.stopLast = () => stopChild(child, 'SIGTERM');
     return log;
   }
@@ -79,36 +131,100 @@ export class PxeLab {
     await until(() => this.udpBound(69), `in.tftpd bound to UDP port 69 (see ${log})`, 30_000, 100);
   }
 
-  /** Whether a socket in the namespace is bound to UDP `port` (per /proc/net/udp as seen from inside). */
-  private udpBound(port: number): boolean {
-    const suffix = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-    return this.ns.run('cat', ['/proc/net/udp']).split('\n').slice(1).some((line) => line.trim().split(/\s+/)[1]?.endsWith(suffix));
+  /**
+   * Runs nginx serving `root` from disk over HTTP on the bridge address, port 80, as the peer the gateway's
+   * HTTP is measured against; resolves once it listens.
+   */
+  async nginx(root: string): Promise<void> {
+    const conf = this.log('nginx.conf');
+    const logs = this.log('nginx');
+    mkdirSync(logs, { recursive: true });
+    // Workers as root: the lab's directories are private to root (mkdtemp's 0700).
+    writeFileSync(conf, [
+      'user root;', 'worker_processes auto;', `pid ${logs}/nginx.pid;`, `error_log ${logs}/error.log;`, 'events {}',
+      'http {',
+      `  access_log ${logs}/access.log;`, 'sendfile on;', 'default_type application/octet-stream;',
+      ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${logs}/${t};`),
+      `  server { listen ${BRIDGE_IP}:${HTTP_PORT}; root ${root}; }`,
+      '}', '',
+    ].join('\n'));
+    const child = this.ns.spawn('/usr/sbin/nginx', ['-c', conf, '-g', 'daemon off;'], this.log('nginx.log'));
+    this.stopLast = () => stopChild(child, 'SIGTERM');
+    await until(() => this.tcpListening(HTTP_PORT), `nginx listening on TCP port ${HTTP_PORT} (see ${logs}/error.log)`, 30_000, 100);
   }
 
-  /** Stops the TFTP server started last (gateway or tftpd-hpa); resolves once it has exited and freed port 69. */
+  /** Whether a socket in the namespace listens on TCP `port`. */
+  private tcpListening(port: number): boolean {
+    return this.sockets('tcp', port).some((fields) => fields[3] === '0A');
+  }
+
+  /** Whether a socket in the namespace is bound to UDP `port` (per /proc/net/udp as seen from inside). */
+  private udpBound(port: number): boolean {
+    return this.sockets('udp', port).length > 0;
+  }
+
+  /** The namespace's sockets bound to local `port`, each as /proc/net/{tcp,udp} fields (3 is the state; 0A: listening). */
+  private sockets(proto: 'tcp' | 'udp', port: number): string[][] {
+    const suffix = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+    return this.ns.run('cat', [`/proc/net/${proto}`]).split('\n').slice(1).map((line) => line.trim().split(/\s+/))
+      .filter((fields) => fields[1]?.endsWith(suffix));
+  }
+
+  /** Stops the server started last (gateway, tftpd-hpa or nginx); resolves once it has exited and freed its ports. */
   stopLast: () => Promise<void> = async () => {};
 
-  /** Starts DHCP and a PXE-booting QEMU; resolves when the installer's first screen shows. */
-  async boot(run: string): Promise<BootTimes> {
+  /** dnsmasq's boot settings for `dhcp`, as command-line flags. */
+  private static dhcpBootFlags(dhcp: DhcpBoot): string[] {
+    if (dhcp === 'pxelinux') return [`--dhcp-boot=pxelinux.0,,${BRIDGE_IP}`];
+    const url = `http://${BRIDGE_IP}${BOOT_IPXE_PATH}`;
+    return [`--dhcp-boot=${CHAINLOADERS.bios},,${BRIDGE_IP}`, ...ipxeBootOptions(BRIDGE_IP, url).map((line) => `--${line}`)];
+  }
+
+  /** QEMU's command for `firmware`, its serial console written to `serial`. */
+  private qemu(run: string, req: BootRequest, serial: string): [string, string[]] {
+    const nic = (model: string, romfile?: string): string[] => [
+      '-netdev', 'tap,id=n0,ifname=tap0,script=no,downscript=no',
+      '-device', [model, 'netdev=n0', ...(req.mac ? [`mac=${req.mac}`] : []), ...(romfile === undefined ? [] : [`romfile=${romfile}`]), 'bootindex=1'].join(','),
+    ];
+    const common = ['-accel', 'tcg', '-m', '1024', '-nographic', '-no-reboot', '-monitor', 'none', '-display', 'none', '-serial', `file:${serial}`];
+    // Firmware variables are written at boot: each run gets its own copy.
+    const flash = (fw: { code: string; vars: string }): string[] => {
+      const vars = this.log(`${run}-vars.fd`);
+      copyFileSync(fw.vars, vars);
+      return ['-drive', `if=pflash,format=raw,readonly=on,file=${fw.code}`, '-drive', `if=pflash,format=raw,file=${vars}`];
+    };
+    switch (req.firmware) {
+      case 'bios': return ['qemu-system-x86_64', [...common, '-boot', 'n', ...nic('e1000')]];
+      case 'efi-ipxe': return ['qemu-system-x86_64', [...common, '-M', 'q35', ...flash(OVMF), ...nic('e1000', '/usr/lib/ipxe/qemu/efi-e1000.rom')]];
+      case 'efi-pxe': return ['qemu-system-x86_64', [...common, '-M', 'q35', ...flash(OVMF), ...nic('virtio-net-pci', '')]];
+      case 'arm64': return ['qemu-system-aarch64', [...common, '-M', 'virt', '-cpu', 'cortex-a57', ...flash(AAVMF), ...nic('virtio-net-pci', '')]];
+    }
+  }
+
+  /** Starts DHCP and a network-booting QEMU; resolves once the kernel (and, if asked, the installer) shows on its serial console. */
+  async boot(run: string, req: BootRequest): Promise<Boot> {
     const dnsmasq = this.ns.spawn('dnsmasq', [
       '--no-daemon', '--port=0', '--interface=br0', '--bind-interfaces', '--log-dhcp',
-      '--dhcp-range=192.168.150.50,192.168.150.99,12h', `--dhcp-boot=pxelinux.0,,${BRIDGE_IP}`,
+      // A name server, as any LAN's DHCP gives (libvirt's included): without one the installer stops to ask for it.
+      // Nothing answers there, and nothing needs to: every URL the boots use holds an address.
+      '--dhcp-range=192.168.150.50,192.168.150.99,12h', `--dhcp-option=option:dns-server,${BRIDGE_IP}`, ...PxeLab.dhcpBootFlags(req.dhcp),
       `--dhcp-leasefile=${this.log(`${run}.leases`)}`,
     ], this.log(`${run}-dnsmasq.log`));
     const serial = this.log(`${run}-serial.log`);
+    const [cmd, args] = this.qemu(run, req, serial);
     const start = Date.now();
-    const qemu = this.ns.spawn('qemu-system-x86_64', [
-      '-accel', 'tcg', '-m', '1024', '-nographic', '-no-reboot', '-monitor', 'none', '-display', 'none',
-      '-serial', `file:${serial}`, '-boot', 'n',
-      '-netdev', 'tap,id=n0,ifname=tap0,script=no,downscript=no', '-device', 'e1000,netdev=n0',
-    ], this.log(`${run}-qemu.log`));
+    const qemu = this.ns.spawn(cmd, args, this.log(`${run}-qemu.log`));
     try {
       const deadline = start + BOOT_TIMEOUT_MS;
-      return {
+      const times: BootTimes = {
         dhcp: await waitFor(this.log(`${run}-dnsmasq.log`), /DHCPACK/, start, deadline),
         kernel: await waitFor(serial, /Linux version/, start, deadline),
-        installer: await waitFor(serial, /Select a language/, start, deadline),
       };
+      const installer = req.installer === undefined ? SELECT_A_LANGUAGE : req.installer;
+      if (installer) times.installer = await waitFor(installer.file ?? serial, installer.pattern, start, deadline);
+      else await waitFor(serial, /Kernel command line: [^\r\n]*[\r\n]/, start, deadline);
+      const text = readFileSync(serial, 'latin1');
+      return { times, serial: text, commandLine: /Kernel command line: (.*)/.exec(text)?.[1]?.trim() ?? '' };
     } finally {
       await Promise.all([stopChild(qemu, 'SIGKILL'), stopChild(dnsmasq, 'SIGKILL')]);
     }
@@ -120,4 +236,5 @@ export class PxeLab {
 }
 
 export const seconds = (t: BootTimes): string =>
-  `DHCP ${(t.dhcp / 1000).toFixed(1)} s, kernel ("Linux version") ${(t.kernel / 1000).toFixed(1)} s, installer ("Select a language") ${(t.installer / 1000).toFixed(1)} s`;
+  `DHCP ${(t.dhcp / 1000).toFixed(1)} s, kernel ("Linux version") ${(t.kernel / 1000).toFixed(1)} s`
+  + (t.installer === undefined ? '' : `, installer ${(t.installer / 1000).toFixed(1)} s`);

@@ -1,5 +1,5 @@
 // `icboot machines [DIR]`: which group and profile a machine would get, and
-// the iPXE script it would receive from the gateway's /ipxe, worked out from a
+// the iPXE script (GRUB config, for arm64) it would receive from the gateway, worked out from a
 // local tree (checked as `icboot upload` checks it) or from the canister's
 // certified release (read as `icboot cat` reads it).
 import { InvalidArgumentError, type Command } from 'commander';
@@ -10,7 +10,7 @@ import { loadMachines } from '../../common/machines/parse.ts';
 import type { TreeReader } from '../../common/machines/types.ts';
 import { describeSelectors, machineIpxe, requestSelectors } from '../../gateway/machines/endpoints.ts';
 import { fileReader, manifestTree } from '../../gateway/machines/index.ts';
-import type { GatewayAddress } from '../../gateway/machines/render.ts';
+import { grubConfig, type GatewayAddress } from '../../gateway/machines/render.ts';
 import { localTree } from '../../uploader/tree.ts';
 import { canisterCommand, open, releaseManifest } from '../canister_command.ts';
 import { releaseId } from '../flags.ts';
@@ -75,7 +75,7 @@ async function tree(dir: string | undefined, o: MachinesFlags): Promise<{ tree: 
 }
 
 export function register(program: Command): void {
-  canisterCommand(program, 'machines', 'show which group and profile a machine gets, and the iPXE script it receives')
+  canisterCommand(program, 'machines', 'show which group and profile a machine gets, and the iPXE script (arm64: GRUB config) it receives')
     .argument('[dir]', 'a local boot tree (default: the canister\'s certified release)')
     .option('--release <n>', 'release id, without DIR (default: current)', releaseId)
     .option('--mac <mac>', 'the machine\'s MAC address')
@@ -91,14 +91,19 @@ export function register(program: Command): void {
       const machines = await loadMachines(t);
       if (!machines) throw new UserError(`${what} has no icboot/profiles/ or icboot/groups/`);
       const { context, script } = await machineIpxe(machines, fileReader(t), selectors, o.gatewayHttp);
+      // arm64 machines boot through GRUB (there is no iPXE for them in Debian): show what /grub gives them instead.
+      const grub = selectors.arch === 'efi-arm64';
       const lines = [`machine: ${describeSelectors(selectors)}`];
       if (context) {
         const { group, profile } = context;
         const selector = Object.keys(group.selector).length ? `selects ${describeSelectors(group.selector)}` : 'the default group';
         lines.push(`group: ${titled(group)}, ${selector}`, `profile: ${titled(profile)}`);
       } else {
-        lines.push('group: none matches; the machine gets a script that says so and stops');
+        lines.push(grub ? 'group: none matches; /grub answers 404, and GRUB says so and asks again'
+          : 'group: none matches; the machine gets a script that says so and stops');
       }
-      process.stdout.write(`${lines.join('\n')}\niPXE script from /ipxe:\n${script.endsWith('\n') ? script : script + '\n'}`);
+      const [title, text] = grub ? ['GRUB config from /grub', context ? await grubConfig(context, fileReader(t)) : null] : ['iPXE script from /ipxe', script];
+      if (text !== null) lines.push(`${title}:`, text.replace(/\n$/, ''));
+      process.stdout.write(`${lines.join('\n')}\n`);
     });
 }

@@ -3,6 +3,7 @@
 // release before a byte is sent. Which paths are endpoints, how selectors are
 // read from a request, and which status each failure gets live here; the HTTP
 // server only sends the reply.
+import { BOOT_IPXE_PATH } from '../../common/machines/firmware.ts';
 import { RESERVED_PARAMS, archOf, normaliseSelectors, selectGroup } from '../../common/machines/select.ts';
 import type { Machines, Selectors } from '../../common/machines/types.ts';
 import { IntegrityError, TransientError } from '../../client/errors.ts';
@@ -30,7 +31,7 @@ export type MachineRoute =
  */
 export function machineRoute(path: string): MachineRoute | null {
   switch (path) {
-    case '/boot.ipxe': return { endpoint: 'boot.ipxe' };
+    case BOOT_IPXE_PATH: return { endpoint: 'boot.ipxe' };
     case '/ipxe': return { endpoint: 'ipxe' };
     case '/grub': return { endpoint: 'grub' };
     case '/generic': return { endpoint: 'generic' };
