@@ -15,6 +15,7 @@ export function treeReader(files: TreeFile[]): TreeReader {
   const byPath = new Map(files.map((f) => [f.path, f]));
   return {
     paths: () => byPath.keys(),
+    size: (path) => byPath.get(path)?.size ?? 0,
     read: async (path) => {
       const f = byPath.get(path);
       if (!f) throw new UserError(`${path}: not in the tree`);

@@ -1,18 +1,20 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { UserError } from '../errors.ts';
-import { loadMachines, MachinesError, MAX_ARGS_BYTES, MAX_MACHINES_FILE_BYTES } from './parse.ts';
+import { loadMachines, MachinesError, MAX_ARGS_BYTES, MAX_MACHINES_FILE_BYTES, MAX_TEMPLATE_BYTES } from './parse.ts';
 import type { TreeReader } from './types.ts';
 
 type Files = Record<string, string | Uint8Array>;
 
 function memoryTree(files: Files): TreeReader {
+  const bytes = (path: string): Uint8Array => {
+    const f = files[path];
+    return typeof f === 'string' ? new TextEncoder().encode(f) : f;
+  };
   return {
     paths: () => Object.keys(files),
-    read: async (path) => {
-      const f = files[path];
-      return typeof f === 'string' ? new TextEncoder().encode(f) : f;
-    },
+    size: (path) => bytes(path).length,
+    read: async (path) => bytes(path),
   };
 }
 
@@ -110,6 +112,9 @@ describe('loadMachines', () => {
     await refused(tree({ 'icboot/profiles/debian.json': json({ ...PROFILE, kernel: '/debian-installer/amd64/linux' }) }), 'icboot/profiles/debian.json', 'kernel');
     await refused(tree({ 'icboot/profiles/debian.json': json({ ...PROFILE, templates: { preseed: 'icboot/templates/x' } }) }),
       'icboot/profiles/debian.json', 'templates.preseed');
+    // A template too large to render is refused by its size, so no gateway ever reads it.
+    assert.match(await refused(tree({ 'icboot/templates/preseed.cfg': 'x'.repeat(MAX_TEMPLATE_BYTES + 1) }), 'icboot/profiles/debian.json', 'templates.preseed'),
+      new RegExp(`is ${MAX_TEMPLATE_BYTES + 1} bytes; a template is at most ${MAX_TEMPLATE_BYTES}$`));
   });
 
   it('refuses unknown fields, missing fields and wrong types, naming the field', async () => {

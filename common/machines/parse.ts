@@ -13,6 +13,8 @@ export const PROFILES_DIR = `${MACHINES_DIR}/profiles`;
 export const GROUPS_DIR = `${MACHINES_DIR}/groups`;
 /** Profiles and groups are small; a bigger file is a mistake, not a configuration. */
 export const MAX_MACHINES_FILE_BYTES = 64 * 1024;
+/** Larger template files are refused at upload, so a gateway never reads one (and the template engine's parse limit). */
+export const MAX_TEMPLATE_BYTES = 256 * 1024;
 export const MAX_ARGS_BYTES = 4096;
 const MAX_NAME_BYTES = 256;
 /** Profile, group and template ids. */
@@ -52,7 +54,7 @@ export async function loadMachines(tree: TreeReader): Promise<Machines | null> {
   const profiles = new Map<string, Profile>();
   for (const file of profileFiles) {
     const id = idOf(file, PROFILES_DIR, 'profile');
-    profiles.set(id, profile(id, file, await document(tree, file), paths));
+    profiles.set(id, profile(id, file, await document(tree, file), paths, tree.size));
   }
   const groups: Group[] = [];
   const bySelector = new Map<string, string>();
@@ -83,8 +85,9 @@ function idOf(file: string, dir: string, kind: string): string {
 
 /** The file as a JSON object. */
 async function document(tree: TreeReader, file: string): Promise<Record<string, unknown>> {
+  const size = tree.size(file);
+  if (size > MAX_MACHINES_FILE_BYTES) throw new MachinesError(file, '', `${size} bytes; at most ${MAX_MACHINES_FILE_BYTES}`);
   const bytes = await tree.read(file);
-  if (bytes.length > MAX_MACHINES_FILE_BYTES) throw new MachinesError(file, '', `${bytes.length} bytes; at most ${MAX_MACHINES_FILE_BYTES}`);
   let text: string;
   try {
     text = utf8.decode(bytes);
@@ -139,7 +142,7 @@ function treePath(file: string, field: string, v: unknown, paths: Set<string>): 
   return p;
 }
 
-function profile(id: string, file: string, doc: Record<string, unknown>, paths: Set<string>): Profile {
+function profile(id: string, file: string, doc: Record<string, unknown>, paths: Set<string>, size: TreeReader['size']): Profile {
   onlyKnown(file, doc, ['name', 'kernel', 'initrd', 'args', 'templates']);
   const kernel = treePath(file, 'kernel', required(file, doc, 'kernel'), paths);
   let initrds: string[] = [];
@@ -159,7 +162,9 @@ function profile(id: string, file: string, doc: Record<string, unknown>, paths: 
     for (const [key, v] of Object.entries(object(file, 'templates', doc.templates))) {
       const field = `templates.${key}`;
       if (!ID.test(key)) throw new MachinesError(file, field, `not a template name (${ID_RULE})`);
-      templates.push([key, treePath(file, field, v, paths)]);
+      const path = treePath(file, field, v, paths);
+      if (size(path) > MAX_TEMPLATE_BYTES) throw new MachinesError(file, field, `${shown(path)} is ${size(path)} bytes; a template is at most ${MAX_TEMPLATE_BYTES}`);
+      templates.push([key, path]);
     }
   }
   return { id, name: name(file, doc, id), kernel, initrds, args, templates: Object.fromEntries(templates) };

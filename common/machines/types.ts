@@ -52,5 +52,7 @@ export type Selectors = Record<string, string>;
 export interface TreeReader {
   /** Every file path in the tree. */
   paths(): Iterable<string>;
+  /** The size in bytes of a file the tree holds, known without reading it (so an oversized file is refused unread). */
+  size(path: string): number;
   read(path: string): Promise<Uint8Array>;
 }

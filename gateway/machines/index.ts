@@ -17,6 +17,7 @@ export function manifestTree(manifest: Manifest, chunk: (hash: string) => Promis
   const files = new Map(manifest.files.map((f) => [f.path, f]));
   return {
     paths: () => files.keys(),
+    size: (path) => files.get(path)?.size ?? 0,
     async read(path) {
       const file = files.get(path);
       if (!file) throw new UserError(`${path}: not in release ${manifest.id}`);

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { MAX_TEMPLATE_BYTES } from '../../common/machines/parse.ts';
 import { normaliseSelectors } from '../../common/machines/select.ts';
 import type { Group, Profile, Selectors } from '../../common/machines/types.ts';
 import {
-  MAX_OUTPUT_CHARS, MAX_TEMPLATE_CHARS, RenderError, bootIpxe, grubConfig, ipxeScript, noMatchIpxe, renderTemplate,
+  MAX_OUTPUT_CHARS, RenderError, bootIpxe, grubConfig, ipxeScript, noMatchIpxe, renderTemplate,
   type GatewayAddress, type ReadFile, type RenderContext, type RenderErrorKind,
 } from './render.ts';
 
@@ -183,7 +184,7 @@ test('template errors: syntax, unknown variable, unknown filter, not UTF-8, too 
   const c = context();
   const bad = renderTemplate({ ...c, profile: { ...c.profile, templates: { t: 'b' } } }, 't', release({ b: new Uint8Array([0x41, 0xff, 0xfe]) }));
   await assert.rejects(bad, isRenderError('template'));
-  await assert.rejects(template('x'.repeat(MAX_TEMPLATE_CHARS + 1)), isRenderError('template'));
+  await assert.rejects(template('x'.repeat(MAX_TEMPLATE_BYTES + 1)), isRenderError('template'));
 });
 
 test('a hostile template hits a limit and fails with a RenderError', async () => {

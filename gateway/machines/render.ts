@@ -5,6 +5,7 @@
 // liquidjs).
 import { Liquid } from 'liquidjs';
 import { UserError } from '../../common/errors.ts';
+import { MAX_TEMPLATE_BYTES } from '../../common/machines/parse.ts';
 import type { Group, Profile, Selectors } from '../../common/machines/types.ts';
 
 /** Where machines reach this gateway; templates see it as `gateway`. */
@@ -42,8 +43,6 @@ export class RenderError extends UserError {
   }
 }
 
-/** Larger template files are refused before parsing (also the engine's parse limit). */
-export const MAX_TEMPLATE_CHARS = 256 * 1024;
 /** Larger rendered output is refused: nothing a machine fetches at boot needs more. */
 export const MAX_OUTPUT_CHARS = 1024 * 1024;
 /** Wall-clock limit of one render, in ms: a real template takes well under 1 ms; this stops a runaway loop. */
@@ -60,7 +59,8 @@ const engine = new Liquid({
   ownPropertyOnly: true,
   // An empty in-memory template map: include, render and layout find nothing, and no file is opened.
   templates: {},
-  parseLimit: MAX_TEMPLATE_CHARS,
+  // Upload refuses larger template files; this also bounds the kernel arguments' template.
+  parseLimit: MAX_TEMPLATE_BYTES,
   renderLimit: RENDER_LIMIT_MS,
   memoryLimit: MEMORY_LIMIT,
 });
@@ -72,7 +72,7 @@ engine.registerFilter('date', () => {
 
 /** `source` is named in messages, e.g. the template's tree path. */
 async function render(source: string, text: string, data: object): Promise<string> {
-  if (text.length > MAX_TEMPLATE_CHARS) throw new RenderError('template', `${source}: template longer than ${MAX_TEMPLATE_CHARS} characters`);
+  if (text.length > MAX_TEMPLATE_BYTES) throw new RenderError('template', `${source}: template longer than ${MAX_TEMPLATE_BYTES} characters`);
   let out: string;
   try {
     out = await engine.parseAndRender(text, data);
