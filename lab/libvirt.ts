@@ -1,7 +1,7 @@
 // The libvirt lab: a libvirtd of its own inside a network namespace, so that
 // virbr0, 192.168.122.0/24, libvirt's dnsmasq and the guests exist only there,
-// with the devnet and the gateway beside them; a `virt-install --pxe` guest
-// boots from the gateway. The host has no systemd, so the lab starts the
+// with the devnet and the gateway beside them; `virt-install --pxe` guests
+// boot from the gateway. The host has no systemd, so the lab starts the
 // daemons itself (../shared/docs/libvirt-lab.md), and teardown() puts back
 // everything it changed on the host, step by step, also after a failure.
 import { execFileSync } from 'node:child_process';
@@ -18,6 +18,8 @@ import { PxeLab } from './pxe.ts';
 export const LIBVIRT_BRIDGE_IP = '192.168.122.1';
 export const NETWORK = 'default';
 const NETWORK_FILE = '/etc/libvirt/qemu/networks/default.xml';
+/** What libvirt writes for the network's dnsmasq (it runs in the namespace, but the file system is the host's). */
+const DNSMASQ_CONF = `/var/lib/libvirt/dnsmasq/${NETWORK}.conf`;
 const URI = 'qemu:///system';
 const LIBVIRTD_PID = '/var/run/libvirtd.pid';
 const VIRTLOGD_PID = '/var/run/virtlogd.pid';
@@ -41,10 +43,16 @@ export class LibvirtLabError extends Error {
 export interface GuestTimes {
   /** Milliseconds from virt-install's start to "Linux version" on the guest's serial console. */
   kernel: number;
-  /** ... to the installer's "Select a language". */
-  installer: number;
+  /** ... to the installer's "Select a language", when the boot waited for it. */
+  installer?: number;
   /** ... to virt-install's exit. */
   installed: number;
+}
+
+export interface GuestBoot {
+  times: GuestTimes;
+  /** The guest's serial console, as far as the boot waited. */
+  serial: string;
 }
 
 /** The live process `pidFile` names, if it is a running `comm` (a stale file may name a reused PID). */
@@ -106,6 +114,7 @@ function fillPackageGaps(): void {
 
 /** The README's commands that edit and restore the network. */
 export const APPLY = ['libvirt-network', '--apply'];
+export const APPLY_IPXE = ['libvirt-network', '--ipxe', '--apply'];
 export const REVERT = ['libvirt-network', '--revert'];
 
 /** virt-install's flags for a PXE guest on the network, as the README gives them: software emulation, no disk, the serial console to `serial`. */
@@ -134,7 +143,8 @@ function udevKvm(): { uid: number; gid: number; mode: number } | null {
 export class LibvirtLab {
   /** The PXE lab's devnet, deploy, upload and gateway, in the namespace libvirtd runs in. */
   private readonly canister: PxeLab;
-  readonly guest = `icboot-e2e-${process.pid}`;
+  /** Guests `boot` started: teardown removes any still there. */
+  private readonly guests: string[] = [];
   /** The network file as the host had it: libvirtd rewrites it on first load (adding uuid and MAC). */
   private hostFile: { bytes: Buffer; mode: number } | null = null;
   /** /dev/kvm's owner and mode before the lab set udev's. */
@@ -143,7 +153,6 @@ export class LibvirtLab {
   private before: { definition: string; file: Buffer } | null = null;
   private libvirtd: number | null = null;
   private virtlogd: number | null = null;
-  private guestStarted = false;
   /** The networks libvirtd knew when it started: teardown removes any other (a test's own, left by a failure). */
   private networksAtStart: string[] = [];
 
@@ -192,6 +201,11 @@ export class LibvirtLab {
     return readFileSync(NETWORK_FILE);
   }
 
+  /** The dnsmasq configuration libvirt wrote for the running network. */
+  dnsmasqConf(): string {
+    return readFileSync(DNSMASQ_CONF, 'utf8');
+  }
+
   /**
    * Creates the namespace with the devnet in it (deploy, upload of `tree`), starts virtlogd and, in the
    * namespace, libvirtd, and the `default` network; refuses to run beside a libvirtd it did not start.
@@ -229,31 +243,44 @@ export class LibvirtLab {
     return (await this.libvirt.networks('active')).includes(NETWORK);
   }
 
-  /** Runs `icboot gateway` on the bridge address, port 69, inside the namespace; returns its log file. */
+  /** Runs `icboot gateway` on the bridge address (TFTP port 69, HTTP port 80) inside the namespace; returns its log file. */
   gateway(): Promise<string> {
     return this.canister.gateway('gateway', LIBVIRT_BRIDGE_IP);
   }
 
-  /** Boots a `virt-install --pxe` guest on the network; resolves when the installer's first screen shows and virt-install has exited. */
-  async boot(): Promise<GuestTimes> {
-    const serial = this.log('guest-serial.log');
+  /**
+   * Boots a `virt-install --pxe` guest on the network, named after `name`; resolves once "Linux version" (and, with
+   * `installer`, the installer's first screen) shows on its serial console and virt-install has exited. The guest is
+   * removed then, so that it takes no CPU from what runs next; its serial log stays.
+   */
+  async boot(name: string, installer: boolean): Promise<GuestBoot> {
+    const guest = `icboot-e2e-${process.pid}-${name}`;
+    const serial = this.log(`${name}-serial.log`);
     const start = Date.now();
     const deadline = start + BOOT_TIMEOUT_MS;
-    this.guestStarted = true;
-    // virt-install may exit long after the guest has started (here libvirt probes QEMU again on every call), so the console is watched meanwhile.
-    // virt-install keeps its log under $HOME/.cache: the lab's, not the user's.
-    const install = run('env', ['-u', 'XDG_CACHE_HOME', `HOME=${this.work}`, 'virt-install', ...virtInstallArgs(this.guest, serial)], BOOT_TIMEOUT_MS).then((r) => {
-      if (r.code !== 0) throw new LibvirtLabError('command-failed', `virt-install exited with ${r.code}: ${r.stderr.trim()}`);
-      return Date.now() - start;
-    });
-    const seen = async (pattern: RegExp): Promise<number> => {
-      await until(() => existsSync(serial) && pattern.test(readFileSync(serial, 'latin1')), `${pattern} in ${serial}`, Math.max(0, deadline - Date.now()), 250);
-      return Date.now() - start;
-    };
-    const screens = (async () => ({ kernel: await seen(/Linux version/), installer: await seen(/Select a language/) }))();
-    // A failed virt-install ends the wait at once.
-    const [times, installed] = await Promise.all([screens, install]);
-    return { ...times, installed };
+    this.guests.push(guest);
+    // Set once the boot is over, failed included: the console is no longer watched.
+    let over = false;
+    try {
+      // virt-install may exit long after the guest has started (here libvirt probes QEMU again on every call), so the console is watched meanwhile.
+      // virt-install keeps its log under $HOME/.cache: the lab's, not the user's.
+      const install = run('env', ['-u', 'XDG_CACHE_HOME', `HOME=${this.work}`, 'virt-install', ...virtInstallArgs(guest, serial)], BOOT_TIMEOUT_MS).then((r) => {
+        if (r.code !== 0) throw new LibvirtLabError('command-failed', `virt-install exited with ${r.code}: ${r.stderr.trim()}`);
+        return Date.now() - start;
+      });
+      const seen = async (pattern: RegExp): Promise<number> => {
+        await until(() => over || (existsSync(serial) && pattern.test(readFileSync(serial, 'latin1'))), `${pattern} in ${serial}`, Math.max(0, deadline - Date.now()), 250);
+        return Date.now() - start;
+      };
+      const screens = (async () => ({ kernel: await seen(/Linux version/), installer: installer ? await seen(/Select a language/) : undefined }))();
+      // A failed virt-install ends the wait at once.
+      const [times, installed] = await Promise.all([screens, install]);
+      return { times: { ...times, installed }, serial: readFileSync(serial, 'latin1') };
+    } finally {
+      over = true;
+      // A failure here is teardown's to report: it removes every guest still there.
+      await this.removeGuest(guest).catch(() => {});
+    }
   }
 
   /**
@@ -271,7 +298,7 @@ export class LibvirtLab {
       }
     };
     if (this.libvirtd !== null) {
-      if (this.guestStarted) await step('remove the guest', () => this.removeGuest());
+      for (const guest of this.guests) await step(`remove guest ${guest}`, () => this.removeGuest(guest));
       if (this.before) await step('revert the network', () => this.revertNetwork());
       await step('remove networks the tests defined', async () => {
         for (const name of (await this.libvirt.networks('all')).filter((n) => !this.networksAtStart.includes(n))) {
@@ -298,13 +325,13 @@ export class LibvirtLab {
     return failures;
   }
 
-  private async removeGuest(): Promise<void> {
+  private async removeGuest(guest: string): Promise<void> {
     const names = (await this.virsh('list', '--all', '--name')).split('\n').map((l) => l.trim());
-    if (names.includes(this.guest)) {
-      if ((await this.virsh('domstate', this.guest)).trim() !== 'shut off') await this.virsh('destroy', this.guest);
-      await this.virsh('undefine', this.guest);
+    if (names.includes(guest)) {
+      if ((await this.virsh('domstate', guest)).trim() !== 'shut off') await this.virsh('destroy', guest);
+      await this.virsh('undefine', guest);
     }
-    rmSync(`/var/log/libvirt/qemu/${this.guest}.log`, { force: true });
+    rmSync(`/var/log/libvirt/qemu/${guest}.log`, { force: true });
   }
 
   private async revertNetwork(): Promise<void> {
@@ -328,4 +355,5 @@ export class LibvirtLab {
 const s = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
 export const seconds = (t: GuestTimes): string =>
-  `from virt-install's start: kernel ("Linux version") ${s(t.kernel)}, installer ("Select a language") ${s(t.installer)}, virt-install exited ${s(t.installed)}`;
+  `from virt-install's start: kernel ("Linux version") ${s(t.kernel)}, `
+  + `${t.installer === undefined ? '' : `installer ("Select a language") ${s(t.installer)}, `}virt-install exited ${s(t.installed)}`;

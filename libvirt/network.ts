@@ -3,13 +3,12 @@
 // leaves the network as it was.
 import { createTwoFilesPatch } from 'diff';
 import { UserError } from '../common/errors.ts';
-import { bootSettings, canonical, editNetwork, networkConnections, networkUuid, newNetwork, withoutBootSettings } from './network_xml.ts';
+import { bootSettings, canonical, editNetwork, networkConnections, networkUuid, newNetwork, withoutBootSettings, type BootTarget } from './network_xml.ts';
 import type { SavedNetworks } from './saved.ts';
 import { VirshError, type Virsh } from './virsh.ts';
 
-export interface NetworkRequest {
+export interface NetworkRequest extends BootTarget {
   name: string;
-  bootfile: string;
   /** Default: the network's own IPv4 address (192.168.122.1 for a new `default`). */
   gatewayIp?: string;
   /** Define the network when it does not exist (and only then). */
@@ -66,7 +65,7 @@ export async function plan(virsh: Virsh, req: NetworkRequest): Promise<Plan> {
     if (!gatewayIp) {
       throw new LibvirtNetworkError('needs-gateway-ip', `--create of network "${req.name}" needs --gateway-ip, the bridge address of the new network (e.g. 192.168.123.1)`);
     }
-    const xml = newNetwork(req.name, gatewayIp, req.bootfile);
+    const xml = newNetwork(req.name, gatewayIp, { bootfile: req.bootfile, ipxe: req.ipxe });
     return {
       name: req.name, exists: false, active: false, guests: 0, original: null, xml, changed: true, stale: false,
       diff: shortDiff(req.name, '', xml), notes: [], gatewayIp,
@@ -77,7 +76,7 @@ export async function plan(virsh: Virsh, req: NetworkRequest): Promise<Plan> {
       + `virsh net-dumpxml ${req.name} > FILE; virsh net-define FILE`);
   }
   const original = await virsh.definition(req.name);
-  const edit = editNetwork(original, { bootfile: req.bootfile, gatewayIp: req.gatewayIp });
+  const edit = editNetwork(original, { bootfile: req.bootfile, gatewayIp: req.gatewayIp, ipxe: req.ipxe });
   const active = (await virsh.networks('active')).includes(req.name);
   const live = active ? await virsh.run('net-dumpxml', req.name) : null;
   return {
@@ -198,7 +197,7 @@ export async function revert(virsh: Virsh, saved: SavedNetworks, name: string, l
       + `left as it is, and the saved definition stays in ${file}`);
   }
   if (withoutBootSettings(current) !== withoutBootSettings(kept.original)) {
-    throw new LibvirtNetworkError('changed-since', `network ${name} was changed since icboot edited it (not only <bootp>/<tftp>); restoring the saved definition would undo that, so icboot left it; `
+    throw new LibvirtNetworkError('changed-since', `network ${name} was changed since icboot edited it (not only <bootp>, <tftp> and icboot's dnsmasq options); restoring the saved definition would undo that, so icboot left it; `
       + `compare with ${file} and restore by hand (virsh net-define ${file})`);
   }
   const active = (await virsh.networks('active')).includes(name);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { NetworkXmlError, canonical, editNetwork, networkName, networkUuid, newNetwork, withoutBootSettings, type NetworkXmlProblem } from './network_xml.ts';
+import { NetworkXmlError, bootSettings, canonical, editNetwork, networkName, networkUuid, newNetwork, withoutBootSettings, type NetworkXmlProblem } from './network_xml.ts';
+import { ipxeBootOptions } from './dnsmasq_boot.ts';
 
 // As libvirt 9.0 dumps its stock `default` network once defined (uuid and mac generated).
 const STOCK = `<network>
@@ -151,18 +152,137 @@ describe('editNetwork', () => {
   });
 });
 
+/** The values of the network's dnsmasq options, in order, whatever the prefix and quoting. */
+const optionValues = (xml: string): string[] => [...xml.matchAll(/<(?:[\w-]+:)?option value=(["'])(.*?)\1/g)].map((m) => m[2]);
+
+describe('editNetwork --ipxe', () => {
+  const STOCK_LINES = ipxeBootOptions('192.168.122.1', 'http://192.168.122.1/boot.ipxe');
+
+  it('gives BIOS PXE the iPXE chainloader and adds icboot\'s dnsmasq options, indented, in libvirt\'s namespace', () => {
+    const e = editNetwork(STOCK, { ipxe: true });
+    assert.equal(e.changed, true);
+    assert.deepEqual(e.notes, []);
+    assert.deepEqual(changedLines(e.before, e.after), [
+      '-<network>',
+      '+<network xmlns:dnsmasq="http://libvirt.org/schemas/network/dnsmasq/1.0">',
+      '+<bootp file="undionly.kpxe" server="192.168.122.1"/>',
+      '+<dnsmasq:options>',
+      ...STOCK_LINES.map((l) => `+<dnsmasq:option value="${l}"/>`),
+      '+</dnsmasq:options>',
+    ]);
+    // Where libvirt itself puts them: last in <network>, one option a line.
+    assert.match(e.after, /\n {2}<\/ip>\n {2}<dnsmasq:options>\n(?: {4}<dnsmasq:option value="[^"\n]+"\/>\n)+ {2}<\/dnsmasq:options>\n<\/network>/);
+    assert.deepEqual(optionValues(e.after), STOCK_LINES);
+  });
+
+  it('keeps an explicit --bootfile for plain BIOS PXE, and takes --ipxe URL and --gateway-ip as given', () => {
+    const e = editNetwork(STOCK, { ipxe: 'https://boot.example/boot.ipxe', bootfile: 'pxelinux.0', gatewayIp: '192.168.122.7' });
+    assert.match(e.after, /<bootp file="pxelinux\.0" server="192\.168\.122\.7"\/>/);
+    assert.deepEqual(optionValues(e.after), ipxeBootOptions('192.168.122.7', 'https://boot.example/boot.ipxe'));
+    // Without a URL, iPXE asks the gateway's address.
+    assert.deepEqual(optionValues(editNetwork(STOCK, { ipxe: true, gatewayIp: '192.168.122.7' }).after), ipxeBootOptions('192.168.122.7', 'http://192.168.122.7/boot.ipxe'));
+  });
+
+  it('is idempotent, also as libvirt dumps it back', () => {
+    const once = editNetwork(STOCK, { ipxe: true });
+    const twice = editNetwork(once.after, { ipxe: true });
+    assert.equal(twice.changed, false);
+    assert.equal(twice.after, once.after);
+    assert.equal(editNetwork(once.after.replace(/"/g, "'"), { ipxe: true }).changed, false);
+    assert.equal(bootSettings(once.after.replace(/"/g, "'")), bootSettings(once.after));
+  });
+
+  it('without --ipxe takes icboot\'s options out again, with the options element and the namespace it added', () => {
+    const ipxe = editNetwork(STOCK, { ipxe: true });
+    const plain = editNetwork(ipxe.after, {});
+    assert.equal(plain.changed, true);
+    assert.doesNotMatch(plain.after, /dnsmasq/);
+    assert.equal(plain.after, editNetwork(STOCK, {}).after);
+    assert.equal(canonical(plain.after), canonical(editNetwork(STOCK, {}).after));
+    assert.equal(withoutBootSettings(ipxe.after), withoutBootSettings(STOCK));
+    assert.notEqual(bootSettings(ipxe.after), bootSettings(plain.after));
+  });
+
+  it('with another URL, replaces icboot\'s lines and keeps no old one', () => {
+    const first = editNetwork(STOCK, { ipxe: true });
+    const second = editNetwork(first.after, { ipxe: 'http://192.168.122.1:8080/boot.ipxe' });
+    assert.equal(second.changed, true);
+    assert.deepEqual(optionValues(second.after), ipxeBootOptions('192.168.122.1', 'http://192.168.122.1:8080/boot.ipxe'));
+    assert.deepEqual(changedLines(first.after, second.after), [
+      '-<dnsmasq:option value="dhcp-boot=tag:icboot-ipxe,http://192.168.122.1/boot.ipxe"/>',
+      '+<dnsmasq:option value="dhcp-boot=tag:icboot-ipxe,http://192.168.122.1:8080/boot.ipxe"/>',
+    ]);
+  });
+
+  it('puts its lines after the user\'s own options and leaves theirs, their comment and their namespace as they were', () => {
+    const theirs = LIVED_IN.replace("    <dnsmasq:option value='dhcp-match=set:ipxe,175'/>",
+      "    <!-- theirs -->\n    <dnsmasq:option value='dhcp-match=set:ipxe,175'/>\n    <dnsmasq:option value='dhcp-option=tag:ipxe,option:ntp-server,10.20.0.1'/>");
+    const e = editNetwork(theirs, { ipxe: true });
+    assert.deepEqual(optionValues(e.after), ['dhcp-match=set:ipxe,175', 'dhcp-option=tag:ipxe,option:ntp-server,10.20.0.1', ...ipxeBootOptions('10.20.0.1', 'http://10.20.0.1/boot.ipxe')]);
+    assert.match(e.after, /<dnsmasq:options>\n {4}<!-- theirs -->\n {4}<dnsmasq:option value="dhcp-match=set:ipxe,175"\/>/);
+    assert.equal(e.after.match(/<dnsmasq:options>/g)?.length, 1, 'one options element');
+    assert.equal(e.after.match(/xmlns:dnsmasq=/g)?.length, 1, 'the namespace declared once');
+    assert.equal(withoutBootSettings(e.after), withoutBootSettings(theirs));
+    assert.equal(editNetwork(e.after, { ipxe: true }).changed, false);
+
+    const back = editNetwork(e.after, {});
+    assert.deepEqual(optionValues(back.after), ['dhcp-match=set:ipxe,175', 'dhcp-option=tag:ipxe,option:ntp-server,10.20.0.1']);
+    assert.match(back.after, /<!-- theirs -->/);
+    assert.match(back.after, /xmlns:dnsmasq="http:\/\/libvirt\.org\/schemas\/network\/dnsmasq\/1\.0"/);
+    assert.equal(canonical(back.after), canonical(editNetwork(theirs, {}).after));
+  });
+
+  it('uses the prefix the user bound to libvirt\'s dnsmasq namespace', () => {
+    const xml = STOCK.replace('<network>', "<network xmlns:d='http://libvirt.org/schemas/network/dnsmasq/1.0'>")
+      .replace('</network>', "  <d:options>\n    <d:option value='log-dhcp'/>\n  </d:options>\n</network>");
+    const e = editNetwork(xml, { ipxe: true });
+    assert.deepEqual(optionValues(e.after), ['log-dhcp', ...STOCK_LINES]);
+    assert.doesNotMatch(e.after, /dnsmasq:/);
+    assert.equal(editNetwork(e.after, {}).after, editNetwork(xml, {}).after);
+  });
+
+  it('knows its own lines by their icboot- tags only', () => {
+    const user = ['dhcp-match=set:ipxe,175', 'dhcp-match=set:myicboot-x,175', 'dhcp-option=tag:ipxe,3,10.20.0.1', 'log-dhcp'];
+    const mine = ['dhcp-boot=tag:icboot-old,old.efi', 'dhcp-option=tag:!icboot-ipxe,3,10.20.0.1', 'dhcp-userclass=set:icboot-x,iPXE'];
+    const xml = LIVED_IN.replace("    <dnsmasq:option value='dhcp-match=set:ipxe,175'/>",
+      [...user, ...mine].map((v) => `    <dnsmasq:option value='${v}'/>`).join('\n'));
+    assert.deepEqual(optionValues(editNetwork(xml, {}).after), user);
+    assert.deepEqual(optionValues(editNetwork(xml, { ipxe: true }).after), [...user, ...ipxeBootOptions('10.20.0.1', 'http://10.20.0.1/boot.ipxe')]);
+  });
+
+  it('says when the user\'s own dhcp-boot may send clients elsewhere', () => {
+    const xml = LIVED_IN.replace('dhcp-match=set:ipxe,175', 'dhcp-boot=tag:ipxe,http://10.20.0.9/menu.ipxe');
+    assert.match(editNetwork(xml, { ipxe: true }).notes.join('\n'), /found the dnsmasq option "dhcp-boot=tag:ipxe,http:\/\/10\.20\.0\.9\/menu\.ipxe" of network lab/);
+    assert.doesNotMatch(editNetwork(xml, {}).notes.join('\n'), /dnsmasq option/);
+  });
+
+  it('refuses a URL that is not http(s), too long for BOOTP, or that dnsmasq would split', () => {
+    for (const ipxe of ['tftp://192.168.122.1/boot.ipxe', 'boot.ipxe', 'http://', `http://192.168.122.1/${'a'.repeat(107)}`, 'http://192.168.122.1/a,b',
+      'http://192.168.122.1/a b', 'http://192.168.122.1/a\tb', 'http://192.168.122.1/\u0001', 'http://192.168.122.1/"x"', 'http://192.168.122.1/é']) {
+      assert.equal(problem(() => editNetwork(STOCK, { ipxe })), 'bad-ipxe-url', JSON.stringify(ipxe));
+    }
+    assert.equal(editNetwork(STOCK, { ipxe: `http://192.168.122.1/${'a'.repeat(106)}` }).changed, true, '127 bytes fit');
+  });
+});
+
 describe('newNetwork', () => {
   it('is a stock-like NAT network whose DHCP already points at the gateway', () => {
-    const xml = newNetwork('pxe', '192.168.130.1', 'pxelinux.0');
+    const xml = newNetwork('pxe', '192.168.130.1', {});
     assert.equal(networkName(xml), 'pxe');
     assert.equal(networkUuid(xml), null);
-    assert.match(xml, /<range start='192\.168\.130\.2' end='192\.168\.130\.254'\/>/);
+    assert.match(xml, /<range start="192\.168\.130\.2" end="192\.168\.130\.254"\/>\n {6}<bootp file="pxelinux\.0" server="192\.168\.130\.1"\/>/);
     assert.equal(editNetwork(xml, { bootfile: 'pxelinux.0' }).changed, false);
   });
 
+  it('with --ipxe, has icboot\'s dnsmasq options from the start', () => {
+    const xml = newNetwork('pxe', '192.168.130.1', { ipxe: true });
+    assert.deepEqual(optionValues(xml), ipxeBootOptions('192.168.130.1', 'http://192.168.130.1/boot.ipxe'));
+    assert.equal(editNetwork(xml, { ipxe: true }).changed, false);
+  });
+
   it('escapes the name and needs the bridge address (.1)', () => {
-    assert.equal(networkName(newNetwork("a'<b>&c", '10.9.0.1', 'pxelinux.0')), "a'<b>&c");
-    assert.equal(problem(() => newNetwork('pxe', '10.9.0.5', 'pxelinux.0')), 'bad-address');
+    assert.equal(networkName(newNetwork("a'<b>&c", '10.9.0.1', {})), "a'<b>&c");
+    assert.equal(problem(() => newNetwork('pxe', '10.9.0.5', {})), 'bad-address');
   });
 });
 

@@ -6,7 +6,8 @@ import { notice } from '../canister_command.ts';
 interface Flags {
   name: string;
   gatewayIp?: string;
-  bootfile: string;
+  bootfile?: string;
+  ipxe?: string | true;
   apply?: boolean;
   revert?: boolean;
   create?: boolean;
@@ -17,7 +18,8 @@ export function register(program: Command): void {
     .description('edit a libvirt network so its DHCP sends PXE clients to the gateway: prints the change, --apply makes it, --revert undoes it')
     .option('--name <name>', 'libvirt network', 'default')
     .option('--gateway-ip <ip>', 'address PXE clients fetch the boot file from (default: the network\'s own IPv4 address)')
-    .option('--bootfile <file>', 'boot file DHCP hands out', 'pxelinux.0')
+    .option('--bootfile <file>', 'boot file DHCP hands plain PXE clients (default: pxelinux.0; with --ipxe, undionly.kpxe)')
+    .option('--ipxe [url]', 'send iPXE clients to URL (default: http://<gateway-ip>/boot.ipxe) and other firmware to its iPXE or GRUB chainloader')
     .option('--apply', 'redefine the network (restarting it only if it runs); keeps the original for --revert')
     .option('--revert', 'restore the definition the network had before icboot edited it')
     .option('--create', 'define the network when it does not exist (with --apply)')
@@ -28,12 +30,12 @@ export function register(program: Command): void {
       const virsh = new Virsh();
       const saved = new SavedNetworks(stateDir(), virsh.uri);
       if (o.revert) {
-        const others = ['gatewayIp', 'bootfile', 'apply', 'create'].filter((k) => cmd.getOptionValueSource(k) === 'cli');
+        const others = ['gatewayIp', 'bootfile', 'ipxe', 'apply', 'create'].filter((k) => cmd.getOptionValueSource(k) === 'cli');
         if (others.length) throw new UserError('--revert takes only --name');
         await revert(virsh, saved, o.name, notice);
         return;
       }
-      const p = await plan(virsh, { name: o.name, bootfile: o.bootfile, gatewayIp: o.gatewayIp, create: Boolean(o.create) });
+      const p = await plan(virsh, { name: o.name, bootfile: o.bootfile, gatewayIp: o.gatewayIp, ipxe: o.ipxe, create: Boolean(o.create) });
       for (const line of p.notes) notice(line);
       if (p.changed) notice(p.diff.trimEnd());
       if (o.apply) {

@@ -1,21 +1,26 @@
 // Real libvirt: libvirtd in a network namespace of the test's own, its stock
-// `default` network edited by `icboot libvirt-network --apply`, and a
-// `virt-install --pxe` guest that boots the Debian installer through
-// `icboot gateway` on 192.168.122.1:69 from a devnet holding the tree.
-// Everything is put back afterwards: the guest, the network, the daemons.
+// `default` network edited by `icboot libvirt-network --apply`, and
+// `virt-install --pxe` guests that boot the Debian installer through
+// `icboot gateway` on 192.168.122.1 (TFTP 69, HTTP 80) from a devnet holding
+// the tree: pxelinux over TFTP, then, with `--ipxe`, iPXE over HTTP.
+// Everything is put back afterwards: the guests, the network, the daemons.
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { assembleDebianTree } from '../../cli/sample.ts';
 import { icboot } from '../../lab/cli.ts';
 import { REPO, tempDir } from '../../lab/devnet.ts';
 import { run } from '../../lab/gateway.ts';
+import { ipxeBootOptions } from '../../libvirt/dnsmasq_boot.ts';
 import { networkUuid as uuid } from '../../libvirt/network_xml.ts';
-import { APPLY, LIBVIRT_BRIDGE_IP, LibvirtLab, NETWORK, seconds } from '../../lab/libvirt.ts';
+import { APPLY, APPLY_IPXE, LIBVIRT_BRIDGE_IP, LibvirtLab, NETWORK, REVERT, seconds } from '../../lab/libvirt.ts';
 
 const mac = (xml: string): string | undefined => /<mac address='([^']+)'\/>/.exec(xml)?.[1];
 const BOOTP = `<bootp file='pxelinux.0' server='${LIBVIRT_BRIDGE_IP}'/>`;
+const IPXE_BOOTP = `<bootp file='undionly.kpxe' server='${LIBVIRT_BRIDGE_IP}'/>`;
+/** What `--ipxe` puts in the network's dnsmasq options, and libvirt in its dnsmasq configuration. */
+const IPXE_LINES = ipxeBootOptions(LIBVIRT_BRIDGE_IP, `http://${LIBVIRT_BRIDGE_IP}/boot.ipxe`);
 
 // Before the lab starts its libvirtd (it refuses to run beside one it did not start).
 describe('libvirt-network where libvirt cannot be used', () => {
@@ -40,11 +45,16 @@ describe('libvirt-network where libvirt cannot be used', () => {
 describe('a libvirt guest boots through the gateway', () => {
   const lab = new LibvirtLab(tempDir('libvirt'));
   const tree = join(lab.work, 'tree');
+  /** The gateway's log: one line per TFTP transfer and per HTTP request. */
+  let gatewayLog = '';
+  /** The network's definition as `--apply` (pxelinux) left it. */
+  let pxelinuxDefinition = '';
 
   before(async () => {
     LibvirtLab.checkTools();
     assembleDebianTree(tree);
     await lab.start(tree);
+    gatewayLog = await lab.gateway();
   }, { timeout: 600_000 });
 
   after(async () => {
@@ -106,7 +116,7 @@ describe('a libvirt guest boots through the gateway', () => {
     const created = ['libvirt-network', '--name', name, '--create', '--gateway-ip', '10.124.0.1'];
     const preview = await lab.icboot(created);
     assert.equal(preview.code, 0, preview.stderr);
-    assert.match(preview.stdout.toString(), /<bootp file='pxelinux\.0' server='10\.124\.0\.1'\/>/);
+    assert.match(preview.stdout.toString(), /<bootp file="pxelinux\.0" server="10\.124\.0\.1"\/>/);
     assert.ok(!(await names('all')).includes(name), 'a preview defines nothing');
     try {
       assert.equal((await lab.icboot([...created, '--apply'])).code, 0);
@@ -150,6 +160,7 @@ describe('a libvirt guest boots through the gateway', () => {
       assert.ok(xml.includes(BOOTP), `${BOOTP} in:\n${xml}`);
       assert.doesNotMatch(xml, /<tftp/);
     }
+    pxelinuxDefinition = await lab.definition();
   });
 
   it('a second --apply changes nothing and says so', async () => {
@@ -164,11 +175,62 @@ describe('a libvirt guest boots through the gateway', () => {
 
   it('a virt-install --pxe guest reaches the Debian installer\'s "Select a language"', { timeout: 360_000 }, async () => {
     assert.ok((await lab.definition()).includes(BOOTP), 'the network sends PXE clients to the gateway');
-    const log = await lab.gateway();
-    const times = await lab.boot();
-    console.log(`libvirt guest through icboot gateway: ${seconds(times)}`);
-    const transfers = readFileSync(log, 'utf8');
+    const { times } = await lab.boot('pxelinux', true);
+    console.log(`libvirt guest through icboot gateway (pxelinux, TFTP): ${seconds(times)}`);
+    const transfers = readFileSync(gatewayLog, 'utf8');
     assert.match(transfers, /tftp \S+ pxelinux\.0 .* ok/);
     assert.match(transfers, /tftp \S+ debian-installer\/amd64\/initrd\.gz 4\d+ bytes .* ok/);
+  });
+
+  it('--ipxe --apply hands BIOS PXE undionly.kpxe and puts icboot\'s lines into libvirt\'s dnsmasq configuration', async () => {
+    const r = await lab.icboot(APPLY_IPXE);
+    assert.equal(r.code, 0, r.stderr);
+    console.log(`icboot libvirt-network --ipxe --apply after --apply:\n${r.stderr}`);
+    assert.match(r.stderr, /^-\s+<bootp file="pxelinux\.0" server="192\.168\.122\.1"\/>$/m, 'the diff shows the edit');
+    for (const line of IPXE_LINES) assert.ok(r.stderr.includes(`+    <dnsmasq:option value="${line}"/>`), `the diff adds ${line}:\n${r.stderr}`);
+    for (const xml of [await lab.definition(), await lab.virsh('net-dumpxml', NETWORK)]) {
+      assert.equal(uuid(xml), uuid(lab.original.definition));
+      assert.ok(xml.includes(IPXE_BOOTP), `${IPXE_BOOTP} in:\n${xml}`);
+      for (const line of IPXE_LINES) assert.ok(xml.includes(`<dnsmasq:option value='${line}'/>`), `${line} in:\n${xml}`);
+    }
+    // libvirt restarted its dnsmasq with them: each one a line of the configuration it wrote.
+    const conf = lab.dnsmasqConf().split('\n');
+    for (const line of [`dhcp-boot=undionly.kpxe,,${LIBVIRT_BRIDGE_IP}`, ...IPXE_LINES]) assert.ok(conf.includes(line), `${line} in:\n${conf.join('\n')}`);
+
+    const [definition, file] = [await lab.definition(), lab.networkFile()];
+    const again = await lab.icboot(APPLY_IPXE);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /nothing changed/);
+    assert.equal(await lab.definition(), definition);
+    assert.ok(lab.networkFile().equals(file), 'the network file is byte-identical');
+  });
+
+  it('a virt-install --pxe guest, whose NIC ROM is iPXE, reaches the kernel over HTTP from /boot.ipxe', { timeout: 360_000 }, async () => {
+    const from = readFileSync(gatewayLog, 'utf8').length;
+    const { times, serial } = await lab.boot('ipxe', false);
+    assert.match(serial, /Linux version/);
+    console.log(`libvirt guest through icboot gateway (iPXE, HTTP): ${seconds(times)}`);
+    const requests = readFileSync(gatewayLog, 'utf8').slice(from);
+    const size = (path: string): number => statSync(join(tree, path)).size;
+    assert.match(requests, /\bhttp \S+ GET \/boot\.ipxe 200 /);
+    assert.match(requests, /\bhttp \S+ GET \/ipxe\?\S*mac=\S+ 200 /);
+    assert.match(requests, new RegExp(`\\bhttp \\S+ GET debian-installer/amd64/linux 200 ${size('debian-installer/amd64/linux')} bytes `));
+    assert.match(requests, new RegExp(`\\bhttp \\S+ GET debian-installer/amd64/initrd\\.gz 200 ${size('debian-installer/amd64/initrd.gz')} bytes `));
+    // The ROM is iPXE already: it is not handed a chainloader over TFTP (no transfer line: `tftp CLIENT PATH ...`).
+    assert.doesNotMatch(requests, /\btftp \d+\.\d+\.\d+\.\d+:\d+ /);
+  });
+
+  it('--apply without --ipxe takes icboot\'s lines out again, and --revert restores the original byte for byte', async () => {
+    const plain = await lab.icboot(APPLY);
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.equal(await lab.definition(), pxelinuxDefinition);
+    assert.ok(!lab.dnsmasqConf().includes('icboot-'), 'no icboot line left in dnsmasq\'s configuration');
+
+    assert.equal((await lab.icboot(APPLY_IPXE)).code, 0);
+    const reverted = await lab.icboot(REVERT);
+    assert.equal(reverted.code, 0, reverted.stderr);
+    assert.equal(await lab.definition(), lab.original.definition);
+    assert.ok(lab.networkFile().equals(lab.original.file), 'the network file is as before the test');
+    assert.ok(!lab.dnsmasqConf().includes('icboot-'), 'no icboot line left in dnsmasq\'s configuration');
   });
 });

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { REPO } from '../../lab/devnet.ts';
-import { APPLY, LIBVIRT_BRIDGE_IP, REVERT, virtInstallArgs } from '../../lab/libvirt.ts';
+import { APPLY, APPLY_IPXE, LIBVIRT_BRIDGE_IP, REVERT, virtInstallArgs } from '../../lab/libvirt.ts';
 import { gatewayArgs } from '../../lab/pxe.ts';
 
 /** The section's shell commands, continuation lines joined and comments dropped, as argument lists. */
@@ -16,7 +16,7 @@ function libvirtCommands(): string[][] {
   const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1];
   assert.ok(block, 'with a sh block');
   const commands = block.replace(/\\\n\s*/g, ' ').split('\n').map((l) => l.replace(/\s+#.*$/, '').trim()).filter(Boolean).map((l) => l.split(/\s+/));
-  // The undo line sits in the prose after the block.
+  // The undo line and the --ipxe variant sit in the prose after the block.
   const undo = [...section.matchAll(/`(npx icboot [^`]+)`/g)].map((m) => m[1].split(/\s+/));
   return [...commands, ...undo];
 }
@@ -29,6 +29,7 @@ describe('README: Boot a libvirt guest', () => {
 
   it('edits and restores the network as the test does', () => {
     has(['npx', 'icboot', ...APPLY]);
+    has(['npx', 'icboot', ...APPLY_IPXE]);
     has(['npx', 'icboot', ...REVERT]);
   });
 
