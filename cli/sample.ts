@@ -15,16 +15,18 @@ const IPXE_DIR = '/usr/lib/ipxe';
 /** iPXE builds copied to the tree's root: BIOS (UNDI), UEFI with all of iPXE's drivers, UEFI over the firmware's own network driver. */
 const IPXE_FILES = [CHAINLOADERS.bios, CHAINLOADERS['efi-x86_64'], 'snponly.efi'];
 const OVERLAY = join(dirname(fileURLToPath(import.meta.url)), '..', 'samples', 'debian');
+/** Where Debian's GRUB netboot images look for their config over TFTP, whatever path they were loaded from. */
+const GRUB_CFG = (arch: string): string => join('debian-installer', arch, 'grub', 'grub.cfg');
 
 /** `file` must exist, or a UserError names the package that provides it. */
 function need(file: string, pkg: string): void {
   if (!existsSync(file)) throw new UserError(`${file} is missing: apt-get install ${pkg}`);
 }
 
-/** The amd64 netboot tree at `source`, or a UserError saying which package provides it. */
-export function debianNetboot(source = DEBIAN_NETBOOT): string {
-  need(join(source, 'pxelinux.0'), 'debian-installer-12-netboot-amd64');
-  return source;
+/** The amd64 netboot tree, or a UserError saying which package provides it. */
+export function debianNetboot(): string {
+  need(join(DEBIAN_NETBOOT, 'pxelinux.0'), 'debian-installer-12-netboot-amd64');
+  return DEBIAN_NETBOOT;
 }
 
 /**
@@ -41,4 +43,6 @@ export function assembleDebianTree(dest: string): void {
   cpSync(join(DEBIAN_NETBOOT_ARM64, 'debian-installer', 'arm64'), join(dest, 'debian-installer', 'arm64'), { recursive: true, dereference: true });
   for (const f of IPXE_FILES) cpSync(join(IPXE_DIR, f), join(dest, f), { dereference: true });
   cpSync(OVERLAY, dest, { recursive: true });
+  // One GRUB config serves both architectures: it names the machine's by GRUB's own variables.
+  cpSync(join(dest, GRUB_CFG('amd64')), join(dest, GRUB_CFG('arm64')));
 }

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BOOT_IPXE_PATH, CHAINLOADERS } from '../common/machines/firmware.ts';
+import { CHAINLOADERS, defaultIpxeUrl } from '../common/machines/firmware.ts';
 import { ipxeBootOptions } from '../libvirt/dnsmasq_boot.ts';
 import { REPO } from './devnet.ts';
 import { BRIDGE_IP, Netns } from './netns.ts';
@@ -176,8 +176,7 @@ export class PxeLab {
   /** dnsmasq's boot settings for `dhcp`, as command-line flags. */
   private static dhcpBootFlags(dhcp: DhcpBoot): string[] {
     if (dhcp === 'pxelinux') return [`--dhcp-boot=pxelinux.0,,${BRIDGE_IP}`];
-    const url = `http://${BRIDGE_IP}${BOOT_IPXE_PATH}`;
-    return [`--dhcp-boot=${CHAINLOADERS.bios},,${BRIDGE_IP}`, ...ipxeBootOptions(BRIDGE_IP, url).map((line) => `--${line}`)];
+    return [`--dhcp-boot=${CHAINLOADERS.bios},,${BRIDGE_IP}`, ...ipxeBootOptions(BRIDGE_IP, defaultIpxeUrl(BRIDGE_IP)).map((line) => `--${line}`)];
   }
 
   /** QEMU's command for `firmware`, its serial console written to `serial`. */

@@ -161,7 +161,7 @@ describe('editNetwork --ipxe', () => {
   it('gives BIOS PXE the iPXE chainloader and adds icboot\'s dnsmasq options, indented, in libvirt\'s namespace', () => {
     const e = editNetwork(STOCK, { ipxe: true });
     assert.equal(e.changed, true);
-    assert.deepEqual(e.notes, []);
+    assert.deepEqual(e.notes, ['iPXE clients will fetch http://192.168.122.1/boot.ipxe: run the gateway with --http 192.168.122.1:80']);
     assert.deepEqual(changedLines(e.before, e.after), [
       '-<network>',
       '+<network xmlns:dnsmasq="http://libvirt.org/schemas/network/dnsmasq/1.0">',

@@ -7,7 +7,7 @@
 import { isIPv4 } from 'node:net';
 import { DOMParser, ParseError, XMLSerializer, type Document, type Element, type Node } from '@xmldom/xmldom';
 import { UserError } from '../common/errors.ts';
-import { BOOT_IPXE_PATH, CHAINLOADERS } from '../common/machines/firmware.ts';
+import { CHAINLOADERS, defaultIpxeUrl } from '../common/machines/firmware.ts';
 import { pathError } from '../common/path.ts';
 import { TAG_PREFIX, ipxeBootOptions } from './dnsmasq_boot.ts';
 
@@ -267,10 +267,13 @@ export function editNetwork(xml: string, target: BootTarget): NetworkEdit {
   else if (was !== show(bootp)) notes.push(`found ${was} on ${address}: icboot replaces it with ${show(bootp)}`);
 
   // icboot's lines go after the user's, rebuilt each time: applying again finds them as they were, and without --ipxe removes them.
-  const ipxeUrl = target.ipxe === undefined ? null : target.ipxe === true ? `http://${gatewayIp}${BOOT_IPXE_PATH}` : target.ipxe;
+  const ipxeUrl = target.ipxe === undefined ? null : target.ipxe === true ? defaultIpxeUrl(gatewayIp) : target.ipxe;
   if (ipxeUrl === null) removeIcbootOptions(network);
   else {
     checkIpxeUrl(ipxeUrl);
+    // The gateway serves no HTTP unless told to: say where, since nothing else will until a machine hangs at boot.
+    const url = new URL(ipxeUrl);
+    notes.push(`iPXE clients will fetch ${ipxeUrl}: run the gateway with --http ${url.hostname}:${url.port || 80}`);
     for (const o of icbootOptions(network)) removeIndented(o);
     for (const theirs of dnsmasqChildren(network, 'options').flatMap((o) => dnsmasqChildren(o, 'option'))) {
       const value = theirs.getAttribute('value') ?? '';

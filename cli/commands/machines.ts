@@ -7,7 +7,8 @@ import type { CommonOptions } from '../../client/canister.ts';
 import { UserError } from '../../client/errors.ts';
 import { retry } from '../../client/retry.ts';
 import { loadMachines } from '../../common/machines/parse.ts';
-import type { TreeReader } from '../../common/machines/types.ts';
+import { selectGroup } from '../../common/machines/select.ts';
+import type { Group, Profile, TreeReader } from '../../common/machines/types.ts';
 import { describeSelectors, machineIpxe, requestSelectors } from '../../gateway/machines/endpoints.ts';
 import { fileReader, manifestTree } from '../../gateway/machines/index.ts';
 import { grubConfig, type GatewayAddress } from '../../gateway/machines/render.ts';
@@ -90,20 +91,27 @@ export function register(program: Command): void {
       const { tree: t, what } = await tree(dir, o);
       const machines = await loadMachines(t);
       if (!machines) throw new UserError(`${what} has no icboot/profiles/ or icboot/groups/`);
-      const { context, script } = await machineIpxe(machines, fileReader(t), selectors, o.gatewayHttp);
-      // arm64 machines boot through GRUB (there is no iPXE for them in Debian): show what /grub gives them instead.
-      const grub = selectors.arch === 'efi-arm64';
+      const read = fileReader(t);
       const lines = [`machine: ${describeSelectors(selectors)}`];
-      if (context) {
-        const { group, profile } = context;
+      const chosen = (group: Group, profile: Profile): void => {
         const selector = Object.keys(group.selector).length ? `selects ${describeSelectors(group.selector)}` : 'the default group';
         lines.push(`group: ${titled(group)}, ${selector}`, `profile: ${titled(profile)}`);
+      };
+      // arm64 machines boot through GRUB (Debian has no iPXE for them): show what /grub gives them instead.
+      if (selectors.arch === 'efi-arm64') {
+        const match = selectGroup(machines, selectors);
+        if (match) {
+          chosen(match.group, match.profile);
+          lines.push('GRUB config from /grub:', (await grubConfig({ selectors, ...match, gateway: o.gatewayHttp }, read)).replace(/\n$/, ''));
+        } else {
+          lines.push('group: none matches; /grub answers 404 with the reason');
+        }
       } else {
-        lines.push(grub ? 'group: none matches; /grub answers 404, and GRUB says so and asks again'
-          : 'group: none matches; the machine gets a script that says so and stops');
+        const { context, script } = await machineIpxe(machines, read, selectors, o.gatewayHttp);
+        if (context) chosen(context.group, context.profile);
+        else lines.push('group: none matches; the machine gets a script that says so and stops');
+        lines.push('iPXE script from /ipxe:', script.replace(/\n$/, ''));
       }
-      const [title, text] = grub ? ['GRUB config from /grub', context ? await grubConfig(context, fileReader(t)) : null] : ['iPXE script from /ipxe', script];
-      if (text !== null) lines.push(`${title}:`, text.replace(/\n$/, ''));
       process.stdout.write(`${lines.join('\n')}\n`);
     });
 }

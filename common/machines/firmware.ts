@@ -1,6 +1,6 @@
 // What each kind of firmware is handed before it runs iPXE or GRUB: one table
-// for every DHCP server icboot configures (libvirt's dnsmasq, the PXE lab's,
-// proxyDHCP). Facts from RFC 4578 (option 93) and iPXE's own DHCP options.
+// for every DHCP server icboot configures (libvirt's dnsmasq, the PXE lab's).
+// Facts from RFC 4578 (option 93) and iPXE's own DHCP options.
 import type { Arch } from './types.ts';
 
 /**
@@ -36,3 +36,6 @@ export const IPXE_USER_CLASS = 'iPXE';
 
 /** The first script every iPXE client is sent to, on the gateway's HTTP server. */
 export const BOOT_IPXE_PATH = '/boot.ipxe';
+
+/** Where iPXE clients are sent when no URL is given: the gateway's HTTP on port 80, the one port GRUB 2.06 also reaches. */
+export const defaultIpxeUrl = (gatewayIp: string): string => `http://${gatewayIp}${BOOT_IPXE_PATH}`;

@@ -72,7 +72,7 @@ engine.registerFilter('date', () => {
 
 /** `source` is named in messages, e.g. the template's tree path. */
 async function render(source: string, text: string, data: object): Promise<string> {
-  if (text.length > MAX_TEMPLATE_BYTES) throw new RenderError('template', `${source}: template longer than ${MAX_TEMPLATE_BYTES} characters`);
+  if (Buffer.byteLength(text) > MAX_TEMPLATE_BYTES) throw new RenderError('template', `${source}: template longer than ${MAX_TEMPLATE_BYTES} bytes`);
   let out: string;
   try {
     out = await engine.parseAndRender(text, data);

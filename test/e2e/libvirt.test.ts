@@ -12,6 +12,7 @@ import { assembleDebianTree } from '../../cli/sample.ts';
 import { icboot } from '../../lab/cli.ts';
 import { REPO, tempDir } from '../../lab/devnet.ts';
 import { run } from '../../lab/gateway.ts';
+import { defaultIpxeUrl } from '../../common/machines/firmware.ts';
 import { ipxeBootOptions } from '../../libvirt/dnsmasq_boot.ts';
 import { networkUuid as uuid } from '../../libvirt/network_xml.ts';
 import { APPLY, APPLY_IPXE, LIBVIRT_BRIDGE_IP, LibvirtLab, NETWORK, REVERT, seconds } from '../../lab/libvirt.ts';
@@ -20,7 +21,7 @@ const mac = (xml: string): string | undefined => /<mac address='([^']+)'\/>/.exe
 const BOOTP = `<bootp file='pxelinux.0' server='${LIBVIRT_BRIDGE_IP}'/>`;
 const IPXE_BOOTP = `<bootp file='undionly.kpxe' server='${LIBVIRT_BRIDGE_IP}'/>`;
 /** What `--ipxe` puts in the network's dnsmasq options, and libvirt in its dnsmasq configuration. */
-const IPXE_LINES = ipxeBootOptions(LIBVIRT_BRIDGE_IP, `http://${LIBVIRT_BRIDGE_IP}/boot.ipxe`);
+const IPXE_LINES = ipxeBootOptions(LIBVIRT_BRIDGE_IP, defaultIpxeUrl(LIBVIRT_BRIDGE_IP));
 
 // Before the lab starts its libvirtd (it refuses to run beside one it did not start).
 describe('libvirt-network where libvirt cannot be used', () => {

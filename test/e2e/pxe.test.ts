@@ -68,7 +68,7 @@ describe('network boot from the canister through real firmware', () => {
     assert.match(http, new RegExp(`http \\S+ GET /ipxe\\?mac=${hyphens(MAC_SAMPLE)}&\\S*buildarch=i386&platform=pcbios\\S* 200 `));
     assert.match(http, /http \S+ GET debian-installer\/amd64\/linux 200 \d+ bytes .* ok/);
     assert.match(http, /http \S+ GET debian-installer\/amd64\/initrd\.gz 200 4\d+ bytes .* ok/);
-    assert.doesNotMatch(http, /tftp \S+ (pxelinux\.0|undionly\.kpxe)/, 'the iPXE ROM is not chainloaded again');
+    assert.doesNotMatch(http, /tftp \S+:\d+ /, 'iPXE in the ROM takes nothing over TFTP');
     assert.match(boot.commandLine, new RegExp(`auto=true priority=critical url=http://\\S+/generic\\?template=preseed&mac=${escape(MAC_SAMPLE)} `));
   });
 
@@ -77,6 +77,7 @@ describe('network boot from the canister through real firmware', () => {
     const boot = await lab.boot('efi-ipxe', { firmware: 'efi-ipxe', dhcp: 'ipxe', mac: MAC_SECOND });
     console.log(`UEFI x86-64, iPXE EFI ROM, over HTTP: ${seconds(boot.times)}`);
     const http = since(from);
+    assert.doesNotMatch(http, /tftp \S+:\d+ /, 'iPXE in the ROM takes nothing over TFTP');
     assert.match(http, new RegExp(`http \\S+ GET /ipxe\\?mac=${hyphens(MAC_SECOND)}&\\S*buildarch=x86_64&platform=efi\\S* 200 `));
     assert.match(http, /http \S+ GET debian-installer\/amd64\/initrd\.gz 200 4\d+ bytes .* ok/);
     assert.match(boot.commandLine, /rescue\/enable=true/);
@@ -87,7 +88,8 @@ describe('network boot from the canister through real firmware', () => {
     const boot = await lab.boot('efi-pxe', { firmware: 'efi-pxe', dhcp: 'ipxe', mac: MAC_OTHER });
     console.log(`UEFI x86-64, firmware PXE, TFTP ipxe.efi, then HTTP: ${seconds(boot.times)}`);
     const got = since(from);
-    assert.match(got, /tftp \S+ ipxe\.efi \d+ bytes .* ok/);
+    // Once: iPXE, started, asks DHCP again as iPXE and is sent to HTTP instead of to itself.
+    assert.equal(got.match(/tftp \S+ ipxe\.efi \d+ bytes .* ok/g)?.length, 1);
     assert.match(got, new RegExp(`http \\S+ GET /ipxe\\?mac=${hyphens(MAC_OTHER)}&\\S*buildarch=x86_64&platform=efi\\S* 200 `));
     assert.match(boot.commandLine, /console=ttyS0,115200 priority=critical ---/);
     assert.doesNotMatch(boot.commandLine, /rescue|preseed/);
