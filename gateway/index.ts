@@ -10,8 +10,13 @@ import { connect, icbootCanister, requireCanisterId, type CommonOptions } from '
 import { TransientError } from '../client/errors.ts';
 import { resolveNetwork } from '../client/network.ts';
 import { VerifiedReader } from '../client/verify.ts';
+import { UserError } from '../common/errors.ts';
+import { BOOT_IPXE_PATH } from '../common/machines/firmware.ts';
 import { AddressWatcher } from './addresses.ts';
 import { ChunkCache } from './cache.ts';
+import { dhcpInterface, type DhcpInterface } from './dhcp/interface.ts';
+import type { ProxySettings } from './dhcp/proxy.ts';
+import { startProxyDhcp, type ProxyDhcp } from './dhcp/server.ts';
 import { Files } from './files.ts';
 import { listenHttp } from './http.ts';
 import { Listeners, type ListenerEvent } from './listeners.ts';
@@ -48,6 +53,10 @@ export interface GatewayOptions extends CommonOptions {
   maxHttpConnections: number;
   /** Load every chunk of each new release into the cache, so first boots do not wait on the canister. */
   prefetch: boolean;
+  /** `proxy`: answer PXE and HTTP Boot clients' DHCP with boot information and no address (docs/dhcp.md); default off. */
+  dhcp?: 'off' | 'proxy';
+  /** The interface the proxyDHCP serves; by default the only one with an IPv4 address besides loopback. */
+  dhcpInterface?: string;
   log: (line: string) => void;
   /** Each address a service starts listening on (at start or when it appears), and each it stops on because the address went away. */
   listening?: (service: 'tftp' | 'http', e: ListenerEvent) => void;
@@ -58,6 +67,8 @@ export interface Gateway {
   readonly tftp: Endpoint[];
   /** The HTTP address listened on now; null with HTTP off, or while its address is not up. */
   readonly http: Endpoint | null;
+  /** The interface and address the proxyDHCP answers on; null with --dhcp off. */
+  readonly dhcp: DhcpInterface | null;
   close(): Promise<void>;
 }
 
@@ -98,7 +109,32 @@ async function warm(cache: ChunkCache, snap: Snapshot, log: (line: string) => vo
   }
 }
 
+/** `--dhcp proxy` set up in a way clients could not boot from. */
+export class DhcpSetupError extends UserError {
+  constructor(readonly problem: 'needs-http' | 'tftp-elsewhere', message: string) {
+    super(message);
+  }
+}
+
+/** The proxyDHCP's interface and what it hands out, checked against where TFTP and HTTP listen, before anything starts. */
+function proxyDhcpPlan(o: GatewayOptions): { iface: DhcpInterface; settings: ProxySettings } | null {
+  if (o.dhcp !== 'proxy') return null;
+  if (!o.http || o.http.port === 0) {
+    throw new DhcpSetupError('needs-http', '--dhcp proxy needs --http on a fixed port (80 for GRUB): iPXE and HTTP Boot clients are sent there, e.g. --http 0.0.0.0:80');
+  }
+  const iface = dhcpInterface(o.dhcpInterface);
+  // PXE firmware asks siaddr's port 69, and nothing else.
+  if (o.tftp.port !== 69 || (o.tftp.host !== '0.0.0.0' && o.tftp.host !== iface.address)) {
+    throw new DhcpSetupError('tftp-elsewhere',
+      `--dhcp proxy sends PXE firmware to TFTP on ${iface.address}:69, but --tftp is ${o.tftp.host}:${o.tftp.port}: use --tftp ${iface.address}:69 or 0.0.0.0:69`);
+  }
+  const host = o.http.host === '0.0.0.0' ? iface.address : o.http.host;
+  const httpBase = o.http.port === 80 ? `http://${host}` : `http://${host}:${o.http.port}`;
+  return { iface, settings: { serverIp: iface.address, bootIpxeUrl: `${httpBase}${BOOT_IPXE_PATH}`, httpBase } };
+}
+
 export async function startGateway(o: GatewayOptions): Promise<Gateway> {
+  const dhcpPlan = proxyDhcpPlan(o);
   if (o.cacheDir) mkdirSync(o.cacheDir, { recursive: true });
   const network = resolveNetwork(o.network);
   const canisterId = requireCanisterId(network, o.canister);
@@ -160,12 +196,16 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     open: (address, port) => listenHttp(files, o.log, { maxConnections: o.maxHttpConnections, machines, tftpPort }, address, port),
     changed: (e) => o.listening?.('http', e),
   });
+  let dhcp: ProxyDhcp | null = null;
   try {
     await tftp.start();
     await http?.start();
+    // Last: PXE clients are told where to boot only once TFTP and HTTP are there to serve them.
+    if (dhcpPlan) dhcp = await startProxyDhcp({ interface: dhcpPlan.iface.name, settings: dhcpPlan.settings, log: o.log });
   } catch (e) {
     release.stop();
     await tftp.close();
+    await http?.close();
     await tftpServer.close();
     throw e;
   }
@@ -178,8 +218,11 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     get http() {
       return http ? endpoints(http.endpoints)[0] ?? null : null;
     },
+    dhcp: dhcpPlan?.iface ?? null,
     async close() {
       release.stop();
+      // No client is sent here once the gateway is going.
+      await dhcp?.close();
       // Transfers are ended before their listeners close, so none is reported as stranded.
       await tftpServer.close();
       await tftp.close();

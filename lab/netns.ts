@@ -8,11 +8,16 @@ import { stopChild } from './process.ts';
 export const BRIDGE_IP = '192.168.150.1';
 
 export class Netns {
-  readonly name = `icboot-e2e-${process.pid}`;
+  readonly name: string;
   private readonly children: ChildProcess[] = [];
 
-  /** `bridged`: with br0 at BRIDGE_IP and a tap for a bare QEMU; without, loopback only (libvirt brings its own bridge). */
-  constructor(private readonly bridged = true) {}
+  /**
+   * `bridged`: with br0 at BRIDGE_IP and a tap for a bare QEMU; without, loopback only (libvirt brings its own
+   * bridge, a client namespace gets a veth). `suffix` names a second namespace of the same test.
+   */
+  constructor(private readonly bridged = true, suffix = '') {
+    this.name = `icboot-e2e-${process.pid}${suffix}`;
+  }
 
   create(): void {
     execFileSync('ip', ['netns', 'add', this.name]);

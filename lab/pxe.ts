@@ -4,10 +4,12 @@
 // with real firmware that boot from it: SeaBIOS + iPXE, OVMF with iPXE's EFI
 // ROM or with its own PXE, and AAVMF on arm64.
 import assert from 'node:assert/strict';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CHAINLOADERS, defaultIpxeUrl } from '../common/machines/firmware.ts';
 import { ipxeBootOptions } from '../libvirt/dnsmasq_boot.ts';
+import type { CapturedPacket } from './dhcp_capture.ts';
 import { REPO } from './devnet.ts';
 import { BRIDGE_IP, Netns } from './netns.ts';
 import { until } from './poll.ts';
@@ -31,11 +33,13 @@ export interface BootTimes {
 export type Firmware = 'bios' | 'efi-ipxe' | 'efi-pxe' | 'arm64';
 
 /**
- * What DHCP hands out: `pxelinux` (pxelinux.0 to everyone, the plain BIOS
- * path) or `ipxe` (icboot's dnsmasq options: iPXE to /boot.ipxe over HTTP,
- * other firmware to its chainloader over TFTP).
+ * What dnsmasq hands out: `pxelinux` (pxelinux.0 to everyone, the plain BIOS
+ * path), `ipxe` (icboot's dnsmasq options: iPXE to /boot.ipxe over HTTP,
+ * other firmware to its chainloader over TFTP) or `addresses` (addresses
+ * only, no boot information: a LAN whose DHCP server icboot cannot change,
+ * where the gateway's proxyDHCP answers PXE clients).
  */
-export type DhcpBoot = 'pxelinux' | 'ipxe';
+export type DhcpBoot = 'pxelinux' | 'ipxe' | 'addresses';
 
 /** A line that shows the installer running: on the serial console, or in `file` (e.g. the gateway's log, for a fetch the installer makes). */
 export interface Milestone {
@@ -114,10 +118,10 @@ export class PxeLab {
   }
 
   /** Runs `icboot gateway` on `address` (the bridge's), TFTP port 69 and HTTP port 80; returns its log file once both listen. */
-  async gateway(name = 'gateway', address = BRIDGE_IP): Promise<string> {
+  async gateway(name = 'gateway', address = BRIDGE_IP, extra: string[] = []): Promise<string> {
     const log = this.log(`${name}.log`);
-    const child = this.ns.spawn(process.execPath, [ICBOOT, ...gatewayArgs(address, join(this.work, `${name}-cache`))], log, this.env, this.work);
-    await waitFor(log, /http listening on/, Date.now(), Date.now() + 60_000);
+    const child = this.ns.spawn(process.execPath, [ICBOOT, ...gatewayArgs(address, join(this.work, `${name}-cache`)), ...extra], log, this.env, this.work);
+    await waitFor(log, extra.includes('--dhcp') ? /dhcp proxy listening on/ : /http listening on/, Date.now(), Date.now() + 60_000);
     this.stopLast = () => stopChild(child, 'SIGTERM');
     return log;
   }
@@ -175,8 +179,20 @@ export class PxeLab {
 
   /** dnsmasq's boot settings for `dhcp`, as command-line flags. */
   private static dhcpBootFlags(dhcp: DhcpBoot): string[] {
+    if (dhcp === 'addresses') return [];
     if (dhcp === 'pxelinux') return [`--dhcp-boot=pxelinux.0,,${BRIDGE_IP}`];
     return [`--dhcp-boot=${CHAINLOADERS.bios},,${BRIDGE_IP}`, ...ipxeBootOptions(BRIDGE_IP, defaultIpxeUrl(BRIDGE_IP)).map((line) => `--${line}`)];
+  }
+
+  /** Starts dnsmasq on the bridge for `run`, handing out what `dhcp` says; its log is `<run>-dnsmasq.log`. */
+  private dnsmasq(run: string, dhcp: DhcpBoot): ChildProcess {
+    return this.ns.spawn('dnsmasq', [
+      '--no-daemon', '--port=0', '--interface=br0', '--bind-interfaces', '--log-dhcp',
+      // A name server, as any LAN's DHCP gives (libvirt's included): without one the installer stops to ask for it.
+      // Nothing answers there, and nothing needs to: every URL the boots use holds an address.
+      '--dhcp-range=192.168.150.50,192.168.150.99,12h', `--dhcp-option=option:dns-server,${BRIDGE_IP}`, ...PxeLab.dhcpBootFlags(dhcp),
+      `--dhcp-leasefile=${this.log(`${run}.leases`)}`,
+    ], this.log(`${run}-dnsmasq.log`));
   }
 
   /** QEMU's command for `firmware`, its serial console written to `serial`. */
@@ -202,13 +218,7 @@ export class PxeLab {
 
   /** Starts DHCP and a network-booting QEMU; resolves once the kernel (and, if asked, the installer) shows on its serial console. */
   async boot(run: string, req: BootRequest): Promise<Boot> {
-    const dnsmasq = this.ns.spawn('dnsmasq', [
-      '--no-daemon', '--port=0', '--interface=br0', '--bind-interfaces', '--log-dhcp',
-      // A name server, as any LAN's DHCP gives (libvirt's included): without one the installer stops to ask for it.
-      // Nothing answers there, and nothing needs to: every URL the boots use holds an address.
-      '--dhcp-range=192.168.150.50,192.168.150.99,12h', `--dhcp-option=option:dns-server,${BRIDGE_IP}`, ...PxeLab.dhcpBootFlags(req.dhcp),
-      `--dhcp-leasefile=${this.log(`${run}.leases`)}`,
-    ], this.log(`${run}-dnsmasq.log`));
+    const dnsmasq = this.dnsmasq(run, req.dhcp);
     const serial = this.log(`${run}-serial.log`);
     const [cmd, args] = this.qemu(run, req, serial);
     const start = Date.now();
@@ -229,8 +239,49 @@ export class PxeLab {
     }
   }
 
-  destroy(): Promise<void> {
-    return this.ns.destroy();
+  /**
+   * A plain DHCP client (busybox udhcpc) with `mac` in a namespace of its own, cabled to the bridge, while dnsmasq
+   * hands out what `dhcp` says: resolves with what udhcpc printed and every DHCP packet that reached it, from any server.
+   */
+  async plainDhcpClient(mac: string, o: { dhcp?: DhcpBoot; vendorClass?: string } = {}): Promise<{ output: string; packets: CapturedPacket[] }> {
+    const dnsmasq = this.dnsmasq(`client-${this.clients.length}`, o.dhcp ?? 'addresses');
+    try {
+      return await this.udhcpc(mac, o.vendorClass);
+    } finally {
+      await stopChild(dnsmasq, 'SIGKILL');
+    }
+  }
+
+  private async udhcpc(mac: string, vendorClass: string | undefined): Promise<{ output: string; packets: CapturedPacket[] }> {
+    const n = this.clients.length;
+    const client = new Netns(false, `-client${n}`);
+    this.clients.push(client);
+    client.create();
+    execFileSync('ip', ['link', 'add', 'name', `vc${n}`, 'netns', this.ns.name, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', client.name]);
+    this.ns.ip('link', 'set', `vc${n}`, 'master', 'br0');
+    this.ns.ip('link', 'set', `vc${n}`, 'up');
+    client.ip('link', 'set', 'eth0', 'address', mac);
+    client.ip('link', 'set', 'eth0', 'up');
+    const captured = this.log(`client-${n}-packets.log`);
+    const capture = client.spawn(process.execPath, ['--import', 'tsx', join(REPO, 'lab', 'dhcp_capture.ts')], captured, process.env, REPO);
+    await waitFor(captured, /^capturing$/m, Date.now(), Date.now() + 30_000);
+    // -B: ask for broadcast answers, which reach the capture's socket on an interface without an address (unicast ones
+    // reach only udhcpc's raw socket); a proxyDHCP answers by broadcast anyway. -q: quit once leased; -n: fail rather
+    // than retry for ever; -s /bin/true: configure nothing. It reports on stderr.
+    // -V: option 60, e.g. to pass for a PXE client (a fixed test string: no shell quoting needed).
+    const vendor = vendorClass === undefined ? '' : ` -V ${vendorClass}`;
+    const output = client.run('sh', ['-c', `busybox udhcpc -B${vendor} -i eth0 -f -q -n -t 5 -T 2 -s /bin/true 2>&1`]);
+    // Every server has answered by the time udhcpc has its ACK; the capture ends there.
+    await stopChild(capture, 'SIGTERM');
+    const packets = readFileSync(captured, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as CapturedPacket);
+    return { output, packets };
+  }
+
+  private readonly clients: Netns[] = [];
+
+  async destroy(): Promise<void> {
+    await Promise.all(this.clients.map((c) => c.destroy()));
+    await this.ns.destroy();
   }
 }
 

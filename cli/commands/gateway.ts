@@ -1,5 +1,5 @@
 // `icboot gateway`: serves the certified tree over TFTP and HTTP until SIGINT or SIGTERM.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { CommonOptions } from '../../client/canister.ts';
 import { GATEWAY_DEFAULTS } from '../../gateway/defaults.ts';
 import type { ListenerEvent } from '../../gateway/listeners.ts';
@@ -10,7 +10,7 @@ import { byteCount, endpoint, endpointOrOff, integer, releaseId, type Endpoint }
 interface GatewayFlags extends CommonOptions {
   tftp: Endpoint; http: Endpoint | null; release: number | null; poll: number; cacheDir?: string;
   cacheMem: number; cacheDisk: number; maxTransfers: number; maxPerClient: number; maxPerSubnet: number; minRate: number;
-  fetchTimeout: number; maxHttpConnections: number; prefetch: boolean;
+  fetchTimeout: number; maxHttpConnections: number; prefetch: boolean; dhcp: 'off' | 'proxy'; dhcpInterface?: string;
 }
 
 export function register(program: Command): void {
@@ -31,6 +31,9 @@ export function register(program: Command): void {
       integer(1, 600), GATEWAY_DEFAULTS.fetchTimeoutMs / 1000)
     .option('--max-http-connections <n>', 'open HTTP connections at most', integer(1, 1_000_000), GATEWAY_DEFAULTS.maxHttpConnections)
     .option('--no-prefetch', 'do not load each new release into the cache ahead of requests')
+    .addOption(new Option('--dhcp <mode>', 'proxy: answer PXE and HTTP Boot clients\' DHCP with what to boot, beside the LAN\'s DHCP server (needs --http)')
+      .choices(['off', 'proxy']).default('off'))
+    .option('--dhcp-interface <if>', 'interface the proxyDHCP serves (default: the only one with an IPv4 address besides loopback)')
     .action(async (o: GatewayFlags) => {
       const { startGateway } = await import('../../gateway/index.ts');
       const log = (line: string): void => {
@@ -51,6 +54,7 @@ export function register(program: Command): void {
       const g = await startGateway({ ...o, pollSeconds: o.poll, fetchTimeoutMs: o.fetchTimeout * 1000, log, listening });
       for (const t of g.tftp) say('tftp', { address: t.host, port: t.port, listening: true });
       if (g.http) say('http', { address: g.http.host, port: g.http.port, listening: true });
+      if (g.dhcp) process.stdout.write(`dhcp proxy listening on ${g.dhcp.name} (${g.dhcp.address}) ports 67 and 4011\n`);
       started = true;
       const stop = (): void => {
         g.close().then(() => process.exit(0), () => process.exit(1));

@@ -16,6 +16,16 @@ export const CLIENT_ARCH_CODES: ReadonlyMap<number, Arch> = new Map([
 ]);
 
 /**
+ * Option 93 codes of UEFI HTTP Boot clients (IANA's processor architecture
+ * registry): 16 x86-64, 19 arm64. Apart from CLIENT_ARCH_CODES, which also
+ * writes dnsmasq's TFTP rules: these clients take only http:// URLs.
+ */
+export const HTTP_BOOT_ARCH_CODES: ReadonlyMap<number, Arch> = new Map([
+  [16, 'efi-x86_64'],
+  [19, 'efi-arm64'],
+]);
+
+/**
  * Tree path of the program a firmware's own PXE loads over TFTP, by arch.
  * BIOS and x86-64 UEFI get iPXE (Debian's `ipxe` package), which then asks
  * for /boot.ipxe over HTTP. There is no Debian iPXE for arm64, so arm64 gets

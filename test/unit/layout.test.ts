@@ -64,6 +64,12 @@ describe('folder dependencies', () => {
     assert.deepEqual(wrong, []);
   });
 
+  it('the DHCP server knows only its own folder, common/ and the gateway log', () => {
+    const wrong = all.filter(({ from, to }) => from.startsWith('gateway/dhcp/') && !testOnly(from)
+      && !to.startsWith('gateway/dhcp/') && !to.startsWith('common/') && to !== 'gateway/log.ts');
+    assert.deepEqual(wrong, []);
+  });
+
   it('what the canister bundles stays free of Node APIs', () => {
     const seen = new Set<string>();
     const visit = (file: string): void => {
