@@ -11,11 +11,10 @@ import { TransientError } from '../client/errors.ts';
 import { resolveNetwork } from '../client/network.ts';
 import { VerifiedReader } from '../client/verify.ts';
 import { UserError } from '../common/errors.ts';
-import { BOOT_IPXE_PATH } from '../common/machines/firmware.ts';
 import { AddressWatcher } from './addresses.ts';
 import { ChunkCache } from './cache.ts';
 import { dhcpInterface, type DhcpInterface } from './dhcp/interface.ts';
-import type { ProxySettings } from './dhcp/proxy.ts';
+import { proxySettings, type ProxySettings } from './dhcp/proxy.ts';
 import { startProxyDhcp, type ProxyDhcp } from './dhcp/server.ts';
 import { Files } from './files.ts';
 import { listenHttp } from './http.ts';
@@ -111,10 +110,13 @@ async function warm(cache: ChunkCache, snap: Snapshot, log: (line: string) => vo
 
 /** `--dhcp proxy` set up in a way clients could not boot from. */
 export class DhcpSetupError extends UserError {
-  constructor(readonly problem: 'needs-http' | 'tftp-elsewhere', message: string) {
+  constructor(readonly problem: 'needs-http' | 'tftp-elsewhere' | 'http-elsewhere', message: string) {
     super(message);
   }
 }
+
+/** Whether a listener on `e` takes connections to the interface's address. */
+const servesOn = (e: Endpoint, iface: DhcpInterface): boolean => e.host === '0.0.0.0' || e.host === iface.address;
 
 /** The proxyDHCP's interface and what it hands out, checked against where TFTP and HTTP listen, before anything starts. */
 function proxyDhcpPlan(o: GatewayOptions): { iface: DhcpInterface; settings: ProxySettings } | null {
@@ -124,13 +126,16 @@ function proxyDhcpPlan(o: GatewayOptions): { iface: DhcpInterface; settings: Pro
   }
   const iface = dhcpInterface(o.dhcpInterface);
   // PXE firmware asks siaddr's port 69, and nothing else.
-  if (o.tftp.port !== 69 || (o.tftp.host !== '0.0.0.0' && o.tftp.host !== iface.address)) {
+  if (o.tftp.port !== 69 || !servesOn(o.tftp, iface)) {
     throw new DhcpSetupError('tftp-elsewhere',
       `--dhcp proxy sends PXE firmware to TFTP on ${iface.address}:69, but --tftp is ${o.tftp.host}:${o.tftp.port}: use --tftp ${iface.address}:69 or 0.0.0.0:69`);
   }
-  const host = o.http.host === '0.0.0.0' ? iface.address : o.http.host;
-  const httpBase = o.http.port === 80 ? `http://${host}` : `http://${host}:${o.http.port}`;
-  return { iface, settings: { serverIp: iface.address, bootIpxeUrl: `${httpBase}${BOOT_IPXE_PATH}`, httpBase } };
+  // Clients on the DHCP interface's LAN reach HTTP only there.
+  if (!servesOn(o.http, iface)) {
+    throw new DhcpSetupError('http-elsewhere',
+      `--dhcp proxy sends iPXE and HTTP Boot clients to HTTP on ${iface.address}, but --http is ${o.http.host}:${o.http.port}: use --http ${iface.address}:${o.http.port} or 0.0.0.0:${o.http.port}`);
+  }
+  return { iface, settings: proxySettings(iface.address, o.http) };
 }
 
 export async function startGateway(o: GatewayOptions): Promise<Gateway> {

@@ -13,10 +13,11 @@ export class Netns {
 
   /**
    * `bridged`: with br0 at BRIDGE_IP and a tap for a bare QEMU; without, loopback only (libvirt brings its own
-   * bridge, a client namespace gets a veth). `suffix` names a second namespace of the same test.
+   * bridge, a client namespace gets a veth). `suffix` names a second namespace of the same test; `prefix` tells
+   * one test's or benchmark's namespaces from another's in `ip netns list`.
    */
-  constructor(private readonly bridged = true, suffix = '') {
-    this.name = `icboot-e2e-${process.pid}${suffix}`;
+  constructor(private readonly bridged = true, suffix = '', prefix = 'icboot-e2e') {
+    this.name = `${prefix}-${process.pid}${suffix}`;
   }
 
   create(): void {

@@ -5,7 +5,7 @@
 // ROM or with its own PXE, and AAVMF on arm64.
 import assert from 'node:assert/strict';
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CHAINLOADERS, defaultIpxeUrl } from '../common/machines/firmware.ts';
 import { ipxeBootOptions } from '../libvirt/dnsmasq_boot.ts';
@@ -70,6 +70,8 @@ const OVMF = { code: '/usr/share/OVMF/OVMF_CODE_4M.fd', vars: '/usr/share/OVMF/O
 const AAVMF = { code: '/usr/share/AAVMF/AAVMF_CODE.fd', vars: '/usr/share/AAVMF/AAVMF_VARS.fd' };
 /** Debian packages every boot of the lab needs. */
 export const PACKAGES = 'qemu-system-x86 qemu-system-arm ipxe-qemu ipxe ovmf qemu-efi-aarch64 dnsmasq-base';
+/** The LAN's router and DHCP server when dnsmasq hands out addresses only (see `dhcp: 'addresses'`). */
+export const ROUTER_IP = '192.168.150.2';
 /** The gateway's HTTP port: 80, because GRUB 2.06 (Debian 12) reaches no other (and URLs then leave it out). */
 export const HTTP_PORT = 80;
 
@@ -186,13 +188,38 @@ export class PxeLab {
 
   /** Starts dnsmasq on the bridge for `run`, handing out what `dhcp` says; its log is `<run>-dnsmasq.log`. */
   private dnsmasq(run: string, dhcp: DhcpBoot): ChildProcess {
-    return this.ns.spawn('dnsmasq', [
-      '--no-daemon', '--port=0', '--interface=br0', '--bind-interfaces', '--log-dhcp',
+    // Handing out addresses only, dnsmasq plays the LAN's own DHCP server: another machine (a namespace of its own),
+    // so a client that fetched from the lease's server rather than from the proxy's next-server would fail.
+    const [ns, iface, server] = dhcp === 'addresses' ? [this.router(), 'eth0', ROUTER_IP] : [this.ns, 'br0', BRIDGE_IP];
+    return ns.spawn('dnsmasq', [
+      '--no-daemon', '--port=0', `--interface=${iface}`, '--bind-interfaces', '--log-dhcp',
       // A name server, as any LAN's DHCP gives (libvirt's included): without one the installer stops to ask for it.
       // Nothing answers there, and nothing needs to: every URL the boots use holds an address.
-      '--dhcp-range=192.168.150.50,192.168.150.99,12h', `--dhcp-option=option:dns-server,${BRIDGE_IP}`, ...PxeLab.dhcpBootFlags(dhcp),
+      '--dhcp-range=192.168.150.50,192.168.150.99,12h', `--dhcp-option=option:dns-server,${server}`, ...PxeLab.dhcpBootFlags(dhcp),
       `--dhcp-leasefile=${this.log(`${run}.leases`)}`,
     ], this.log(`${run}-dnsmasq.log`));
+  }
+
+  private routerNs: Netns | null = null;
+
+  /** The LAN's router: a namespace cabled to the bridge, at ROUTER_IP. */
+  private router(): Netns {
+    if (this.routerNs) return this.routerNs;
+    const router = new Netns(false, '-router');
+    this.extras.push(router);
+    router.create();
+    this.cable(router, 'vr0', { address: `${ROUTER_IP}/24` });
+    return (this.routerNs = router);
+  }
+
+  /** A veth from the bridge (`port`) to `ns`'s eth0, which gets the MAC and address (CIDR) given. */
+  private cable(ns: Netns, port: string, o: { mac?: string; address?: string }): void {
+    execFileSync('ip', ['link', 'add', 'name', port, 'netns', this.ns.name, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns.name]);
+    this.ns.ip('link', 'set', port, 'master', 'br0');
+    this.ns.ip('link', 'set', port, 'up');
+    if (o.mac) ns.ip('link', 'set', 'eth0', 'address', o.mac);
+    if (o.address) ns.ip('addr', 'add', o.address, 'dev', 'eth0');
+    ns.ip('link', 'set', 'eth0', 'up');
   }
 
   /** QEMU's command for `firmware`, its serial console written to `serial`. */
@@ -244,7 +271,7 @@ export class PxeLab {
    * hands out what `dhcp` says: resolves with what udhcpc printed and every DHCP packet that reached it, from any server.
    */
   async plainDhcpClient(mac: string, o: { dhcp?: DhcpBoot; vendorClass?: string } = {}): Promise<{ output: string; packets: CapturedPacket[] }> {
-    const dnsmasq = this.dnsmasq(`client-${this.clients.length}`, o.dhcp ?? 'addresses');
+    const dnsmasq = this.dnsmasq(`client-${this.extras.length}`, o.dhcp ?? 'addresses');
     try {
       return await this.udhcpc(mac, o.vendorClass);
     } finally {
@@ -253,15 +280,11 @@ export class PxeLab {
   }
 
   private async udhcpc(mac: string, vendorClass: string | undefined): Promise<{ output: string; packets: CapturedPacket[] }> {
-    const n = this.clients.length;
+    const n = this.extras.length;
     const client = new Netns(false, `-client${n}`);
-    this.clients.push(client);
+    this.extras.push(client);
     client.create();
-    execFileSync('ip', ['link', 'add', 'name', `vc${n}`, 'netns', this.ns.name, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', client.name]);
-    this.ns.ip('link', 'set', `vc${n}`, 'master', 'br0');
-    this.ns.ip('link', 'set', `vc${n}`, 'up');
-    client.ip('link', 'set', 'eth0', 'address', mac);
-    client.ip('link', 'set', 'eth0', 'up');
+    this.cable(client, `vc${n}`, { mac });
     const captured = this.log(`client-${n}-packets.log`);
     const capture = client.spawn(process.execPath, ['--import', 'tsx', join(REPO, 'lab', 'dhcp_capture.ts')], captured, process.env, REPO);
     await waitFor(captured, /^capturing$/m, Date.now(), Date.now() + 30_000);
@@ -270,19 +293,27 @@ export class PxeLab {
     // than retry for ever; -s /bin/true: configure nothing. It reports on stderr.
     // -V: option 60, e.g. to pass for a PXE client (a fixed test string: no shell quoting needed).
     const vendor = vendorClass === undefined ? '' : ` -V ${vendorClass}`;
-    const output = client.run('sh', ['-c', `busybox udhcpc -B${vendor} -i eth0 -f -q -n -t 5 -T 2 -s /bin/true 2>&1`]);
+    // Its exit status is part of the output: a client that gets no lease is for the caller to judge.
+    const output = client.run('sh', ['-c', `busybox udhcpc -B${vendor} -i eth0 -f -q -n -t 5 -T 2 -s /bin/true 2>&1; echo "udhcpc exit $?"`]);
     // Every server has answered by the time udhcpc has its ACK; the capture ends there.
     await stopChild(capture, 'SIGTERM');
     const packets = readFileSync(captured, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as CapturedPacket);
     return { output, packets };
   }
 
-  private readonly clients: Netns[] = [];
+  /** Namespaces beside the lab's: the router, plain DHCP clients. */
+  private readonly extras: Netns[] = [];
 
   async destroy(): Promise<void> {
-    await Promise.all(this.clients.map((c) => c.destroy()));
+    await Promise.all(this.extras.map((c) => c.destroy()));
     await this.ns.destroy();
   }
+}
+
+/** What `file` gains from now on: call the result to read the text written since. */
+export function growth(file: string): () => string {
+  const from = statSync(file).size;
+  return () => readFileSync(file).subarray(from).toString('utf8');
 }
 
 export const seconds = (t: BootTimes): string =>

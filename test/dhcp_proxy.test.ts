@@ -1,23 +1,22 @@
 // `icboot gateway --dhcp proxy` as a LAN sees it: a namespace with a bridge,
 // dnsmasq handing out addresses only (as lab/pxe.ts runs it), the devnet and
 // the gateway; a second namespace on the bridge's other side plays the DHCP
-// clients with real broadcasts from port 68 (test/helpers/dhcp_peer.ts).
+// clients with real broadcasts from port 68 (lab/dhcp_peer.ts).
 // Needs root, iproute2 and dnsmasq.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { pxeDiscover, type DiscoverOptions } from '../gateway/dhcp/corpus.ts';
 import { BOOTREPLY, MSG, OPT, encodeDhcp, parseDhcp, parseSubOptions, type DhcpPacket } from '../gateway/dhcp/packet.ts';
 import { REPO, tempDir } from '../lab/devnet.ts';
+import { DhcpPeer } from '../lab/dhcp_peer_driver.ts';
 import { Netns } from '../lab/netns.ts';
-import { until } from '../lab/poll.ts';
+import { PollTimeout, until } from '../lab/poll.ts';
 import { stopChild } from '../lab/process.ts';
 import { PxeLab } from '../lab/pxe.ts';
-import type { PeerReceived, PeerSend } from './helpers/dhcp_peer.ts';
 
 const ICBOOT = join(REPO, 'cli', 'icboot.js');
 const SERVER_IP = '192.168.151.1';
@@ -26,53 +25,10 @@ const CLIENT_IP = '192.168.151.200';
 const DEADLINE_MS = 30_000;
 const FLOOD = 10_000;
 
-/** A namespace of this test's own (icboot-dhcpS-PID...), without the PXE lab's bridge. */
-class DhcpNetns extends Netns {
-  override readonly name: string;
-
-  constructor(suffix: string) {
-    super(false);
-    this.name = `icboot-dhcpS-${process.pid}${suffix}`;
-  }
-}
-
-/** The client side: dhcp_peer.ts in the client namespace, its sockets 0: 0.0.0.0:68, 1: CLIENT_IP:any, 2: CLIENT_IP:67 (a relay). */
-class Peer {
-  readonly received: (PeerReceived & { packet: DhcpPacket | null })[] = [];
-  readonly lines: string[] = [];
-  private constructor(private readonly child: ChildProcess) {}
-
-  static async start(ns: string): Promise<Peer> {
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', join(REPO, 'test', 'helpers', 'dhcp_peer.ts'),
-      '0.0.0.0:68', `${CLIENT_IP}:0`, `${CLIENT_IP}:67`], { cwd: REPO, stdio: ['pipe', 'pipe', 'inherit'] });
-    const peer = new Peer(child);
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (!line.startsWith('{')) {
-        peer.lines.push(line);
-        return;
-      }
-      const r = JSON.parse(line) as PeerReceived;
-      const parsed = parseDhcp(Buffer.from(r.hex, 'hex'));
-      peer.received.push({ ...r, packet: parsed.ok ? parsed.packet : null });
-    });
-    await until(() => peer.lines.includes('ready'), 'the DHCP peer bound', DEADLINE_MS, 50);
-    return peer;
-  }
-
-  send(m: PeerSend): void {
-    this.child.stdin!.write(`${JSON.stringify(m)}\n`);
-  }
-
-  /** The first packet received on socket `via` that `match` accepts. */
-  next(via: number, match: (p: DhcpPacket, r: PeerReceived) => boolean, what: string): Promise<DhcpPacket> {
-    return until(() => this.received.find((r) => r.via === via && r.packet && match(r.packet, r))?.packet, what, DEADLINE_MS, 20);
-  }
-
-  stop(): Promise<void> {
-    this.child.stdin!.end();
-    return stopChild(this.child, 'SIGTERM');
-  }
-}
+/** This test's namespaces: icboot-dhcpS-PID (the server's) and icboot-dhcpS-PID-c (the client's), without the PXE lab's bridge. */
+const NETNS_PREFIX = 'icboot-dhcpS';
+/** The client's sockets (dhcp_peer.ts), by `via`: 0 a PXE client's, 1 any port, 2 a relay's. */
+const PEER_SOCKETS = ['0.0.0.0:68', `${CLIENT_IP}:0`, `${CLIENT_IP}:67`];
 
 /** A proxyDHCP answer: yiaddr 0 and a vendor class (dnsmasq's leases have an address and no option 60 here). */
 const fromProxy = (p: DhcpPacket): boolean => p.op === BOOTREPLY && p.yiaddr === '0.0.0.0' && p.options.has(OPT.VENDOR_CLASS);
@@ -86,14 +42,14 @@ function packetOf(bytes: Buffer): DhcpPacket {
 
 describe('gateway --dhcp proxy beside a DHCP server that hands out addresses only', { timeout: 110_000 }, () => {
   const work = tempDir('dhcp-proxy');
-  const ns = new DhcpNetns('');
-  const clientNs = new DhcpNetns('-c');
+  const ns = new Netns(false, '', NETNS_PREFIX);
+  const clientNs = new Netns(false, '-c', NETNS_PREFIX);
   const lab = new PxeLab(work, ns);
   const tree = join(work, 'tree');
   let xid = 0x5000;
   let gateway: ChildProcess | null = null;
   let dnsmasq: ChildProcess | null = null;
-  let peer: Peer | null = null;
+  let peer: DhcpPeer | null = null;
   const gatewayLog = (): string => (existsSync(lab.log('gateway.log')) ? readFileSync(lab.log('gateway.log'), 'utf8') : '');
 
   /** Whether a socket in the server namespace is bound to UDP `port` (per /proc/net/udp as seen from inside). */
@@ -146,7 +102,7 @@ describe('gateway --dhcp proxy beside a DHCP server that hands out addresses onl
     gateway = ns.spawn(process.execPath, [ICBOOT, 'gateway', '--tftp', `${SERVER_IP}:69`, '--http', `${SERVER_IP}:80`,
       '--dhcp', 'proxy', '--dhcp-interface', 'br0', '--cache-dir', join(work, 'cache')], lab.log('gateway.log'), lab.env, work);
     await until(() => /^dhcp proxy listening on br0 \(192\.168\.151\.1\) ports 67 and 4011$/m.test(gatewayLog()), 'the proxy listening', 60_000, 100);
-    peer = await Peer.start(clientNs.name);
+    peer = await DhcpPeer.start(clientNs, PEER_SOCKETS, DEADLINE_MS);
   });
 
   after(async () => {
@@ -211,9 +167,25 @@ describe('gateway --dhcp proxy beside a DHCP server that hands out addresses onl
   it(`keeps answering after ${FLOOD} malformed packets on port 67 and as many on 4011`, async () => {
     const rss = (): string => /VmRSS:\s*(\d+ kB)/.exec(readFileSync(`/proc/${gateway!.pid}/status`, 'utf8'))?.[1] ?? '?';
     const before = rss();
-    peer!.send({ via: 1, to: '255.255.255.255', port: 67, flood: { seed: 13, count: FLOOD } });
-    peer!.send({ via: 1, to: SERVER_IP, port: 4011, flood: { seed: 14, count: FLOOD } });
-    await until(() => peer!.lines.filter((l) => l === `done ${FLOOD}`).length === 2, 'the floods sent', 90_000, 100);
+    const logBefore = gatewayLog().length;
+    await Promise.all([peer!.flood(1, '255.255.255.255', 67, 13, FLOOD), peer!.flood(1, SERVER_IP, 4011, 14, FLOOD)]);
+    // The flood arrived: the gateway logged each kind below (throttled per kind, so from whichever port came first).
+    const peerAt = `${CLIENT_IP.replace(/\./g, '\\.')}:\\d+`;
+    const dropped = (why: string): RegExp => new RegExp(`dhcp: dropped a malformed packet from ${peerAt} on port \\d+: ${why}`);
+    const logged: Record<string, RegExp> = {
+      'truncated header': dropped('\\d+ bytes, shorter than a DHCP header'),
+      'wrong magic cookie': dropped('magic cookie '),
+      'bad option 52': dropped('option 52 \\(overload\\)'),
+      'BOOTREPLY': new RegExp(`dhcp: no answer to \\S+ \\(${peerAt}, port \\d+\\): not a BOOTREQUEST`),
+    };
+    const missing = (): string[] => {
+      const since = gatewayLog().slice(logBefore);
+      return Object.keys(logged).filter((k) => !logged[k].test(since));
+    };
+    await until(() => missing().length === 0, 'a log line for each kind', DEADLINE_MS, 100).catch((e: unknown) => {
+      if (!(e instanceof PollTimeout)) throw e;
+    });
+    assert.deepEqual(missing(), [], 'kinds of malformed packet the gateway logged nothing about');
     const { offer } = await offerFor({ mac: '52:54:00:d1:00:09', arch: 7 });
     assert.equal(offer.file, 'ipxe.efi');
     assert.equal(gateway!.exitCode, null, 'the gateway is still running');
@@ -235,7 +207,7 @@ describe('gateway --dhcp proxy beside a DHCP server that hands out addresses onl
     assert.equal(offer.flags & 0x8000, 0x8000, 'the relay is asked to broadcast it');
   });
 
-  it('exits with one clear line without --http, with an unknown interface, and with port 67 held by a server that does not share it', async () => {
+  it('exits with one clear line without --http, with --http elsewhere, with --dhcp-interface alone, with an unknown interface, and with port 67 held by a server that does not share it', async () => {
     await stopChild(gateway!, 'SIGTERM');
     const oneLine = (r: { code: number | null; stderr: string }, what: RegExp): void => {
       assert.equal(r.code, 1, r.stderr);
@@ -244,6 +216,10 @@ describe('gateway --dhcp proxy beside a DHCP server that hands out addresses onl
       assert.match(lines[0], what);
     };
     oneLine(gatewayRun(['--tftp', `${SERVER_IP}:69`, '--dhcp', 'proxy', '--dhcp-interface', 'br0']), /--http/);
+    // Clients are sent to the interface's address, where an HTTP server on 127.0.0.1 is not.
+    oneLine(gatewayRun(['--tftp', `${SERVER_IP}:69`, '--http', '127.0.0.1:80', '--dhcp', 'proxy', '--dhcp-interface', 'br0']),
+      /--http is 127\.0\.0\.1:80: use --http 192\.168\.151\.1:80 or 0\.0\.0\.0:80$/);
+    oneLine(gatewayRun(['--tftp', `${SERVER_IP}:69`, '--http', `${SERVER_IP}:80`, '--dhcp-interface', 'br0']), /add --dhcp proxy/);
     oneLine(gatewayRun(['--tftp', `${SERVER_IP}:69`, '--http', `${SERVER_IP}:80`, '--dhcp', 'proxy', '--dhcp-interface', 'nope0']), /nope0: no such interface/);
     // dnsmasq without --bind-interfaces (or --bind-dynamic) holds 0.0.0.0:67 alone.
     dnsmasq = startDnsmasq([]);

@@ -1,6 +1,7 @@
 // `icboot gateway`: serves the certified tree over TFTP and HTTP until SIGINT or SIGTERM.
 import { Option, type Command } from 'commander';
 import type { CommonOptions } from '../../client/canister.ts';
+import { UserError } from '../../client/errors.ts';
 import { GATEWAY_DEFAULTS } from '../../gateway/defaults.ts';
 import type { ListenerEvent } from '../../gateway/listeners.ts';
 import { TFTP_DEFAULTS } from '../../gateway/tftp/server.ts';
@@ -34,7 +35,11 @@ export function register(program: Command): void {
     .addOption(new Option('--dhcp <mode>', 'proxy: answer PXE and HTTP Boot clients\' DHCP with what to boot, beside the LAN\'s DHCP server (needs --http)')
       .choices(['off', 'proxy']).default('off'))
     .option('--dhcp-interface <if>', 'interface the proxyDHCP serves (default: the only one with an IPv4 address besides loopback)')
-    .action(async (o: GatewayFlags) => {
+    .action(async (o: GatewayFlags, cmd: Command) => {
+      // Given alone it would be ignored: the proxy is off by default.
+      if (o.dhcp !== 'proxy' && cmd.getOptionValueSource('dhcpInterface') === 'cli') {
+        throw new UserError('--dhcp-interface names the interface --dhcp proxy serves: add --dhcp proxy, or drop --dhcp-interface');
+      }
       const { startGateway } = await import('../../gateway/index.ts');
       const log = (line: string): void => {
         process.stderr.write(`${new Date().toISOString()} ${line}\n`);

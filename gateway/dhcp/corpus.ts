@@ -2,7 +2,8 @@
 // DISCOVER as firmware sends it, and a deterministic stream of malformed
 // packets (issue 13's bad-input list, plus random mutations of a DISCOVER).
 // The same seed gives the same bytes, so a failure can be replayed.
-import { BOOTREPLY, BOOTREQUEST, MSG, OPT, encodeDhcp, type PacketProblem } from './packet.ts';
+import { IPXE_OPTION, IPXE_USER_CLASS } from '../../common/machines/firmware.ts';
+import { BOOTREPLY, BOOTREQUEST, HEADER, MAGIC_COOKIE, MSG, OPT, encodeDhcp, type PacketProblem } from './packet.ts';
 
 export interface DiscoverOptions {
   mac: string;
@@ -39,8 +40,8 @@ export function pxeDiscover(o: DiscoverOptions): Buffer {
     [OPT.VENDOR_CLASS, Buffer.from(o.vendorClass ?? `PXEClient:Arch:${String(o.arch).padStart(5, '0')}:UNDI:003016`, 'latin1')],
   ]);
   if (o.ipxe) {
-    options.set(175, IPXE_FEATURES);
-    options.set(OPT.USER_CLASS, Buffer.from('iPXE'));
+    options.set(IPXE_OPTION, IPXE_FEATURES);
+    options.set(OPT.USER_CLASS, Buffer.from(IPXE_USER_CLASS));
   }
   return encodeDhcp({
     op: BOOTREQUEST, htype: 1, hlen: 6, hops: 0, xid: o.xid ?? 0x1ceb007, secs: 4, flags: 0x8000,
@@ -82,16 +83,12 @@ function prng(seed: number): () => number {
   };
 }
 
-const SNAME_AT = 44;
-const FILE_AT = 108;
-const COOKIE_AT = 236;
-const OPTIONS_AT = 240;
 /** The largest UDP payload over IPv4. */
 const MAX_DATAGRAM = 65507;
 
 /** A DISCOVER's header and cookie with `options` in place of its options. */
 function withOptions(discover: Buffer, options: number[] | Buffer): Buffer {
-  return Buffer.concat([discover.subarray(0, OPTIONS_AT), Buffer.from(options)]);
+  return Buffer.concat([discover.subarray(0, HEADER.optionsAt), Buffer.from(options)]);
 }
 
 const KIND_NAMES = Object.keys(CORPUS_KINDS) as CorpusKind[];
@@ -107,7 +104,7 @@ export function* malformedPackets(seed: number, count: number): Generator<{ kind
     const make = (): Buffer => {
       switch (kind) {
         case 'truncated-header':
-          return valid.subarray(0, int(OPTIONS_AT));
+          return valid.subarray(0, int(HEADER.optionsAt));
         case 'option-overrun': {
           // A message type, then an option whose length runs past the end, or that ends at its length byte's place.
           const len = 1 + int(255);
@@ -119,10 +116,10 @@ export function* malformedPackets(seed: number, count: number): Generator<{ kind
           const b = Buffer.from(valid);
           const variant = int(3);
           if (variant === 0) {
-            b.fill(0, SNAME_AT, COOKIE_AT);
-            b[FILE_AT] = OPT.END;
-            b[SNAME_AT] = OPT.END;
-            b.set([OPT.OVERLOAD, 1, 3, OPT.END], rnd() < 0.5 ? FILE_AT : SNAME_AT);
+            b.fill(0, HEADER.sname.at, HEADER.cookieAt);
+            b[HEADER.file.at] = OPT.END;
+            b[HEADER.sname.at] = OPT.END;
+            b.set([OPT.OVERLOAD, 1, 3, OPT.END], rnd() < 0.5 ? HEADER.file.at : HEADER.sname.at);
             return withOptions(b, [OPT.OVERLOAD, 1, 3, OPT.MESSAGE_TYPE, 1, MSG.DISCOVER, OPT.END]);
           }
           if (variant === 1) return withOptions(b, [OPT.OVERLOAD, 1, [0, 4, 255][int(3)], OPT.END]);
@@ -131,7 +128,7 @@ export function* malformedPackets(seed: number, count: number): Generator<{ kind
         case 'overload-no-end': {
           // Overloaded file field full of options, none of them END.
           const b = Buffer.from(valid);
-          for (let at = FILE_AT; at < FILE_AT + 128; at += 4) b.set([3 + int(40), 2, int(256), int(256)], at);
+          for (let at = HEADER.file.at; at < HEADER.file.at + HEADER.file.bytes; at += 4) b.set([3 + int(40), 2, int(256), int(256)], at);
           return withOptions(b, [OPT.OVERLOAD, 1, 1, OPT.END]);
         }
         case 'missing-end':
@@ -144,7 +141,7 @@ export function* malformedPackets(seed: number, count: number): Generator<{ kind
         }
         case 'bad-cookie': {
           const b = Buffer.from(valid);
-          b.writeUInt32BE((0x63825363 ^ (1 + int(0xffffffff))) >>> 0, COOKIE_AT);
+          b.writeUInt32BE((MAGIC_COOKIE ^ (1 + int(0xffffffff))) >>> 0, HEADER.cookieAt);
           return b;
         }
         case 'bootreply': {

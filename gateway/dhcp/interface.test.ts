@@ -30,10 +30,10 @@ describe('dhcpInterface', () => {
     assert.deepEqual(dhcpInterface(undefined, { lo, eth0: [v4('10.0.0.2')], v6only: [v6('fe80::2')] }), { name: 'eth0', address: '10.0.0.2' });
   });
 
-  it('refuses an unknown interface, one without IPv4, and a choice it cannot make', () => {
+  it('refuses an unknown interface, one without IPv4, and a choice it cannot make: no candidate, or several', () => {
     assert.equal(problem(() => dhcpInterface('nope', { lo })), 'unknown');
     assert.equal(problem(() => dhcpInterface('v6only', { lo, v6only: [v6('fe80::2')] })), 'no-ipv4');
-    assert.equal(problem(() => dhcpInterface(undefined, { lo })), 'ambiguous');
+    assert.equal(problem(() => dhcpInterface(undefined, { lo, v6only: [v6('fe80::2')] })), 'none');
     assert.equal(problem(() => dhcpInterface(undefined, { lo, a: [v4('10.0.0.1')], b: [v4('10.0.1.1')] })), 'ambiguous');
   });
 });

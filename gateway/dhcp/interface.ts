@@ -11,7 +11,7 @@ export interface DhcpInterface {
   address: string;
 }
 
-export type DhcpInterfaceProblem = 'unknown' | 'no-ipv4' | 'ambiguous';
+export type DhcpInterfaceProblem = 'unknown' | 'no-ipv4' | 'none' | 'ambiguous';
 
 export class DhcpInterfaceError extends UserError {
   constructor(readonly problem: DhcpInterfaceProblem, message: string) {
@@ -58,8 +58,9 @@ export function dhcpInterface(name: string | undefined, interfaces: Interfaces =
     .filter(([, list]) => list?.some((i) => i.family === 'IPv4' && !i.internal))
     .map(([n, list]) => ({ name: n, address: ipv4(list)! }));
   if (candidates.length === 1) return candidates[0];
+  if (candidates.length === 0) {
+    throw new DhcpInterfaceError('none', '--dhcp proxy: no interface other than loopback has an IPv4 address; give the LAN interface one');
+  }
   const listed = candidates.map((c) => `${c.name} (${c.address})`).join(', ');
-  throw new DhcpInterfaceError('ambiguous', candidates.length === 0
-    ? '--dhcp proxy: no interface other than loopback has an IPv4 address; give the LAN interface one'
-    : `--dhcp proxy: more than one interface has an IPv4 address, pick one with --dhcp-interface: ${listed}`);
+  throw new DhcpInterfaceError('ambiguous', `--dhcp proxy: more than one interface has an IPv4 address, pick one with --dhcp-interface: ${listed}`);
 }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CORPUS_KINDS, malformedPackets, pxeDiscover } from './corpus.ts';
 import {
-  BOOTREPLY, BOOTREQUEST, MSG, OPT, encodeDhcp, encodeSubOptions, macOf, parseDhcp, parseSubOptions,
+  BOOTREPLY, BOOTREQUEST, HEADER, MAGIC_COOKIE, MSG, OPT, encodeDhcp, encodeSubOptions, macOf, parseDhcp, parseSubOptions,
   type DhcpPacket, type Parsed,
 } from './packet.ts';
 
@@ -99,6 +99,11 @@ describe('DHCP packets', () => {
     assert.throws(() => encodeDhcp({ ...reply, file: 'x'.repeat(128) }), RangeError);
     assert.throws(() => encodeDhcp({ ...reply, siaddr: '192.0.2' }), RangeError);
     assert.throws(() => encodeSubOptions(new Map([[71, Buffer.alloc(256)]])), RangeError);
+  });
+
+  it('lays the header out as RFC 2131 2 does: sname at 44, file at 108, the cookie 99.130.83.99 at 236, options at 240', () => {
+    assert.deepEqual(HEADER, { sname: { at: 44, bytes: 64 }, file: { at: 108, bytes: 128 }, cookieAt: 236, optionsAt: 240 });
+    assert.deepEqual([...Buffer.from(MAGIC_COOKIE.toString(16), 'hex')], [99, 130, 83, 99]);
   });
 
   it('splits a 600-byte option into 255-byte instances and joins them back (RFC 3396)', () => {

@@ -19,8 +19,8 @@ export const CLIENT_PORT = 68;
 export const PXE_PORT = 4011;
 
 export const OPT = {
-  PAD: 0, SUBNET_MASK: 1, VENDOR_SPECIFIC: 43, OVERLOAD: 52, MESSAGE_TYPE: 53, SERVER_ID: 54,
-  PARAM_REQUEST_LIST: 55, MAX_MESSAGE_SIZE: 57, VENDOR_CLASS: 60, CLIENT_ID: 61, USER_CLASS: 77, CLIENT_ARCH: 93,
+  PAD: 0, VENDOR_SPECIFIC: 43, OVERLOAD: 52, MESSAGE_TYPE: 53, SERVER_ID: 54,
+  PARAM_REQUEST_LIST: 55, MAX_MESSAGE_SIZE: 57, VENDOR_CLASS: 60, USER_CLASS: 77, CLIENT_ARCH: 93,
   CLIENT_NDI: 94, CLIENT_UUID: 97, END: 255,
 } as const;
 
@@ -47,14 +47,12 @@ export interface DhcpPacket {
 export type PacketProblem = 'short' | 'cookie' | 'option-overrun' | 'no-end' | 'bad-overload' | 'not-ethernet';
 export type Parsed = { ok: true; packet: DhcpPacket } | { ok: false; problem: PacketProblem; message: string };
 
-/** Byte sizes of the fixed text fields. */
-export const FIELD_BYTES = { sname: 64, file: 128 } as const;
-
-const MAGIC_COOKIE = 0x63825363;
-const SNAME_AT = 44;
-const FILE_AT = SNAME_AT + FIELD_BYTES.sname;
-const COOKIE_AT = FILE_AT + FIELD_BYTES.file;
-const OPTIONS_AT = COOKIE_AT + 4;
+const SNAME = { at: 44, bytes: 64 } as const;
+const FILE = { at: SNAME.at + SNAME.bytes, bytes: 128 } as const;
+/** The fixed part of a message (RFC 2131 2): where the text fields sit and their sizes, then the magic cookie, then options. */
+export const HEADER = { sname: SNAME, file: FILE, cookieAt: FILE.at + FILE.bytes, optionsAt: FILE.at + FILE.bytes + 4 } as const;
+/** RFC 2131 3: the first four bytes after the header; without them the rest is not DHCP options. */
+export const MAGIC_COOKIE = 0x63825363;
 /** BOOTP's minimum message (RFC 951: 64 bytes of vendor area), which some relays and clients still insist on. */
 const MIN_MESSAGE = 300;
 
@@ -100,14 +98,14 @@ function walk(b: Buffer, from: number, to: number, where: string, chunks: Map<nu
 
 export function parseDhcp(buf: Uint8Array): Parsed {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (b.length < OPTIONS_AT) return fail('short', `${b.length} bytes, shorter than a DHCP header and magic cookie (${OPTIONS_AT})`);
-  if (b.readUInt32BE(COOKIE_AT) !== MAGIC_COOKIE) return fail('cookie', `magic cookie ${b.readUInt32BE(COOKIE_AT).toString(16)} is not 63825363`);
+  if (b.length < HEADER.optionsAt) return fail('short', `${b.length} bytes, shorter than a DHCP header and magic cookie (${HEADER.optionsAt})`);
+  if (b.readUInt32BE(HEADER.cookieAt) !== MAGIC_COOKIE) return fail('cookie', `magic cookie ${b.readUInt32BE(HEADER.cookieAt).toString(16)} is not ${MAGIC_COOKIE.toString(16)}`);
   const htype = b[1];
   const hlen = b[2];
   if (htype !== 1 || hlen !== 6) return fail('not-ethernet', `hardware type ${htype} length ${hlen}, not Ethernet (1, 6)`);
 
   const chunks = new Map<number, Buffer[]>();
-  const main = walk(b, OPTIONS_AT, b.length, 'options field', chunks);
+  const main = walk(b, HEADER.optionsAt, b.length, 'options field', chunks);
   if ('ok' in main) return main;
 
   const overload = chunks.get(OPT.OVERLOAD);
@@ -120,8 +118,8 @@ export function parseDhcp(buf: Uint8Array): Parsed {
     // RFC 2131 4.1: the file field is read before sname.
     fields = v === 1 ? ['file'] : v === 2 ? ['sname'] : ['file', 'sname'];
     for (const field of fields) {
-      const at = field === 'file' ? FILE_AT : SNAME_AT;
-      const r = walk(b, at, at + FIELD_BYTES[field], `${field} field`, chunks);
+      const { at, bytes } = HEADER[field];
+      const r = walk(b, at, at + bytes, `${field} field`, chunks);
       if ('ok' in r) return r;
       if (chunks.has(OPT.OVERLOAD)) return fail('bad-overload', `option 52 (overload) inside the overloaded ${field} field`);
       if (!r.end) return fail('no-end', `the overloaded ${field} field has no END (RFC 2131 4.1)`);
@@ -136,8 +134,8 @@ export function parseDhcp(buf: Uint8Array): Parsed {
       op: b[0], htype, hlen, hops: b[3], xid: b.readUInt32BE(4), secs: b.readUInt16BE(8), flags: b.readUInt16BE(10),
       ciaddr: quad(b, 12), yiaddr: quad(b, 16), siaddr: quad(b, 20), giaddr: quad(b, 24),
       chaddr: Buffer.from(b.subarray(28, 44)),
-      sname: fields.includes('sname') ? '' : text(b, SNAME_AT, FIELD_BYTES.sname),
-      file: fields.includes('file') ? '' : text(b, FILE_AT, FIELD_BYTES.file),
+      sname: fields.includes('sname') ? '' : text(b, HEADER.sname.at, HEADER.sname.bytes),
+      file: fields.includes('file') ? '' : text(b, HEADER.file.at, HEADER.file.bytes),
       options,
     },
   };
@@ -154,8 +152,8 @@ function writeQuad(out: Buffer, at: number, ip: string, field: string): void {
 function writeText(out: Buffer, field: 'sname' | 'file', value: string): void {
   const bytes = Buffer.from(value, 'utf8');
   // One byte stays for the terminating NUL.
-  if (bytes.length >= FIELD_BYTES[field]) throw new RangeError(`DHCP ${field} is ${bytes.length} bytes, at most ${FIELD_BYTES[field] - 1} fit`);
-  bytes.copy(out, field === 'file' ? FILE_AT : SNAME_AT);
+  if (bytes.length >= HEADER[field].bytes) throw new RangeError(`DHCP ${field} is ${bytes.length} bytes, at most ${HEADER[field].bytes - 1} fit`);
+  bytes.copy(out, HEADER[field].at);
 }
 
 /** code, length, value; values over 255 bytes as consecutive instances (RFC 3396). */
@@ -177,7 +175,7 @@ function tlvs(code: number, value: Buffer): Buffer[] {
  * quad or a text field that does not fit: the caller's values, not a client's.
  */
 export function encodeDhcp(p: DhcpPacket): Buffer {
-  const head = Buffer.alloc(OPTIONS_AT);
+  const head = Buffer.alloc(HEADER.optionsAt);
   head[0] = p.op & 0xff;
   head[1] = p.htype & 0xff;
   head[2] = p.hlen & 0xff;
@@ -192,7 +190,7 @@ export function encodeDhcp(p: DhcpPacket): Buffer {
   p.chaddr.copy(head, 28, 0, 16);
   writeText(head, 'sname', p.sname);
   writeText(head, 'file', p.file);
-  head.writeUInt32BE(MAGIC_COOKIE, COOKIE_AT);
+  head.writeUInt32BE(MAGIC_COOKIE, HEADER.cookieAt);
   const parts: Buffer[] = [head];
   for (const [code, value] of p.options) {
     if (code !== OPT.PAD && code !== OPT.END && code !== OPT.OVERLOAD) parts.push(...tlvs(code, value));
@@ -217,7 +215,10 @@ export function encodeSubOptions(sub: Map<number, Buffer>): Buffer {
   return Buffer.concat(parts);
 }
 
-/** The reverse of encodeSubOptions, for what a client or another server sends: null when a sub-option runs past the end. */
+/**
+ * The reverse of encodeSubOptions: null when a sub-option runs past the end. The proxy never reads option 43;
+ * tests and benchmarks use this to check what it sent.
+ */
 export function parseSubOptions(payload: Buffer): Map<number, Buffer> | null {
   const chunks = new Map<number, Buffer[]>();
   const r = walk(payload, 0, payload.length, 'option 43', chunks);

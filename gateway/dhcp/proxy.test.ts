@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pxeDiscover } from './corpus.ts';
 import { BOOTREPLY, MSG, OPT, encodeDhcp, parseDhcp, parseSubOptions, type DhcpPacket } from './packet.ts';
-import { proxyAnswer, type ProxyAnswer, type ProxySettings } from './proxy.ts';
+import { proxyAnswer, proxySettings, type ProxyAnswer, type ProxySettings } from './proxy.ts';
 
 const S: ProxySettings = { serverIp: '192.168.151.1', bootIpxeUrl: 'http://192.168.151.1/boot.ipxe', httpBase: 'http://192.168.151.1' };
 const MAC = '52:54:00:aa:bb:01';
@@ -25,6 +25,14 @@ function reply(a: ProxyAnswer): Extract<ProxyAnswer, { kind: 'reply' }> {
   assert.equal(a.kind, 'reply', a.kind === 'ignore' ? a.why : '');
   return a as Extract<ProxyAnswer, { kind: 'reply' }>;
 }
+
+describe('proxySettings', () => {
+  it('sends clients of HTTP on 0.0.0.0 to the interface address, and names a port other than 80', () => {
+    assert.deepEqual(proxySettings('192.168.151.1', { host: '0.0.0.0', port: 80 }), S);
+    assert.deepEqual(proxySettings('192.168.151.1', { host: '192.168.151.1', port: 8080 }),
+      { serverIp: '192.168.151.1', bootIpxeUrl: 'http://192.168.151.1:8080/boot.ipxe', httpBase: 'http://192.168.151.1:8080' });
+  });
+});
 
 describe('proxyAnswer', () => {
   it('offers BIOS PXE undionly.kpxe over TFTP, broadcast, with no address and the PXE options', () => {

@@ -8,12 +8,12 @@
 //   - OVMF's own PXE → TFTP ipxe.efi → HTTP, a machine without a group (the default);
 //   - AAVMF on arm64 → TFTP GRUB → /grub → HTTP, to the kernel.
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { assembleDebianTree } from '../../cli/sample.ts';
 import { tempDir } from '../../lab/devnet.ts';
-import { PxeLab, seconds } from '../../lab/pxe.ts';
+import { PxeLab, growth, seconds } from '../../lab/pxe.ts';
 
 /** The sample's per-MAC group (samples/debian/icboot/groups/build1.json). */
 const MAC_SAMPLE = '52:54:00:1c:b0:01';
@@ -28,8 +28,6 @@ describe('network boot from the canister through real firmware', () => {
   const lab = new PxeLab(tempDir('e2e'));
   const tree = join(lab.work, 'tree');
   let log = '';
-  /** The gateway's log lines written since `from` (a byte offset taken before a boot). */
-  const since = (from: number): string => readFileSync(log).subarray(from).toString('utf8');
 
   before(async () => {
     PxeLab.checkTools();
@@ -49,21 +47,21 @@ describe('network boot from the canister through real firmware', () => {
   });
 
   it('BIOS with pxelinux over TFTP boots the installer', async () => {
-    const from = statSync(log).size;
+    const since = growth(log);
     const boot = await lab.boot('pxelinux', { firmware: 'bios', dhcp: 'pxelinux', mac: MAC_OTHER });
     console.log(`BIOS, pxelinux over TFTP: ${seconds(boot.times)}`);
-    const transfers = since(from);
+    const transfers = since();
     assert.match(transfers, /tftp \S+ pxelinux\.0 .* ok/);
     assert.match(transfers, /tftp \S+ debian-installer\/amd64\/initrd\.gz 4\d+ bytes .* ok/);
     assert.match(boot.commandLine, /console=ttyS0,115200 priority=critical/);
   });
 
   it('BIOS iPXE goes to /boot.ipxe and boots its own group\'s profile over HTTP, which fetches its rendered preseed', async () => {
-    const from = statSync(log).size;
+    const since = growth(log);
     const preseed = new RegExp(`http \\S+ GET /generic\\?template=preseed&mac=${escape(MAC_SAMPLE)} 200 `);
     const boot = await lab.boot('bios-ipxe', { firmware: 'bios', dhcp: 'ipxe', mac: MAC_SAMPLE, installer: { pattern: preseed, file: log } });
     console.log(`BIOS, iPXE over HTTP: ${seconds(boot.times)} (installer: its preseed fetched)`);
-    const http = since(from);
+    const http = since();
     assert.match(http, /http \S+ GET \/boot\.ipxe 200 /);
     assert.match(http, new RegExp(`http \\S+ GET /ipxe\\?mac=${hyphens(MAC_SAMPLE)}&\\S*buildarch=i386&platform=pcbios\\S* 200 `));
     assert.match(http, /http \S+ GET debian-installer\/amd64\/linux 200 \d+ bytes .* ok/);
@@ -73,10 +71,10 @@ describe('network boot from the canister through real firmware', () => {
   });
 
   it('UEFI x86-64 with iPXE\'s EFI ROM boots over HTTP; a second MAC gets its own profile', async () => {
-    const from = statSync(log).size;
+    const since = growth(log);
     const boot = await lab.boot('efi-ipxe', { firmware: 'efi-ipxe', dhcp: 'ipxe', mac: MAC_SECOND });
     console.log(`UEFI x86-64, iPXE EFI ROM, over HTTP: ${seconds(boot.times)}`);
-    const http = since(from);
+    const http = since();
     assert.doesNotMatch(http, /tftp \S+:\d+ /, 'iPXE in the ROM takes nothing over TFTP');
     assert.match(http, new RegExp(`http \\S+ GET /ipxe\\?mac=${hyphens(MAC_SECOND)}&\\S*buildarch=x86_64&platform=efi\\S* 200 `));
     assert.match(http, /http \S+ GET debian-installer\/amd64\/initrd\.gz 200 4\d+ bytes .* ok/);
@@ -84,10 +82,10 @@ describe('network boot from the canister through real firmware', () => {
   });
 
   it('UEFI x86-64 with the firmware\'s own PXE loads ipxe.efi over TFTP, then HTTP; a MAC without a group gets the default', async () => {
-    const from = statSync(log).size;
+    const since = growth(log);
     const boot = await lab.boot('efi-pxe', { firmware: 'efi-pxe', dhcp: 'ipxe', mac: MAC_OTHER });
     console.log(`UEFI x86-64, firmware PXE, TFTP ipxe.efi, then HTTP: ${seconds(boot.times)}`);
-    const got = since(from);
+    const got = since();
     // Once: iPXE, started, asks DHCP again as iPXE and is sent to HTTP instead of to itself.
     assert.equal(got.match(/tftp \S+ ipxe\.efi \d+ bytes .* ok/g)?.length, 1);
     assert.match(got, new RegExp(`http \\S+ GET /ipxe\\?mac=${hyphens(MAC_OTHER)}&\\S*buildarch=x86_64&platform=efi\\S* 200 `));
@@ -96,10 +94,10 @@ describe('network boot from the canister through real firmware', () => {
   });
 
   it('arm64 UEFI loads GRUB over TFTP, which takes /grub and the kernel over HTTP', async () => {
-    const from = statSync(log).size;
+    const since = growth(log);
     const boot = await lab.boot('arm64', { firmware: 'arm64', dhcp: 'ipxe', installer: null });
     console.log(`arm64 UEFI, GRUB over TFTP, then HTTP: ${seconds(boot.times)}`);
-    const got = since(from);
+    const got = since();
     assert.match(got, /tftp \S+ debian-installer\/arm64\/grubaa64\.efi \d+ bytes .* ok/);
     assert.match(got, /http \S+ GET \/grub\?mac=\S+&buildarch=arm64&platform=efi 200 /);
     assert.match(got, /http \S+ GET debian-installer\/arm64\/linux 200 \d+ bytes .* ok/);

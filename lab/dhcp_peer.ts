@@ -1,13 +1,14 @@
-// Run inside a client's network namespace, as the DHCP side of a test: binds
-// the UDP sockets named on the command line (ADDRESS:PORT, shared with other
-// sockets on the port), then sends what each stdin line asks and prints every
-// datagram it receives, each as one JSON line on stdout. `ready` once bound.
+// Run inside a client's network namespace, as the DHCP side of a test or
+// benchmark (started by lab/dhcp_peer_driver.ts): binds the UDP sockets named
+// on the command line (ADDRESS:PORT, shared with other sockets on the port),
+// then sends what each stdin line asks and prints every datagram it receives,
+// each as one JSON line on stdout. `ready` once bound.
 //   {"via": 0, "to": "255.255.255.255", "port": 67, "hex": "..."}      one datagram
 //   {"via": 0, "to": "...", "port": 67, "flood": {"seed": 1, "count": 10000}}
 //       malformedPackets(seed, count), `done N` once sent
 import { createSocket, type Socket } from 'node:dgram';
 import { createInterface } from 'node:readline';
-import { malformedPackets } from '../../gateway/dhcp/corpus.ts';
+import { malformedPackets } from '../gateway/dhcp/corpus.ts';
 
 export interface PeerSend {
   via: number;
