@@ -30,7 +30,6 @@ export type ProxyAnswer =
   | { kind: 'reply'; packet: DhcpPacket; to: { address: string; port: number }; summary: string }
   | { kind: 'ignore'; reason: IgnoreReason; why: string };
 
-
 /** PXE vendor sub-option 6, PXE_DISCOVERY_CONTROL. */
 const PXE_DISCOVERY_CONTROL = 6;
 /**
