@@ -9,7 +9,8 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileS
 import { join } from 'node:path';
 import { CHAINLOADERS, defaultIpxeUrl } from '../common/machines/firmware.ts';
 import { ipxeBootOptions } from '../libvirt/dnsmasq_boot.ts';
-import type { CapturedPacket } from './dhcp_capture.ts';
+import { CLIENT_PORT, type DhcpPacket } from '../gateway/dhcp/packet.ts';
+import { DhcpPeer } from './dhcp_peer_driver.ts';
 import { REPO } from './devnet.ts';
 import { BRIDGE_IP, Netns } from './netns.ts';
 import { until } from './poll.ts';
@@ -270,7 +271,7 @@ export class PxeLab {
    * A plain DHCP client (busybox udhcpc) with `mac` in a namespace of its own, cabled to the bridge, while dnsmasq
    * hands out what `dhcp` says: resolves with what udhcpc printed and every DHCP packet that reached it, from any server.
    */
-  async plainDhcpClient(mac: string, o: { dhcp?: DhcpBoot; vendorClass?: string } = {}): Promise<{ output: string; packets: CapturedPacket[] }> {
+  async plainDhcpClient(mac: string, o: { dhcp?: DhcpBoot; vendorClass?: string } = {}): Promise<{ output: string; packets: DhcpPacket[] }> {
     const dnsmasq = this.dnsmasq(`client-${this.extras.length}`, o.dhcp ?? 'addresses');
     try {
       return await this.udhcpc(mac, o.vendorClass);
@@ -279,26 +280,29 @@ export class PxeLab {
     }
   }
 
-  private async udhcpc(mac: string, vendorClass: string | undefined): Promise<{ output: string; packets: CapturedPacket[] }> {
+  private async udhcpc(mac: string, vendorClass: string | undefined): Promise<{ output: string; packets: DhcpPacket[] }> {
     const n = this.extras.length;
     const client = new Netns(false, `-client${n}`);
     this.extras.push(client);
     client.create();
     this.cable(client, `vc${n}`, { mac });
-    const captured = this.log(`client-${n}-packets.log`);
-    const capture = client.spawn(process.execPath, ['--import', 'tsx', join(REPO, 'lab', 'dhcp_capture.ts')], captured, process.env, REPO);
-    await waitFor(captured, /^capturing$/m, Date.now(), Date.now() + 30_000);
+    // A socket on port 68 beside udhcpc (which receives on a raw socket) sees every server's answers, not only the
+    // lease udhcpc took.
+    const capture = await DhcpPeer.start(client, [`0.0.0.0:${CLIENT_PORT}`], 30_000);
     // -B: ask for broadcast answers, which reach the capture's socket on an interface without an address (unicast ones
     // reach only udhcpc's raw socket); a proxyDHCP answers by broadcast anyway. -q: quit once leased; -n: fail rather
     // than retry for ever; -s /bin/true: configure nothing. It reports on stderr.
     // -V: option 60, e.g. to pass for a PXE client (a fixed test string: no shell quoting needed).
     const vendor = vendorClass === undefined ? '' : ` -V ${vendorClass}`;
     // Its exit status is part of the output: a client that gets no lease is for the caller to judge.
-    const output = client.run('sh', ['-c', `busybox udhcpc -B${vendor} -i eth0 -f -q -n -t 5 -T 2 -s /bin/true 2>&1; echo "udhcpc exit $?"`]);
-    // Every server has answered by the time udhcpc has its ACK; the capture ends there.
-    await stopChild(capture, 'SIGTERM');
-    const packets = readFileSync(captured, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as CapturedPacket);
-    return { output, packets };
+    let output: string;
+    try {
+      output = client.run('sh', ['-c', `busybox udhcpc -B${vendor} -i eth0 -f -q -n -t 5 -T 2 -s /bin/true 2>&1; echo "udhcpc exit $?"`]);
+    } finally {
+      // Every server has answered by the time udhcpc has its ACK; the capture ends there.
+      await capture.stop();
+    }
+    return { output, packets: capture.received.flatMap((r) => (r.packet ? [r.packet] : [])) };
   }
 
   /** Namespaces beside the lab's: the router, plain DHCP clients. */
