@@ -7,6 +7,7 @@
 // out, and nothing a client does can end the process.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { httpUrl } from '../common/machines/firmware.ts';
 import type { Files } from './files.ts';
 import type { Listener } from './listeners.ts';
 import { LogThrottle, printable } from './log.ts';
@@ -95,9 +96,7 @@ function targetQuery(target: string): string {
 function gatewayAddress(req: IncomingMessage, tftpPort: (address: string) => number): GatewayAddress {
   const address = (req.socket.localAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
   const host = address.includes(':') ? `[${address}]` : address;
-  // Port 80 is left out, as URLs write it (and as GRUB's (http,HOST) device needs it).
-  const port = req.socket.localPort === 80 ? '' : `:${req.socket.localPort}`;
-  return { http: `http://${host}${port}`, tftp: `${host}:${tftpPort(address)}` };
+  return { http: httpUrl(host, req.socket.localPort ?? 0), tftp: `${host}:${tftpPort(address)}` };
 }
 
 /** Resolves once `res` can take more bytes, or has closed. */

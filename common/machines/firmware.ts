@@ -47,5 +47,8 @@ export const IPXE_USER_CLASS = 'iPXE';
 /** The first script every iPXE client is sent to, on the gateway's HTTP server. */
 export const BOOT_IPXE_PATH = '/boot.ipxe';
 
+/** The gateway's HTTP base URL, port 80 left out as URLs write it (and as GRUB's `(http,HOST)` device needs it). */
+export const httpUrl = (host: string, port: number): string => `http://${host}${port === 80 ? '' : `:${port}`}`;
+
 /** Where iPXE clients are sent when no URL is given: the gateway's HTTP on port 80, the one port GRUB 2.06 also reaches. */
-export const defaultIpxeUrl = (gatewayIp: string): string => `http://${gatewayIp}${BOOT_IPXE_PATH}`;
+export const defaultIpxeUrl = (gatewayIp: string): string => `${httpUrl(gatewayIp, 80)}${BOOT_IPXE_PATH}`;

@@ -1,7 +1,7 @@
 // The proxyDHCP decision (PXE 2.1 spec, RFC 4578): what to answer a request
 // that reached port 67 or 4011, if anything. Pure: the server does the I/O.
 // The reasons behind each rule are in docs/dhcp.md, "What the proxy answers".
-import { BOOT_IPXE_PATH, CHAINLOADERS, CLIENT_ARCH_CODES, HTTP_BOOT_ARCH_CODES, IPXE_OPTION, IPXE_USER_CLASS } from '../../common/machines/firmware.ts';
+import { BOOT_IPXE_PATH, CHAINLOADERS, CLIENT_ARCH_CODES, HTTP_BOOT_ARCH_CODES, IPXE_OPTION, IPXE_USER_CLASS, httpUrl } from '../../common/machines/firmware.ts';
 import { BOOTREPLY, BOOTREQUEST, CLIENT_PORT, MSG, OPT, PXE_PORT, SERVER_PORT, encodeSubOptions, macOf, type DhcpPacket } from './packet.ts';
 
 export interface ProxySettings {
@@ -18,8 +18,7 @@ export interface ProxySettings {
  * on `http`: on 0.0.0.0, clients are sent to `address`; port 80 is left out of URLs, as GRUB reaches only that one.
  */
 export function proxySettings(address: string, http: { host: string; port: number }): ProxySettings {
-  const host = http.host === '0.0.0.0' ? address : http.host;
-  const httpBase = http.port === 80 ? `http://${host}` : `http://${host}:${http.port}`;
+  const httpBase = httpUrl(http.host === '0.0.0.0' ? address : http.host, http.port);
   return { serverIp: address, bootIpxeUrl: `${httpBase}${BOOT_IPXE_PATH}`, httpBase };
 }
 
