@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assembleDebianTree } from '../cli/sample.ts';
+import { httpUrl } from '../common/machines/firmware.ts';
 import { loadMachines } from '../common/machines/parse.ts';
 import { machineIpxe } from '../gateway/machines/endpoints.ts';
 import { fileReader } from '../gateway/machines/index.ts';
@@ -14,7 +15,7 @@ import { localTree } from '../uploader/tree.ts';
 import { tempDir } from '../lab/devnet.ts';
 import { until } from '../lab/poll.ts';
 import { BRIDGE_IP } from '../lab/netns.ts';
-import { PxeLab, seconds, type BootTimes } from '../lab/pxe.ts';
+import { HTTP_PORT, PxeLab, seconds, type BootTimes } from '../lab/pxe.ts';
 
 const MAC = '52:54:00:12:34:56';
 
@@ -22,7 +23,7 @@ const MAC = '52:54:00:12:34:56';
 async function nginxRoot(tree: string, root: string): Promise<void> {
   const t = localTree(tree);
   const machines = await loadMachines(t);
-  const { script } = await machineIpxe(machines!, fileReader(t), { mac: MAC, arch: 'bios' }, { http: `http://${BRIDGE_IP}`, tftp: `${BRIDGE_IP}:69` });
+  const { script } = await machineIpxe(machines!, fileReader(t), { mac: MAC, arch: 'bios' }, { http: httpUrl(BRIDGE_IP, HTTP_PORT), tftp: `${BRIDGE_IP}:69` });
   mkdirSync(root);
   symlinkSync(join(tree, 'debian-installer'), join(root, 'debian-installer'));
   writeFileSync(join(root, 'boot.ipxe'), script);
