@@ -1,12 +1,31 @@
 // Prepares a canister module for Node's WebAssembly. The IC calls callbacks
 // through the module's function table and rolls globals back on a trap; JS can
-// do neither unless the module exports them, so we add those exports.
+// do neither unless the module exports them, so we add those exports. With
+// metering on, the module is first rewritten to count instructions (metering/).
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { writeAtomic } from '../common/write_atomic.ts';
+import { countImports, Reader, sections, SEC, skipConstExpr, WasmError, Writer, type Section } from './metering/binary.ts';
+import { COUNTER_EXPORT, METERING_VERSION, meter, START_EXPORT, type Metered } from './metering/instrument.ts';
 
+export { COUNTER_EXPORT, START_EXPORT, WasmError };
 export const TABLE_EXPORT = '__icboot_table';
 export const GLOBAL_EXPORT_PREFIX = '__icboot_global_';
+/** What the replica charges to compile one instruction of the (instrumented) module (rs/config embedders.rs). */
+export const COMPILE_INSTRUCTION_COST = 6000n;
 
-export class WasmError extends Error {}
+export interface CanisterModule {
+  module: WebAssembly.Module;
+  /** Instructions the replica charges for compiling it (6,000 per Wasm instruction of the instrumented module,
+   *  as rs/config embedders cost_to_compile_wasm_instruction), counted against the install limit; 0n when unmetered. */
+  compileInstructions: bigint;
+  metered: boolean;
+  /** Length of the uncompressed module as installed, and of its custom sections (for canister_status memory metrics). */
+  wasmBytes: number;
+  customSectionBytes: number;
+}
 
 function isGzip(bytes: Uint8Array): boolean {
   return bytes[0] === 0x1f && bytes[1] === 0x8b && bytes[2] === 0x08;
@@ -21,152 +40,135 @@ function decompress(bytes: Uint8Array): Uint8Array {
   }
 }
 
-class Reader {
-  constructor(readonly b: Uint8Array, public p = 0) {}
-  byte(): number {
-    if (this.p >= this.b.length) throw new WasmError('truncated wasm module');
-    return this.b[this.p++];
+/** The index of the global exported as the instruction counter, if any. */
+function counterGlobal(b: Uint8Array, s: Section | undefined): number | undefined {
+  if (!s) return undefined;
+  const r = new Reader(b, s.start, s.end);
+  for (let n = r.u32(); n > 0; n--) {
+    const name = r.name();
+    const kind = r.byte();
+    const index = r.u32();
+    if (kind === 3 && name === COUNTER_EXPORT) return index;
   }
-  u32(): number {
-    let result = 0;
-    let shift = 0;
-    for (;;) {
-      const x = this.byte();
-      result += (x & 0x7f) * 2 ** shift;
-      if (!(x & 0x80)) return result;
-      shift += 7;
-      if (shift > 35) throw new WasmError('bad LEB128 in wasm module');
-    }
-  }
-  skipLeb(): void {
-    while (this.byte() & 0x80);
-  }
-  skip(n: number): void {
-    this.p += n;
-  }
+  return undefined;
 }
 
-function leb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    out.push(byte);
-  } while (n > 0);
-  return out;
-}
+const AFTER_EXPORTS = new Set<number>([SEC.start, SEC.element, SEC.datacount, SEC.code, SEC.data]);
 
-function skipConstExpr(r: Reader): void {
-  for (;;) {
-    const op = r.byte();
-    switch (op) {
-      case 0x0b: return;
-      case 0x41: case 0x42: case 0x23: case 0xd2: r.skipLeb(); break;
-      case 0x43: r.skip(4); break;
-      case 0x44: r.skip(8); break;
-      case 0xd0: r.byte(); break;
-      case 0x6a: case 0x6b: case 0x6c: case 0x7c: case 0x7d: case 0x7e: break;
-      default: throw new WasmError(`unsupported constant expression opcode 0x${op.toString(16)}`);
-    }
-  }
-}
-
-interface Section { id: number; start: number; end: number }
-
-function sections(b: Uint8Array): Section[] {
-  if (b.length < 8 || b[0] !== 0 || b[1] !== 0x61 || b[2] !== 0x73 || b[3] !== 0x6d) {
-    throw new WasmError('not a wasm module (bad magic)');
-  }
-  const r = new Reader(b, 8);
-  const out: Section[] = [];
-  while (r.p < b.length) {
-    const id = r.byte();
-    const size = r.u32();
-    const start = r.p;
-    if (start + size > b.length) throw new WasmError('truncated wasm section');
-    out.push({ id, start, end: start + size });
-    r.p = start + size;
-  }
-  return out;
-}
-
-/** Returns the module with its table and mutable globals exported. */
+/** Returns the module with its table and mutable globals (but not the instruction counter) exported. */
 function exportInternals(b: Uint8Array): Uint8Array {
   const secs = sections(b);
-  let importedTables = 0;
-  let importedGlobals = 0;
-  let tables = 0;
+  const find = (id: number): Section | undefined => secs.find((s) => s.id === id);
+  const imports = countImports(b, find(SEC.import));
+  const tableSec = find(SEC.table);
+  const tables = imports.tables + (tableSec ? new Reader(b, tableSec.start, tableSec.end).u32() : 0);
+  const counter = counterGlobal(b, find(SEC.export));
   const mutableGlobals: number[] = [];
-  for (const s of secs) {
-    const r = new Reader(b, s.start);
-    if (s.id === 2) {
-      for (let n = r.u32(); n > 0; n--) {
-        r.skip(r.u32());
-        r.skip(r.u32());
-        const kind = r.byte();
-        if (kind === 0) r.u32();
-        else if (kind === 1) { r.byte(); const f = r.byte(); r.u32(); if (f & 1) r.u32(); importedTables++; }
-        else if (kind === 2) { const f = r.byte(); r.u32(); if (f & 1) r.u32(); }
-        else if (kind === 3) { r.byte(); r.byte(); importedGlobals++; }
-        else throw new WasmError(`unknown import kind ${kind}`);
-      }
-    } else if (s.id === 4) {
-      tables = r.u32();
-    } else if (s.id === 6) {
-      const n = r.u32();
-      for (let i = 0; i < n; i++) {
-        r.byte();
-        if (r.byte() === 1) mutableGlobals.push(importedGlobals + i);
-        skipConstExpr(r);
-      }
+  const globalSec = find(SEC.global);
+  if (globalSec) {
+    const r = new Reader(b, globalSec.start, globalSec.end);
+    const n = r.u32();
+    for (let i = 0; i < n; i++) {
+      r.byte();
+      const index = imports.globals + i;
+      if (r.byte() === 1 && index !== counter) mutableGlobals.push(index);
+      skipConstExpr(r);
     }
   }
-  const extra: number[] = [];
+  const extra = new Writer();
   let added = 0;
   const addExport = (name: string, kind: number, index: number): void => {
-    const nameBytes = new TextEncoder().encode(name);
-    extra.push(...leb(nameBytes.length), ...nameBytes, kind, ...leb(index));
+    extra.name(name);
+    extra.byte(kind);
+    extra.u32(index);
     added++;
   };
-  if (importedTables + tables > 0) addExport(TABLE_EXPORT, 1, 0);
+  if (tables > 0) addExport(TABLE_EXPORT, 1, 0);
   for (const g of mutableGlobals) addExport(GLOBAL_EXPORT_PREFIX + g, 3, g);
   if (added === 0) return b;
 
-  const exportSec = secs.find((s) => s.id === 7);
-  let body: number[];
+  const exportSec = find(SEC.export);
+  const body = new Writer();
   let before: number;
   let after: number;
   if (exportSec) {
-    const r = new Reader(b, exportSec.start);
-    const count = r.u32();
-    body = [...leb(count + added), ...b.subarray(r.p, exportSec.end), ...extra];
-    // Section header: id byte then LEB size, both before exportSec.start.
-    before = exportSec.start - 1 - leb(exportSec.end - exportSec.start).length;
+    const r = new Reader(b, exportSec.start, exportSec.end);
+    body.u32(r.u32() + added);
+    body.bytes(b.subarray(r.p, exportSec.end));
+    before = exportSec.header;
     after = exportSec.end;
   } else {
-    body = [...leb(added), ...extra];
     // Sections after exports, in their required order: start, elem, datacount, code, data.
-    const next = secs.find((s) => [8, 9, 10, 11, 12].includes(s.id));
-    before = next ? next.start - 1 - leb(next.end - next.start).length : b.length;
+    const next = secs.find((s) => AFTER_EXPORTS.has(s.id));
+    before = next ? next.header : b.length;
     after = before;
+    body.u32(added);
   }
-  const header = [7, ...leb(body.length)];
-  const out = new Uint8Array(before + header.length + body.length + (b.length - after));
-  out.set(b.subarray(0, before), 0);
-  out.set(header, before);
-  out.set(body, before + header.length);
-  out.set(b.subarray(after), before + header.length + body.length);
-  return out;
+  body.bytes(extra.view());
+  const out = new Writer(b.length + body.length + 8);
+  out.bytes(b.subarray(0, before));
+  out.section(SEC.export, body);
+  out.bytes(b.subarray(after));
+  return out.view();
+}
+
+function sha256(b: Uint8Array): Buffer {
+  return createHash('sha256').update(b).digest();
+}
+
+// Cache file: sha256 of the rest (so a damaged file is recomputed, never trusted),
+// the instruction count (u64 LE), then the metered module.
+const CACHE_HEADER = 40;
+
+function readCache(path: string): Metered | undefined {
+  let file: Buffer;
+  try {
+    file = readFileSync(path);
+  } catch {
+    return undefined; // not cached yet
+  }
+  if (file.length < CACHE_HEADER || !sha256(file.subarray(32)).equals(file.subarray(0, 32))) return undefined;
+  return { bytes: new Uint8Array(file.subarray(CACHE_HEADER)), instructions: Number(file.readBigUInt64LE(32)) };
+}
+
+function writeCache(path: string, bytes: Uint8Array, instructions: number): void {
+  const rest = Buffer.alloc(8 + bytes.length);
+  rest.writeBigUInt64LE(BigInt(instructions), 0);
+  rest.set(bytes, 8);
+  writeAtomic(path, Buffer.concat([sha256(rest), rest]));
+}
+
+/** Meters a module, through the on-disk cache when there is one. */
+function meterCached(raw: Uint8Array, cacheDir: string | undefined): Metered {
+  if (!cacheDir) return meter(raw);
+  const path = join(cacheDir, `${sha256(raw).toString('hex')}.metered-v${METERING_VERSION}.bin`);
+  const hit = readCache(path);
+  if (hit) return hit;
+  const metered = meter(raw);
+  mkdirSync(cacheDir, { recursive: true });
+  writeCache(path, metered.bytes, metered.instructions);
+  return metered;
 }
 
 /** Compiles a canister module (raw or gzipped) ready for the host. */
-export function compileCanisterModule(bytes: Uint8Array): WebAssembly.Module {
+export function compileCanisterModule(bytes: Uint8Array, opts: { metering: boolean; cacheDir?: string }): CanisterModule {
   const raw = decompress(bytes);
+  const customSectionBytes = sections(raw)
+    .filter((s) => s.id === SEC.custom)
+    .reduce((n, s) => n + (s.end - s.start), 0);
+  const prepared = opts.metering ? meterCached(raw, opts.cacheDir) : { bytes: raw, instructions: 0 };
+  let module: WebAssembly.Module;
   try {
-    return new WebAssembly.Module(exportInternals(raw) as Uint8Array<ArrayBuffer>);
+    module = new WebAssembly.Module(exportInternals(prepared.bytes) as Uint8Array<ArrayBuffer>);
   } catch (e) {
     if (e instanceof WasmError) throw e;
     throw new WasmError(`invalid wasm module: ${(e as Error).message}`);
   }
+  return {
+    module,
+    compileInstructions: COMPILE_INSTRUCTION_COST * BigInt(prepared.instructions),
+    metered: opts.metering,
+    wasmBytes: raw.length,
+    customSectionBytes,
+  };
 }
