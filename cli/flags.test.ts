@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InvalidArgumentError } from 'commander';
-import { byteCount, collectHash, endpoint, endpointOrOff, fraction, integer, port, principal, releaseId } from './flags.ts';
+import { byteCount, collectHash, endpoint, endpointOrOff, fraction, instructionLimits, integer, port, principal, releaseId } from './flags.ts';
 
 const refused = (parse: () => unknown): void => {
   assert.throws(parse, InvalidArgumentError);
@@ -53,5 +53,13 @@ describe('flag parsers', () => {
   it('principal: textual principals only', () => {
     assert.equal(principal('aaaaa-aa').toText(), 'aaaaa-aa');
     refused(() => principal('not-a-principal'));
+  });
+
+  it('instructionLimits: KIND=N pairs for the four kinds only', () => {
+    assert.deepEqual(instructionLimits('query=10000000,update=20'), { query: 10_000_000n, update: 20n });
+    assert.deepEqual(instructionLimits('install=300000000000'), { install: 300_000_000_000n });
+    for (const bad of ['', 'query', 'query=0', 'query=-1', 'query=1e9', 'heap=5', 'query=10,,update=1']) {
+      assert.throws(() => instructionLimits(bad), InvalidArgumentError, bad);
+    }
   });
 });

@@ -53,3 +53,20 @@ export function principal(value: string): Principal {
     throw new InvalidArgumentError('must be a principal (e.g. aaaaa-aa or a dfx identity\'s principal)');
   }
 }
+
+const LIMIT_KINDS = ['query', 'update', 'install', 'inspect'] as const;
+export type LimitKind = (typeof LIMIT_KINDS)[number];
+
+/** Instruction limits by kind, e.g. `query=10000000,update=10000000`. */
+export function instructionLimits(value: string): Partial<Record<LimitKind, bigint>> {
+  const out: Partial<Record<LimitKind, bigint>> = {};
+  for (const part of value.split(',')) {
+    const m = /^(\w+)=(\d{1,15})$/.exec(part.trim());
+    const kind = m?.[1] as LimitKind | undefined;
+    if (!m || !kind || !LIMIT_KINDS.includes(kind) || BigInt(m[2]) === 0n) {
+      throw new InvalidArgumentError(`must be KIND=INSTRUCTIONS[,...] with KIND one of ${LIMIT_KINDS.join(', ')}, e.g. query=10000000`);
+    }
+    out[kind] = BigInt(m[2]);
+  }
+  return out;
+}

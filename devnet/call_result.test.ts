@@ -27,12 +27,12 @@ describe('call results', () => {
   });
 
   it('tells an explicit trap from other traps, keeping the trap code', () => {
-    const explicit = trapped(id, { ok: false, code: 'IC0503', message: 'boom' });
+    const explicit = trapped(id, { ok: false, code: 'IC0503', message: 'boom', instructions: 0n });
     assert.deepEqual(explicit, {
       status: 'rejected', code: ReplicaRejectCode.CanisterError, errorCode: 'IC0503',
       message: 'Error from Canister bkyz2-fmaaa-aaaaa-qaaaq-cai: Canister called `ic0.trap` with message: boom',
     });
-    const other = trapped(id, { ok: false, code: 'IC0504', message: 'bad call' });
+    const other = trapped(id, { ok: false, code: 'IC0504', message: 'bad call', instructions: 0n });
     assert.equal(other.status === 'rejected' && other.errorCode, 'IC0504');
     assert.equal(other.status === 'rejected' && other.message, 'Error from Canister bkyz2-fmaaa-aaaaa-qaaaq-cai: Canister trapped: bad call');
   });

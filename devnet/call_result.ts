@@ -17,8 +17,10 @@ export function rejected(e: unknown): CallResult {
 
 /** The reject for a message that trapped in `canister`. */
 export function trapped(canister: Principal, o: Extract<Outcome, { ok: false }>): CallResult {
-  const how = o.code === 'IC0503' ? 'Canister called `ic0.trap` with message' : 'Canister trapped';
-  return { status: 'rejected', code: ReplicaRejectCode.CanisterError, errorCode: o.code, message: `Error from Canister ${canister.toText()}: ${how}: ${o.message}` };
+  const reject = (message: string): CallResult => ({ status: 'rejected', code: ReplicaRejectCode.CanisterError, errorCode: o.code, message });
+  if (o.code === 'IC0207') return reject(o.message);
+  const how = o.code === 'IC0522' ? '' : o.code === 'IC0503' ? 'Canister called `ic0.trap` with message: ' : 'Canister trapped: ';
+  return reject(`Error from Canister ${canister.toText()}: ${how}${o.message}`);
 }
 
 /** The canister's own answer (msg_reply or msg_reject), if the message gave one. */

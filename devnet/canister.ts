@@ -2,6 +2,8 @@
 // stable memory, and the live wasm instance. Installing, upgrading and restoring
 // follow the IC: install runs canister_init(arg); upgrade runs pre_upgrade, then a
 // fresh instance's post_upgrade(arg), keeping stable memory and dropping the heap.
+// Cycles are charged as on a replica: execution by instructions, storage by
+// time, and a canister whose balance falls to its freezing threshold is frozen.
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2';
@@ -9,13 +11,48 @@ import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
 import { Principal } from '@dfinity/principal';
 import { ReplicaRejectCode } from '@dfinity/agent';
 import { CanisterInstance } from './instance.ts';
-import type { Callback, Effects, Message, Outcome } from './message.ts';
+import type { Callback, Effects, Message, MessageKind, Outcome } from './message.ts';
 import type { CanisterEnv } from './system_api.ts';
 import { ChunkStore } from './chunk_store.ts';
 import { writeAtomic } from '../common/write_atomic.ts';
+import {
+  DEFAULT_FREEZING_THRESHOLD_SECONDS, REFERENCE_SUBNET_SIZE, executionCost, freezingThresholdCycles, idleBurnPerDay, ingressCost, storageCost,
+} from '../common/cycles.ts';
 import { StableMemory } from './stable.ts';
-import { compileCanisterModule } from './wasm.ts';
+import { compileCanisterModule, START_EXPORT, type CanisterModule } from './wasm.ts';
 import { RejectError } from './errors.ts';
+import { instructionLimitExceeded, limitOf, REPLICA_LIMITS, type InstructionLimits } from './limits.ts';
+
+/** How the devnet runs every canister: metering, limits, fees, logging. */
+export interface ExecutionOptions {
+  metering: boolean;
+  limits: InstructionLimits;
+  subnetSize: number;
+  /** Log each message's method, instructions and cycles. */
+  logInstructions: boolean;
+  /** Where metered modules are cached by hash. */
+  cacheDir?: string;
+}
+
+/** A replica's way, unless told otherwise: metered, its limits, a 13-node subnet's fees, quiet. */
+export function executionOptions(o: Partial<ExecutionOptions> = {}): ExecutionOptions {
+  return { metering: true, limits: REPLICA_LIMITS, subnetSize: REFERENCE_SUBNET_SIZE, logInstructions: false, ...o };
+}
+
+/** What a canister's memory is made of, as canister_status reports it. */
+export interface MemoryUsage {
+  wasm: number;
+  stable: number;
+  globals: number;
+  binary: number;
+  customSections: number;
+  chunkStore: number;
+  total: number;
+}
+
+/** Messages that pay for their execution; queries and inspect_message are free. */
+const CHARGED: MessageKind[] = ['update', 'timer', 'reply_callback', 'reject_callback', 'cleanup'];
+const NS_PER_SECOND = 1_000_000_000n;
 
 export type CanisterStatus = 'running' | 'stopping' | 'stopped';
 export type InstallMode = 'install' | 'reinstall' | 'upgrade';
@@ -30,21 +67,29 @@ interface Meta {
   timer: string;
   /** The arg of the last install or upgrade, replayed into post_upgrade on restart. */
   installArg: string;
+  /** Seconds of idle burn the balance must cover; below that the canister is frozen. */
+  freezingThreshold?: string;
+  /** Message time (ns) up to which storage has been paid. */
+  storagePaidUntil?: string;
 }
 
 export class Canister implements CanisterEnv {
   private instance: CanisterInstance | null = null;
+  private module: CanisterModule | null = null;
   private readonly stable: StableMemory;
   /** Bumped when code is installed, reinstalled or uninstalled: older callbacks no longer apply. */
   codeEpoch = 0;
   readonly chunkStore: ChunkStore;
 
-  private constructor(readonly id: Principal, private readonly dir: string, private meta: Meta, private readonly logLine: (line: string) => void) {
+  private constructor(
+    readonly id: Principal, private readonly dir: string, private meta: Meta, private readonly logLine: (line: string) => void,
+    private readonly options: ExecutionOptions,
+  ) {
     this.stable = new StableMemory(join(dir, 'stable.bin'));
     this.chunkStore = new ChunkStore(join(dir, 'chunks'));
   }
 
-  static create(root: string, id: Principal, controllers: Principal[], cycles: bigint, log: (line: string) => void): Canister {
+  static create(root: string, id: Principal, controllers: Principal[], cycles: bigint, log: (line: string) => void, options: ExecutionOptions, time: bigint): Canister {
     const dir = join(root, id.toText());
     mkdirSync(dir, { recursive: true });
     const c = new Canister(id, dir, {
@@ -56,16 +101,17 @@ export class Canister implements CanisterEnv {
       certifiedData: '',
       timer: '0',
       installArg: '',
-    }, log);
+      storagePaidUntil: time.toString(),
+    }, log, options);
     c.save();
     return c;
   }
 
   /** Loads a persisted canister and brings its code back through post_upgrade. */
-  static restore(root: string, id: Principal, time: bigint, log: (line: string) => void): Canister {
+  static restore(root: string, id: Principal, time: bigint, log: (line: string) => void, options: ExecutionOptions): Canister {
     const dir = join(root, id.toText());
     const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')) as Meta;
-    const c = new Canister(id, dir, meta, log);
+    const c = new Canister(id, dir, meta, log, options);
     if (meta.moduleHash) {
       const wasm = readFileSync(join(dir, moduleFile(meta.moduleHash)));
       c.load(new Uint8Array(wasm), hexToBytes(meta.installArg), id.toUint8Array(), time, 'upgrade', false);
@@ -112,6 +158,68 @@ export class Canister implements CanisterEnv {
   get hasCode(): boolean {
     return this.instance !== null;
   }
+  get freezingThreshold(): bigint {
+    return BigInt(this.meta.freezingThreshold ?? DEFAULT_FREEZING_THRESHOLD_SECONDS);
+  }
+
+  /** The canister's memory as the IC bills it. */
+  memoryUsage(): MemoryUsage {
+    const parts = {
+      wasm: this.heapBytes,
+      stable: this.stableBytes,
+      globals: 8 * (this.instance?.globalCount ?? 0),
+      binary: this.module?.wasmBytes ?? 0,
+      customSections: this.module?.customSectionBytes ?? 0,
+      chunkStore: this.chunkStore.bytes,
+    };
+    return { ...parts, total: Object.values(parts).reduce((a, b) => a + b, 0) };
+  }
+
+  idleBurnPerDay(): bigint {
+    return idleBurnPerDay(BigInt(this.memoryUsage().total), this.options.subnetSize);
+  }
+
+  /** The balance at or below which the canister is frozen. */
+  freezingThresholdCycles(): bigint {
+    return freezingThresholdCycles(BigInt(this.memoryUsage().total), this.freezingThreshold, this.options.subnetSize);
+  }
+
+  /** Takes what storage has cost since it was last paid, up to `now` (message time, ns). */
+  chargeStorage(now: bigint): void {
+    const since = BigInt(this.meta.storagePaidUntil ?? now);
+    const seconds = (now - since) / NS_PER_SECOND;
+    if (seconds <= 0n) return;
+    this.meta.storagePaidUntil = (since + seconds * NS_PER_SECOND).toString();
+    this.burn(storageCost(BigInt(this.memoryUsage().total), seconds, this.options.subnetSize));
+  }
+
+  /** Takes cycles from the balance, down to zero at most. */
+  private burn(cycles: bigint): void {
+    const left = this.balance() - cycles;
+    this.meta.cycles = (left > 0n ? left : 0n).toString();
+  }
+
+  /** The IC's refusal when the balance cannot cover `cost` above the freezing threshold. */
+  outOfCycles(cost: bigint): RejectError | null {
+    const needed = this.freezingThresholdCycles() + cost - this.balance();
+    if (needed <= 0n) return null;
+    return new RejectError(ReplicaRejectCode.CanisterError, 'IC0207', `Canister ${this.id.toText()} is out of cycles: please top up the canister with at least ${needed} additional cycles`);
+  }
+
+  /** Takes the cost of inducting an ingress message of `bytes`, or refuses it when that would freeze the canister. */
+  payIngress(bytes: number, now: bigint): void {
+    this.chargeStorage(now);
+    const cost = ingressCost(BigInt(bytes), this.options.subnetSize);
+    const refusal = this.outOfCycles(cost);
+    if (refusal) throw refusal;
+    this.burn(cost);
+    this.save();
+  }
+
+  setFreezingThreshold(seconds: bigint): void {
+    this.meta.freezingThreshold = seconds.toString();
+    this.bumpVersion();
+  }
 
   setControllers(controllers: Principal[]): void {
     this.meta.controllers = controllers.map((p) => p.toText());
@@ -145,15 +253,43 @@ export class Canister implements CanisterEnv {
 
   /**
    * Runs one message. Effects are applied only when the message succeeds and
-   * `persist` is set; queries and inspect_message never persist.
+   * `persist` is set; queries and inspect_message never persist. Updates and
+   * timers are refused while the canister could not pay for a message at the
+   * limit; every charged message pays for what it ran, trapped or not.
    */
-  execute(msg: Message, entry: string | Callback, persist: boolean): Outcome {
+  execute(msg: Message, entry: string | Callback, persist: boolean, callContext = 0n): Outcome {
     if (!this.instance) throw this.noWasm();
+    const limit = limitOf(msg.kind, this.options.limits);
+    const charged = CHARGED.includes(msg.kind);
+    if (charged) this.chargeStorage(msg.time);
+    if (msg.kind === 'query' && this.balance() <= this.freezingThresholdCycles()) {
+      throw new RejectError(ReplicaRejectCode.CanisterError, 'IC0207', `Canister ${this.id.toText()} is unable to process query calls because it's frozen. Please top up the canister with cycles and try again.`);
+    }
+    if (msg.kind === 'update' || msg.kind === 'timer') {
+      const refusal = this.outOfCycles(executionCost(limit, this.options.subnetSize));
+      if (refusal) {
+        this.save();
+        return { ok: false, code: 'IC0207', message: refusal.message, instructions: 0n };
+      }
+    }
     this.stable.begin();
-    const outcome = this.instance.run(msg, entry, persist);
+    const outcome = this.instance.run(msg, entry, persist, { limit, available: limit, callContext });
+    const cost = charged ? executionCost(outcome.instructions, this.options.subnetSize) : 0n;
+    this.burn(cost);
     if (outcome.ok && persist) this.commit(outcome.effects);
-    else this.stable.rollback();
+    else {
+      this.stable.rollback();
+      if (charged) this.save();
+    }
+    this.logMessage(msg, outcome, cost);
     return outcome;
+  }
+
+  private logMessage(msg: Message, o: Outcome, cycles: bigint): void {
+    if (!this.options.logInstructions) return;
+    const what = msg.method && msg.kind !== 'timer' ? `${msg.kind} ${msg.method}` : msg.kind;
+    const result = o.ok ? '' : ` (${o.code})`;
+    this.log(`${what}: ${o.instructions.toLocaleString('en-US')} instructions, ${cycles.toLocaleString('en-US')} cycles${result}`);
   }
 
   /** Ends the open stable memory transaction, durably and together with the metadata. */
@@ -192,13 +328,28 @@ export class Canister implements CanisterEnv {
     this.commit();
   }
 
+  /**
+   * Compiles and runs the install hooks. Compilation, start, pre_upgrade and
+   * init or post_upgrade share one install budget, and the canister pays for
+   * all of it when the install succeeds.
+   */
   private load(wasm: Uint8Array, arg: Uint8Array, caller: Uint8Array, time: bigint, mode: InstallMode, record: boolean): void {
-    let module: WebAssembly.Module;
+    let compiled: CanisterModule;
     try {
-      module = compileCanisterModule(wasm);
+      compiled = compileCanisterModule(wasm, { metering: this.options.metering, cacheDir: this.options.cacheDir });
     } catch (e) {
       throw new RejectError(ReplicaRejectCode.CanisterError, 'IC0505', `Error from Canister ${this.id.toText()}: Canister's Wasm module is not valid: ${(e as Error).message}`);
     }
+    const limit = this.options.limits.install;
+    let used = compiled.compileInstructions;
+    if (used > limit) {
+      throw new RejectError(ReplicaRejectCode.CanisterError, 'IC0522', `Error from Canister ${this.id.toText()}: ${instructionLimitExceeded(limit)}`);
+    }
+    const run = (instance: CanisterInstance, kind: MessageKind, entry: string): Outcome => {
+      const o = instance.run(msg(kind), entry, true, { limit, available: limit - used, callContext: 0n });
+      used += o.instructions;
+      return o;
+    };
     const msg = (kind: Message['kind']): Message => ({
       kind, method: '', arg, caller, time, cycles: 0n, responded: false, maxReplyBytes: 0,
     });
@@ -212,12 +363,13 @@ export class Canister implements CanisterEnv {
     };
     const fail = (o: Outcome & { ok: false }, hook: string): never => {
       undo();
-      throw new RejectError(ReplicaRejectCode.CanisterError, o.code, `Error from Canister ${this.id.toText()}: Canister called \`ic0.trap\` or trapped in ${hook}: ${o.message}`);
+      const why = o.code === 'IC0522' ? o.message : `Canister called \`ic0.trap\` or trapped in ${hook}: ${o.message}`;
+      throw new RejectError(ReplicaRejectCode.CanisterError, o.code, `Error from Canister ${this.id.toText()}: ${why}`);
     };
     this.stable.begin();
     const effects: Persisted = {};
     if (old && oldHeap && old.hasEntry('canister_pre_upgrade')) {
-      const o = old.run(msg('pre_upgrade'), 'canister_pre_upgrade', true);
+      const o = run(old, 'pre_upgrade', 'canister_pre_upgrade');
       if (!o.ok) fail(o, 'pre_upgrade');
       else Object.assign(effects, persisted(o.effects));
     }
@@ -230,18 +382,26 @@ export class Canister implements CanisterEnv {
     }
     let instance: CanisterInstance;
     try {
-      instance = new CanisterInstance(module, this.stable, this);
+      instance = new CanisterInstance(compiled.module, this.stable, this);
     } catch (e) {
       undo();
       throw new RejectError(ReplicaRejectCode.CanisterError, 'IC0505', `Error from Canister ${this.id.toText()}: ${(e as Error).message}`);
     }
+    if (instance.hasEntry(START_EXPORT)) {
+      const o = run(instance, 'start', START_EXPORT);
+      if (!o.ok) fail(o, 'start');
+    }
     const hook = mode === 'upgrade' ? 'canister_post_upgrade' : 'canister_init';
     if (instance.hasEntry(hook)) {
-      const o = instance.run(msg(mode === 'upgrade' ? 'post_upgrade' : 'init'), hook, true);
+      const o = run(instance, mode === 'upgrade' ? 'post_upgrade' : 'init', hook);
       if (!o.ok) fail(o, hook.replace('canister_', ''));
       else Object.assign(effects, persisted(o.effects));
     }
     this.instance = instance;
+    this.module = compiled;
+    const cost = record ? executionCost(used, this.options.subnetSize) : 0n;
+    this.burn(cost);
+    if (this.options.logInstructions) this.log(`${record ? mode : 'restore'}: ${used.toLocaleString('en-US')} instructions, ${cost.toLocaleString('en-US')} cycles`);
     if (mode !== 'upgrade') this.codeEpoch++;
     const previousModule = this.meta.moduleHash;
     if (record) {

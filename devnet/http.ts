@@ -103,7 +103,7 @@ async function handle(o: HttpInterfaceOptions, req: IncomingMessage, res: Server
   if (early && early.status === 'rejected') {
     return send(res, 200, { reject_code: early.code, reject_message: early.message, error_code: early.errorCode });
   }
-  const done = o.replica.submit(request.requestId, canisterId, content.method_name, content.arg, request.sender);
+  const done = o.replica.submit(request.requestId, canisterId, content.method_name, content.arg, request.sender, body.length);
   if (version === 'v2') {
     res.writeHead(202).end();
     return;

@@ -2,12 +2,15 @@
 // canister wasm and speaks the IC HTTP interface, state kept in a directory.
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { executionOptions } from './canister.ts';
 import { Clock } from './clock.ts';
 import { DataCertificates } from './data_certificates.ts';
 import { Faults, type FaultOptions } from './faults.ts';
 import { createHttpInterface } from './http.ts';
 import { IngressStatus } from './ingress_status.ts';
 import { Keys } from './keys.ts';
+import { REPLICA_LIMITS, type InstructionLimits } from './limits.ts';
 import { ManagementCanister } from './management.ts';
 import { Queries } from './queries.ts';
 import { CanisterRegistry } from './registry.ts';
@@ -19,6 +22,14 @@ export interface DevnetOptions {
   stateDir: string;
   faults?: FaultOptions;
   log?: (line: string) => void;
+  /** Count instructions and enforce the limits (default on). */
+  metering?: boolean;
+  /** Lower (or raise) the replica's instruction limits, e.g. so tests reach them quickly. */
+  instructionLimits?: Partial<InstructionLimits>;
+  /** Nodes of the subnet whose fees are charged (default 13). */
+  subnetSize?: number;
+  /** Log every message's method, instructions and cycles. */
+  logInstructions?: boolean;
 }
 
 export interface Devnet {
@@ -31,7 +42,13 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
   mkdirSync(opts.stateDir, { recursive: true });
   const keys = Keys.loadOrCreate(opts.stateDir);
   const clock = new Clock();
-  const canisters = new CanisterRegistry(opts.stateDir, log);
+  const canisters = new CanisterRegistry(opts.stateDir, log, executionOptions({
+    metering: opts.metering,
+    limits: { ...REPLICA_LIMITS, ...opts.instructionLimits },
+    subnetSize: opts.subnetSize,
+    logInstructions: opts.logInstructions,
+    cacheDir: join(opts.stateDir, 'wasm-cache'),
+  }));
   const ingress = new IngressStatus();
   const management = new ManagementCanister(canisters, log);
   const replica = new Replica(canisters, management, clock, ingress, log);

@@ -1,11 +1,13 @@
 // One canister's wasm instance. Every entry point runs as one message: heap,
 // globals and stable memory are restored when it traps, and always for queries;
 // its effects (reply, calls, certified data, timer) are handed back for the
-// replica to apply only on success.
+// replica to apply only on success. A metered module counts down an exported
+// instruction counter; running out traps, and the message fails with IC0522.
 import type { StableMemory } from './stable.ts';
-import type { Callback, Message, Outcome } from './message.ts';
+import type { Budget, Callback, Message, Outcome } from './message.ts';
+import { instructionLimitExceeded } from './limits.ts';
 import { systemApi, Trap, violation, type CanisterEnv, type Running } from './system_api.ts';
-import { GLOBAL_EXPORT_PREFIX, TABLE_EXPORT } from './wasm.ts';
+import { COUNTER_EXPORT, GLOBAL_EXPORT_PREFIX, TABLE_EXPORT } from './wasm.ts';
 
 type Exports = WebAssembly.Exports & { memory: WebAssembly.Memory };
 
@@ -25,7 +27,7 @@ export class CanisterInstance {
 
   constructor(private readonly module: WebAssembly.Module, stable: StableMemory, env: CanisterEnv) {
     this.imports = {
-      ic0: systemApi({ running: () => this.running, memory: () => this.exports.memory, stable, env }),
+      ic0: systemApi({ running: () => this.running, memory: () => this.exports.memory, counter: () => this.counter, stable, env }),
     };
     this.instantiate();
   }
@@ -74,6 +76,17 @@ export class CanisterInstance {
     this.globals.forEach((g, i) => { g.value = s.globals[i]; });
   }
 
+  /** The instruction counter of a metered module; null when unmetered. */
+  private get counter(): WebAssembly.Global | null {
+    const g = this.exports[COUNTER_EXPORT];
+    return g instanceof WebAssembly.Global ? g : null;
+  }
+
+  /** Exported mutable globals, which the IC counts in a canister's memory (8 bytes each). */
+  get globalCount(): number {
+    return this.globals.length;
+  }
+
   get heapBytes(): number {
     return this.exports.memory.buffer.byteLength;
   }
@@ -83,19 +96,22 @@ export class CanisterInstance {
   }
 
   /**
-   * Runs one entry point. The heap is restored when it traps, and always when
-   * `persist` is false (queries, inspect). Stable memory is the caller's: it
-   * runs the message inside a stable memory transaction.
+   * Runs one entry point within `budget`. The heap is restored when it traps,
+   * and always when `persist` is false (queries, inspect). Stable memory is the
+   * caller's: it runs the message inside a stable memory transaction.
    */
-  run(msg: Message, entry: string | Callback, persist: boolean): Outcome {
+  run(msg: Message, entry: string | Callback, persist: boolean, budget: Budget): Outcome {
     const before = this.snapshot();
     const running: Running = {
       msg,
       effects: { calls: [], accepted: false, cyclesAccepted: 0n, cyclesBurned: 0n },
       reply: [],
       replySize: 0,
-      started: process.hrtime.bigint(),
+      budget,
+      dirtyPages: new Set(),
     };
+    const counter = this.counter;
+    if (counter) counter.value = budget.available;
     this.running = running;
     let outcome: Outcome;
     try {
@@ -108,19 +124,26 @@ export class CanisterInstance {
         fn(entry.env);
       }
       if (running.call) throw violation('call_new was not followed by call_perform');
-      outcome = { ok: true, effects: running.effects };
+      outcome = { ok: true, effects: running.effects, instructions: 0n };
     } catch (e) {
       outcome = toTrap(e);
     } finally {
       this.running = null;
     }
+    // The counter is checked only at function entries and loop heads, so a
+    // message can end past its budget without trapping: it failed all the same.
+    const left = counter ? (counter.value as bigint) : budget.available;
+    if (left < 0n) outcome = { ok: false, code: 'IC0522', message: instructionLimitExceeded(budget.limit), instructions: 0n };
+    outcome.instructions = clamp(budget.available - left, budget.available);
     if (!outcome.ok || !persist) this.restore(before);
     return outcome;
   }
 }
 
+const clamp = (n: bigint, max: bigint): bigint => (n < 0n ? 0n : n > max ? max : n);
+
 /** A System API trap keeps its code; anything else the module throws (wasm traps, stack overflow) is IC0502. */
 function toTrap(e: unknown): Outcome {
-  if (e instanceof Trap) return { ok: false, code: e.code, message: e.message };
-  return { ok: false, code: 'IC0502', message: String((e as Error)?.message ?? e) };
+  if (e instanceof Trap) return { ok: false, code: e.code, message: e.message, instructions: 0n };
+  return { ok: false, code: 'IC0502', message: String((e as Error)?.message ?? e), instructions: 0n };
 }

@@ -69,7 +69,7 @@ export class ManagementCanister {
         const settings = (arg.settings as Arg[])[0];
         const controllers = (settings?.controllers as Principal[][] | undefined)?.[0] ?? [caller];
         const amount = (arg.amount as bigint[])[0] ?? DEFAULT_CYCLES;
-        const { id } = this.canisters.create((arg.specified_id as Principal[])[0], controllers, amount);
+        const { id } = this.canisters.create((arg.specified_id as Principal[])[0], controllers, amount, time);
         this.log(`created canister ${id.toText()}`);
         return [{ canister_id: id }];
       }
@@ -117,14 +117,19 @@ export class ManagementCanister {
         c.uninstall();
         return [];
       case 'update_settings': {
-        const controllers = ((arg.settings as Arg).controllers as Principal[][])[0];
+        const settings = arg.settings as Arg;
+        const controllers = (settings.controllers as Principal[][])[0];
         if (controllers) {
           if (controllers.length > 10) throw new RejectError(ReplicaRejectCode.CanisterReject, 'IC0406', 'A canister can have at most 10 controllers');
           c.setControllers(controllers);
         }
+        const freezing = (settings.freezing_threshold as bigint[] | undefined)?.[0];
+        if (freezing !== undefined) c.setFreezingThreshold(freezing);
         return [];
       }
       case 'canister_status':
+        c.chargeStorage(time);
+        c.save();
         return [this.status(c)];
       case 'start_canister':
         c.setStatus('running');
@@ -156,6 +161,7 @@ export class ManagementCanister {
   private status(c: Canister) {
     const hash = c.moduleHash;
     const nat = (n: number): bigint => BigInt(n);
+    const memory = c.memoryUsage();
     return {
       status: { [c.status]: null },
       ready_for_migration: false,
@@ -164,7 +170,7 @@ export class ManagementCanister {
         controllers: c.controllers,
         compute_allocation: 0n,
         memory_allocation: 0n,
-        freezing_threshold: 2_592_000n,
+        freezing_threshold: c.freezingThreshold,
         reserved_cycles_limit: 5_000_000_000_000n,
         log_visibility: { controllers: null },
         wasm_memory_limit: 3n * 1024n ** 3n,
@@ -172,20 +178,20 @@ export class ManagementCanister {
         environment_variables: [],
       },
       module_hash: hash ? [hash] : [],
-      memory_size: nat(c.heapBytes + c.stableBytes),
+      memory_size: nat(memory.total),
       memory_metrics: {
-        wasm_memory_size: nat(c.heapBytes),
-        stable_memory_size: nat(c.stableBytes),
-        global_memory_size: 0n,
-        wasm_binary_size: 0n,
-        custom_sections_size: 0n,
+        wasm_memory_size: nat(memory.wasm),
+        stable_memory_size: nat(memory.stable),
+        global_memory_size: nat(memory.globals),
+        wasm_binary_size: nat(memory.binary),
+        custom_sections_size: nat(memory.customSections),
         canister_history_size: 0n,
-        wasm_chunk_store_size: nat(c.chunkStore.bytes),
+        wasm_chunk_store_size: nat(memory.chunkStore),
         snapshots_size: 0n,
       },
       cycles: c.balance(),
       reserved_cycles: 0n,
-      idle_cycles_burned_per_day: 0n,
+      idle_cycles_burned_per_day: c.idleBurnPerDay(),
       query_stats: { num_calls_total: 0n, num_instructions_total: 0n, request_payload_bytes_total: 0n, response_payload_bytes_total: 0n },
     };
   }

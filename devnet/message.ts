@@ -3,7 +3,7 @@
 import type { ReplicaRejectCode } from '@dfinity/agent';
 
 export type MessageKind =
-  | 'init' | 'pre_upgrade' | 'post_upgrade' | 'update' | 'query' | 'timer'
+  | 'start' | 'init' | 'pre_upgrade' | 'post_upgrade' | 'update' | 'query' | 'timer'
   | 'reply_callback' | 'reject_callback' | 'cleanup' | 'inspect';
 
 /** What one entry point sees of the message it handles. */
@@ -46,8 +46,20 @@ export interface Effects {
   cyclesBurned: bigint;
 }
 
+/** The instructions a message may run: `available` counts down from what is left of `limit`. */
+export interface Budget {
+  /** The limit named in the error when it is exceeded. */
+  limit: bigint;
+  /** Less than `limit` when earlier parts of one install used some. */
+  available: bigint;
+  /** Instructions earlier messages of the same call context ran (performance_counter type 1). */
+  callContext: bigint;
+}
+
 /** IC error codes for the ways a message can fail inside the canister. */
-export type TrapCode = 'IC0502' | 'IC0503' | 'IC0504';
+/** IC0207: the canister cannot pay for the message; IC0522: it ran out of instructions. */
+export type TrapCode = 'IC0207' | 'IC0502' | 'IC0503' | 'IC0504' | 'IC0522';
+/** Every outcome says how many instructions the message ran (0 when metering is off). */
 export type Outcome =
-  | { ok: true; effects: Effects }
-  | { ok: false; code: TrapCode; message: string };
+  | { ok: true; effects: Effects; instructions: bigint }
+  | { ok: false; code: TrapCode; message: string; instructions: bigint };

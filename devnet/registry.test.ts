@@ -6,6 +6,7 @@ import { after, describe, it } from 'node:test';
 import { ReplicaRejectCode } from '@dfinity/agent';
 import { Principal } from '@dfinity/principal';
 import { RejectError } from './errors.ts';
+import { executionOptions } from './canister.ts';
 import { CanisterRegistry } from './registry.ts';
 
 const owner = Principal.fromText('2vxsx-fae');
@@ -25,26 +26,26 @@ describe('canister registry', () => {
 
   it('hands out ids from where dfx starts, never twice, across a restart', () => {
     const dir = stateDir();
-    const first = new CanisterRegistry(dir, quiet);
-    const a = first.create(undefined, [owner], 1n);
-    const b = first.create(undefined, [owner], 1n);
+    const first = new CanisterRegistry(dir, quiet, executionOptions());
+    const a = first.create(undefined, [owner], 1n, 0n);
+    const b = first.create(undefined, [owner], 1n, 0n);
     assert.deepEqual([a.id.toText(), b.id.toText()], ['bkyz2-fmaaa-aaaaa-qaaaq-cai', 'bd3sg-teaaa-aaaaa-qaaba-cai']);
     first.delete(b);
     first.close();
 
-    const second = new CanisterRegistry(dir, quiet);
+    const second = new CanisterRegistry(dir, quiet, executionOptions());
     second.restore(() => 1n);
     assert.deepEqual([...second.all()].map((c) => c.id.toText()), [a.id.toText()]);
     assert.deepEqual(second.find(a.id)?.controllers, [owner]);
-    const c = second.create(undefined, [owner], 1n);
+    const c = second.create(undefined, [owner], 1n, 0n);
     assert.notEqual(c.id.toText(), b.id.toText(), 'a deleted canister id is not reused');
-    rejectsWith(() => second.create(a.id, [owner], 1n), ReplicaRejectCode.CanisterError, 'IC0518');
+    rejectsWith(() => second.create(a.id, [owner], 1n, 0n), ReplicaRejectCode.CanisterError, 'IC0518');
     second.close();
   });
 
   it('rejects calls to canisters it does not have as an invalid destination', () => {
-    const r = new CanisterRegistry(stateDir(), quiet);
-    const { id } = r.create(undefined, [owner], 1n);
+    const r = new CanisterRegistry(stateDir(), quiet, executionOptions());
+    const { id } = r.create(undefined, [owner], 1n, 0n);
     assert.equal(r.get(id).id.toText(), id.toText());
     r.delete(r.get(id));
     rejectsWith(() => r.get(id), ReplicaRejectCode.DestinationInvalid, 'IC0301');
@@ -52,7 +53,7 @@ describe('canister registry', () => {
   });
 
   it('routes only its own canister range', () => {
-    const r = new CanisterRegistry(stateDir(), quiet);
+    const r = new CanisterRegistry(stateDir(), quiet, executionOptions());
     assert.equal(r.hostsRange(Principal.fromText('bkyz2-fmaaa-aaaaa-qaaaq-cai')), true);
     assert.equal(r.hostsRange(Principal.fromText('ryjl3-tyaaa-aaaaa-aaaba-cai')), false);
     assert.equal(r.hostsRange(Principal.managementCanister()), false);

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ReplicaRejectCode } from '@dfinity/agent';
 import { Principal } from '@dfinity/principal';
-import { Canister } from './canister.ts';
+import { Canister, type ExecutionOptions } from './canister.ts';
 import { RejectError } from './errors.ts';
 import { compareBytes } from './hashtree.ts';
 import { writeAtomic } from '../common/write_atomic.ts';
@@ -28,7 +28,7 @@ export class CanisterRegistry {
   private readonly indexFile: string;
   private nextIndex: bigint;
 
-  constructor(stateDir: string, private readonly log: (line: string) => void) {
+  constructor(stateDir: string, private readonly log: (line: string) => void, private readonly options: ExecutionOptions) {
     this.root = join(stateDir, 'canisters');
     this.indexFile = join(stateDir, 'replica.json');
     mkdirSync(this.root, { recursive: true });
@@ -54,16 +54,16 @@ export class CanisterRegistry {
       const id = Principal.fromText(name);
       if (!Canister.exists(this.root, id)) continue;
       try {
-        this.canisters.set(name, Canister.restore(this.root, id, now(), this.log));
+        this.canisters.set(name, Canister.restore(this.root, id, now(), this.log, this.options));
       } catch (e) {
         this.log(`canister ${name} could not be restored: ${(e as Error).message}`);
       }
     }
   }
 
-  /** A new, empty canister under `specified` or the next free id. */
-  create(specified: Principal | undefined, controllers: Principal[], cycles: bigint): Canister {
-    const c = Canister.create(this.root, this.allocate(specified), controllers, cycles, this.log);
+  /** A new, empty canister under `specified` or the next free id, created at message time `time`. */
+  create(specified: Principal | undefined, controllers: Principal[], cycles: bigint, time: bigint): Canister {
+    const c = Canister.create(this.root, this.allocate(specified), controllers, cycles, this.log, this.options, time);
     this.canisters.set(c.id.toText(), c);
     return c;
   }

@@ -26,6 +26,8 @@ interface CallContext {
   outstanding: number;
   /** The last trap, reported if no later message answers the call. */
   trap?: CallResult;
+  /** Instructions its messages have run so far. */
+  instructions: bigint;
 }
 
 type Origin =
@@ -52,13 +54,21 @@ export class Replica {
   ) {}
 
   /**
-   * Accepts an ingress call. The returned promise settles when the call
-   * context is answered; the status stays readable through read_state.
+   * Accepts an ingress call whose signed envelope is `envelopeBytes` long; the
+   * canister pays for its induction once. The returned promise settles when the
+   * call context is answered; the status stays readable through read_state.
    */
-  submit(requestId: Uint8Array, canisterId: Principal, method: string, arg: Uint8Array, sender: Principal): Promise<CallResult> {
+  submit(requestId: Uint8Array, canisterId: Principal, method: string, arg: Uint8Array, sender: Principal, envelopeBytes: number): Promise<CallResult> {
     const key = bytesToHex(requestId);
     const { fresh, done } = this.ingress.open(key, sender.toText());
-    if (fresh) this.enqueue({ kind: 'request', callee: canisterId, method, arg, caller: sender, cycles: 0n, origin: { kind: 'ingress', requestId: key } });
+    if (!fresh) return done;
+    try {
+      if (canisterId.toText() !== MANAGEMENT) this.canisters.find(canisterId)?.payIngress(envelopeBytes, this.clock.now());
+    } catch (e) {
+      this.ingress.answer(key, rejected(e));
+      return done;
+    }
+    this.enqueue({ kind: 'request', callee: canisterId, method, arg, caller: sender, cycles: 0n, origin: { kind: 'ingress', requestId: key } });
     return done;
   }
 
@@ -122,7 +132,7 @@ export class Replica {
   private failTask(task: Task, e: Error): void {
     const result: CallResult = { status: 'rejected', code: ReplicaRejectCode.SysTransient, errorCode: 'IC0502', message: `devnet internal error: ${e.message}` };
     if (task.kind === 'request') {
-      this.respond({ origin: task.origin, caller: task.caller.toUint8Array(), responded: false, outstanding: 0 }, result);
+      this.respond({ origin: task.origin, caller: task.caller.toUint8Array(), responded: false, outstanding: 0, instructions: 0n }, result);
     } else if (task.kind === 'response' && !task.context.responded && task.context.outstanding === 0) {
       this.respond(task.context, result);
     }
@@ -139,7 +149,7 @@ export class Replica {
   }
 
   private processRequest(t: Request): void {
-    const context: CallContext = { origin: t.origin, caller: t.caller.toUint8Array(), responded: false, outstanding: 0 };
+    const context: CallContext = { origin: t.origin, caller: t.caller.toUint8Array(), responded: false, outstanding: 0, instructions: 0n };
     if (t.callee.toText() === MANAGEMENT) {
       this.respond(context, this.callManagement(t));
       return;
@@ -157,7 +167,7 @@ export class Replica {
       kind: 'update', method: t.method, arg: t.arg, caller: context.caller, time: this.clock.now(), cycles: t.cycles,
       responded: false, maxReplyBytes: t.origin.kind === 'ingress' ? MAX_UPDATE_REPLY_BYTES : MAX_INTER_CANISTER_BYTES,
     };
-    this.settle(c, context, c.execute(msg, entry, true));
+    this.settle(c, context, c.execute(msg, entry, true, context.instructions));
   }
 
   private callManagement(t: Request): CallResult {
@@ -191,9 +201,9 @@ export class Replica {
     // The canister may have been uninstalled since it made the call.
     const run = (entry: Callback, m: Message): Outcome => {
       try {
-        return c.execute(m, entry, true);
+        return c.execute(m, entry, true, context.instructions);
       } catch (e) {
-        return { ok: false, code: 'IC0502', message: (e as Error).message };
+        return { ok: false, code: 'IC0502', message: (e as Error).message, instructions: 0n };
       }
     };
     const outcome = run(replied ? call.reply : call.reject, msg);
@@ -206,7 +216,7 @@ export class Replica {
 
   private processTimer(c: Canister): void {
     if (!c.hasEntry('canister_global_timer')) return;
-    const context: CallContext = { origin: { kind: 'system' }, caller: c.id.toUint8Array(), responded: true, outstanding: 0 };
+    const context: CallContext = { origin: { kind: 'system' }, caller: c.id.toUint8Array(), responded: true, outstanding: 0, instructions: 0n };
     const msg: Message = {
       kind: 'timer', method: 'canister_global_timer', arg: new Uint8Array(), caller: c.id.toUint8Array(),
       time: this.clock.now(), cycles: 0n, responded: true, maxReplyBytes: 0,
@@ -216,6 +226,7 @@ export class Replica {
 
   /** Applies a message's outcome to its call context and sends its calls. */
   private settle(c: Canister, context: CallContext, outcome: Outcome): void {
+    context.instructions += outcome.instructions;
     if (!outcome.ok) {
       if (context.origin.kind === 'system') this.log(`[Canister ${c.id.toText()}] timer trapped: ${outcome.message}`);
       // Other calls of this context may still come back and answer it.

@@ -1,8 +1,11 @@
 // The System API (ic0.*) a canister module imports, grouped by subject. Every
 // function acts on the running message; misuse traps with IC0504 as on the IC.
+// Each call is charged instructions first, as the replica charges it.
 import type { Principal } from '@dfinity/principal';
 import type { StableMemory } from './stable.ts';
-import type { Effects, Message, MessageKind, OutgoingCall, TrapCode } from './message.ts';
+import type { Budget, Effects, Message, MessageKind, OutgoingCall, TrapCode } from './message.ts';
+import { instructionLimitExceeded } from './limits.ts';
+import { STABLE_DIRTY_PAGE, STABLE_OS_PAGE, feeOf } from './system_fees.ts';
 
 /** What the System API needs to know about the canister that hosts it. */
 export interface CanisterEnv {
@@ -30,13 +33,17 @@ export interface Running {
   reply: Uint8Array[];
   replySize: number;
   call?: PendingCall;
-  started: bigint;
+  budget: Budget;
+  /** 4 KiB stable memory pages this message has written: each costs a fee the first time. */
+  dirtyPages: Set<number>;
 }
 
 /** What the System API reaches through: the running message, the heap, stable memory, the canister. */
 export interface ApiHost {
   running(): Running | null;
   memory(): WebAssembly.Memory;
+  /** The metered module's instruction counter, or null when metering is off. */
+  counter(): WebAssembly.Global | null;
   readonly stable: StableMemory;
   readonly env: CanisterEnv;
 }
@@ -49,10 +56,17 @@ type Imports = Record<string, (...args: never[]) => unknown>;
 
 export function systemApi(host: ApiHost): WebAssembly.ModuleImports {
   const a = new Access(host);
-  return {
+  const api: Imports = {
     ...messageApi(a), ...replyApi(a), ...cyclesApi(a), ...canisterApi(a),
     ...certificationApi(a), ...stableApi(a), ...callApi(a), ...debugApi(a),
   };
+  return Object.fromEntries(Object.entries(api).map(([name, fn]) => {
+    const fee = feeOf(name);
+    return [name, (...args: never[]) => {
+      a.charge(fee(args as unknown as (number | bigint)[]));
+      return fn(...args);
+    }];
+  }));
 }
 
 /** Checked access to the running message and the heap, shared by every ic0 function. */
@@ -81,6 +95,32 @@ class Access {
 
   heap(): Uint8Array {
     return new Uint8Array(this.host.memory().buffer);
+  }
+
+  /**
+   * Takes `instructions` off the running message's counter, as the replica's
+   * charge_direct_fee does: a counter already below zero, or taken below zero,
+   * ends the message.
+   */
+  charge(instructions: bigint): void {
+    const counter = this.host.counter();
+    const r = this.host.running();
+    if (!counter || !r) return;
+    const left = counter.value as bigint;
+    if (left < 0n) throw this.outOfInstructions(r);
+    const next = left - instructions;
+    counter.value = next < I64_MIN ? I64_MIN : next;
+    if (next < 0n) throw this.outOfInstructions(r);
+  }
+
+  /** Instructions the running message has used so far. */
+  used(r: Running): bigint {
+    const counter = this.host.counter();
+    return counter ? r.budget.available - (counter.value as bigint) : 0n;
+  }
+
+  private outOfInstructions(r: Running): Trap {
+    return new Trap('IC0522', instructionLimitExceeded(r.budget.limit));
   }
 
   slice(src: number, size: number): Uint8Array {
@@ -112,6 +152,8 @@ class Access {
     this.copyOut(b, dst, 0, 16, 'cycles');
   }
 }
+
+const I64_MIN = -(2n ** 63n);
 
 /** A 128-bit amount passed as two i64 halves (JS sees them signed). */
 const u128 = (high: bigint, low: bigint): bigint => (BigInt.asUintN(64, high) << 64n) | BigInt.asUintN(64, low);
@@ -282,6 +324,13 @@ function stableApi(a: Access): Imports {
     },
     stable64_write: (offset: bigint, src: bigint, size: bigint) => {
       const [d, o, n] = ranges('stable64_write', src, offset, size);
+      if (n === 0) return;
+      const r = a.cur();
+      let fresh = 0;
+      for (let page = Math.floor(o / STABLE_OS_PAGE); page <= Math.floor((o + n - 1) / STABLE_OS_PAGE); page++) {
+        if (!r.dirtyPages.has(page)) { r.dirtyPages.add(page); fresh++; }
+      }
+      a.charge(STABLE_DIRTY_PAGE * BigInt(fresh));
       a.stable.write(o, a.heap().subarray(d, d + n));
     },
   };
@@ -333,13 +382,19 @@ function callApi(a: Access): Imports {
   };
 }
 
-/** Logging, explicit traps and the instruction counter (here: elapsed nanoseconds). */
+/** Logging, explicit traps and the instruction counters. */
 function debugApi(a: Access): Imports {
   return {
     debug_print: (src: number, size: number) => a.env.log(a.text(src, size)),
     trap: (src: number, size: number) => {
       throw new Trap('IC0503', a.text(src, size));
     },
-    performance_counter: () => process.hrtime.bigint() - a.cur().started,
+    // 0: this message so far; 1: the call context so far, earlier messages included.
+    performance_counter: (type: number) => {
+      const r = a.cur();
+      if (type === 0) return a.used(r);
+      if (type === 1) return r.budget.callContext + a.used(r);
+      throw violation(`Error getting performance counter type ${type}`);
+    },
   };
 }

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import {
-  AgentError, Certificate, CertificateVerificationErrorCode, Cbor, CertifiedRejectErrorCode, Expiry, HttpAgent, HttpErrorCode, pollForResponse, ReplicaRejectCode,
-  requestIdOf, UncertifiedRejectErrorCode, UncertifiedRejectUpdateErrorCode, type ActorSubclass,
+  AgentError, Certificate, CertificateVerificationErrorCode, Cbor, Expiry, HttpAgent, HttpErrorCode, pollForResponse, ReplicaRejectCode,
+  requestIdOf, type ActorSubclass,
 } from '@dfinity/agent';
 import { IDL, idlLabelToId } from '@dfinity/candid';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
@@ -14,24 +14,12 @@ import { Principal } from '@dfinity/principal';
 import { sha256 } from '@noble/hashes/sha2';
 import { startDevnetProcess, type RunningDevnet } from '../lab/devnet.ts';
 import { until } from '../lab/poll.ts';
+import { rejected } from './helpers/rejects.ts';
 import {
   agentFor, createCanister, installTestCanister, management, testCanister, testCanisterWasm, type TestCanister,
 } from './helpers/testcanister.ts';
 
 const MiB = 1024 * 1024;
-
-/** Fails unless `p` is rejected by the replica with this reject code and IC error code. */
-async function rejected(p: Promise<unknown>, rejectCode: ReplicaRejectCode, errorCode: string): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    const code = e instanceof AgentError ? e.code : undefined;
-    assert.ok(
-      code instanceof CertifiedRejectErrorCode || code instanceof UncertifiedRejectErrorCode || code instanceof UncertifiedRejectUpdateErrorCode,
-      `not a replica reject: ${String(e)}`,
-    );
-    assert.deepEqual([code.rejectCode, code.rejectErrorCode], [rejectCode, errorCode]);
-    return true;
-  });
-}
 
 /** Fails unless `p` is refused by the devnet's HTTP interface with this status. */
 async function refused(p: Promise<unknown>, status: number): Promise<void> {

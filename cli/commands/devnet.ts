@@ -1,6 +1,6 @@
 // `icboot devnet`: a local IC endpoint until SIGINT or SIGTERM.
 import type { Command } from 'commander';
-import { collectHash, fraction, integer, port } from '../flags.ts';
+import { collectHash, fraction, instructionLimits, integer, port, type LimitKind } from '../flags.ts';
 
 export function register(program: Command): void {
   program.command('devnet')
@@ -11,12 +11,19 @@ export function register(program: Command): void {
     .option('--latency <ms>', 'fault injection: delay every reply', integer(0, 60_000))
     .option('--fail-queries <fraction>', 'fault injection: answer this share of queries with HTTP 503', fraction)
     .option('--corrupt-chunk <sha256>', 'fault injection: corrupt query replies naming this chunk (repeatable)', collectHash, [])
-    .action(async (o: { host: string; port: number; stateDir: string; latency?: number; failQueries?: number; corruptChunk: string[] }) => {
+    .option('--log-instructions', "log each message's method, instructions and cycles")
+    .option('--no-metering', 'count no instructions and enforce no limits (to compare speed)')
+    .option('--instruction-limits <kind=n,...>', "replace the replica's limits (query 5e9, update 40e9, install 300e9, inspect 2e8), e.g. for tests", instructionLimits)
+    .action(async (o: {
+      host: string; port: number; stateDir: string; latency?: number; failQueries?: number; corruptChunk: string[];
+      logInstructions?: boolean; metering: boolean; instructionLimits?: Partial<Record<LimitKind, bigint>>;
+    }) => {
       // Loaded here: the other commands need none of the devnet's code.
       const { startDevnet } = await import('../../devnet/index.ts');
       const devnet = await startDevnet({
         host: o.host, port: o.port, stateDir: o.stateDir,
         faults: { latencyMs: o.latency, failQueries: o.failQueries, corruptChunks: o.corruptChunk },
+        metering: o.metering, instructionLimits: o.instructionLimits, logInstructions: o.logInstructions,
       });
       process.stdout.write(`devnet listening on ${devnet.url}\n`);
       let stopping = false;

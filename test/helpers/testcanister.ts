@@ -42,6 +42,9 @@ export interface ManagementActor {
     module_hash: [] | [Uint8Array];
     settings: { controllers: Principal[] };
     memory_metrics: { wasm_memory_size: bigint; stable_memory_size: bigint };
+    memory_size: bigint;
+    cycles: bigint;
+    idle_cycles_burned_per_day: bigint;
   }>;
 }
 
