@@ -21,3 +21,13 @@ export function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
   return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join('  ').trimEnd()).join('\n');
 }
+
+/** A cycles amount in T (10^12), B or M with two decimals, rounded down: `1.23 T cycles`; below a million, in full. */
+export function cycles(n: bigint): string {
+  const units: [bigint, string][] = [[1_000_000_000_000n, 'T'], [1_000_000_000n, 'B'], [1_000_000n, 'M']];
+  for (const [size, unit] of units) {
+    // Hundredths, rounded down in bigint so huge balances keep their digits.
+    if (n >= size) return `${(Number((n * 100n) / size) / 100).toFixed(2)} ${unit} cycles`;
+  }
+  return `${n} cycles`;
+}

@@ -13,7 +13,7 @@ import {
 import { Principal } from '@dfinity/principal';
 import { CanisterIdsError, findCanisterId, recordCanisterId, userError, type Connection, type FailureContext } from './canister.ts';
 import { deploy } from './deploy.ts';
-import { TransientError, UserError } from './errors.ts';
+import { NotControllerError, TransientError, UserError } from './errors.ts';
 import { resolveNetwork } from './network.ts';
 
 const HOST = 'http://127.0.0.1:4943';
@@ -65,9 +65,12 @@ describe('agent failures as UserErrors', () => {
       UserError, own);
   });
 
-  it('another reject: its message\'s first line', () => {
+  it('a caller that is not a controller (IC0512): its own type, with the message\'s first line', () => {
     classifies(reject(ReplicaRejectCode.CanisterError, 'IC0512', `Only the controllers of the canister ${CANISTER.toText()} can control it.\nCanister's controllers: x`, Principal.managementCanister()),
-      UserError, `Only the controllers of the canister ${CANISTER.toText()} can control it.`);
+      NotControllerError, `Only the controllers of the canister ${CANISTER.toText()} can control it.`);
+  });
+
+  it('another reject: its message\'s first line', () => {
     classifies(reject(ReplicaRejectCode.CanisterError, 'IC0503', 'Error from Canister x: Canister called `ic0.trap` with message: boom'),
       UserError, 'Error from Canister x: Canister called `ic0.trap` with message: boom');
   });

@@ -3,7 +3,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { Actor } from '@dfinity/agent';
 import { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 import { sha256 } from '@noble/hashes/sha2';
@@ -11,7 +10,7 @@ import { bytesToHex } from '@noble/hashes/utils';
 import { buildAzleCanister } from '../canister/build.ts';
 import { findCanisterId, recordCanisterId, userError, type Connection } from './canister.ts';
 import { UserError } from './errors.ts';
-import { managementIdlFactory } from '../common/management_idl.ts';
+import { managementCanister } from './management.ts';
 
 export type DeployMode = 'auto' | 'install' | 'upgrade' | 'reinstall';
 
@@ -21,15 +20,6 @@ export const PROJECT_DIR = fileURLToPath(new URL('..', import.meta.url));
 const LOCAL_EFFECTIVE_ID = Principal.fromText('bkyz2-fmaaa-aaaaa-qaaaq-cai');
 /** A gzipped module this small fits one install_code call under the 2 MiB ingress limit. */
 const SINGLE_CALL_WASM_BYTES = 1_900_000;
-
-interface Management {
-  provisional_create_canister_with_cycles(a: { amount: []; settings: []; specified_id: []; sender_canister_version: [] }): Promise<{ canister_id: Principal }>;
-  canister_status(a: { canister_id: Principal }): Promise<{ module_hash: [] | [Uint8Array] }>;
-  install_code(a: {
-    mode: { install: null } | { reinstall: null } | { upgrade: [] };
-    canister_id: Principal; wasm_module: Uint8Array; arg: Uint8Array; sender_canister_version: [];
-  }): Promise<void>;
-}
 
 export interface DeployResult {
   canisterId: Principal;
@@ -45,9 +35,6 @@ export async function deploy(c: Connection, mode: DeployMode, canisterFlag?: str
   if (built) log(`built ${wasm}`);
   const module = new Uint8Array(gzipSync(readFileSync(wasm), { level: 9 }));
   if (module.length > SINGLE_CALL_WASM_BYTES) throw new UserError(`the gzipped canister module is ${module.length} bytes, too large for one install call`);
-  const mgmt = (effective: Principal): Management => Actor.createActor<Management>(managementIdlFactory, {
-    agent: c.agent, canisterId: Principal.managementCanister(), effectiveCanisterId: effective,
-  });
   const guard = async <T>(p: Promise<T>, canisterId?: Principal): Promise<T> => {
     try {
       return await p;
@@ -61,7 +48,7 @@ export async function deploy(c: Connection, mode: DeployMode, canisterFlag?: str
     if (!c.network.fetchRootKey) {
       throw new UserError('creating canisters on mainnet needs cycles: create one (dfx canister create icboot --network ic, or the NNS dapp) and pass --canister ID');
     }
-    id = (await guard(mgmt(LOCAL_EFFECTIVE_ID).provisional_create_canister_with_cycles({
+    id = (await guard(managementCanister(c, LOCAL_EFFECTIVE_ID).provisional_create_canister_with_cycles({
       amount: [], settings: [], specified_id: [], sender_canister_version: [],
     }))).canister_id;
     created = true;
@@ -69,13 +56,13 @@ export async function deploy(c: Connection, mode: DeployMode, canisterFlag?: str
   }
   recordCanisterId(c.network, id);
 
-  const status = await guard(mgmt(id).canister_status({ canister_id: id }), id);
+  const status = await guard(managementCanister(c, id).canister_status({ canister_id: id }), id);
   const installed = status.module_hash[0];
   const effective = mode === 'auto' ? (installed ? 'upgrade' : 'install') : mode;
   if (mode === 'auto' && installed && bytesToHex(installed) === bytesToHex(sha256(module))) {
     return { canisterId: id, action: 'unchanged', created, built };
   }
-  await guard(mgmt(id).install_code({
+  await guard(managementCanister(c, id).install_code({
     mode: effective === 'upgrade' ? { upgrade: [] } : effective === 'install' ? { install: null } : { reinstall: null },
     canister_id: id,
     wasm_module: module,

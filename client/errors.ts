@@ -7,3 +7,6 @@ export class TransientError extends UserError {}
 
 /** Something did not match what the canister certified: nothing of it may be used. */
 export class IntegrityError extends UserError {}
+
+/** The caller is not a controller of the canister, and the call needs one. */
+export class NotControllerError extends UserError {}

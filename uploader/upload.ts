@@ -6,7 +6,7 @@
 // stored are never asked for.
 import { UserError } from '../client/errors.ts';
 import { retry as retryWith } from '../client/retry.ts';
-import type { FileEntry, IcbootService } from '../common/icboot_idl.ts';
+import type { IcbootService, NewRelease } from '../common/icboot_idl.ts';
 import {
   MAX_CHUNKS_PER_RELEASE, MAX_FILES, MAX_LABEL_BYTES, MAX_PUT_BYTES, MAX_QUERY_HASHES,
 } from '../common/limits.ts';
@@ -14,6 +14,7 @@ import { chunkCount, chunkLength } from '../common/chunks.ts';
 import { loadMachines } from '../common/machines/parse.ts';
 import { decodeIndex, decodeManifest, type Manifest } from '../common/manifest.ts';
 import { hashFile, readChunk, type HashedFile } from './chunker.ts';
+import { estimateUploadCost, type UploadCost } from './cost.ts';
 import { treeReader } from './tree.ts';
 import { packPutCalls } from './put_calls.ts';
 import { walkTree, type TreeFile } from './walk.ts';
@@ -31,6 +32,8 @@ export interface UploadOptions {
   publish: boolean;
   /** Create no release when the current one already holds exactly this tree. */
   skipIfCurrent?: boolean;
+  /** Nodes of the subnet the dry run prices the upload for (13 when not given). */
+  subnetSize?: number;
 }
 
 export type UploadPhase = 'hashing' | 'checking' | 'sending' | 'publishing';
@@ -53,6 +56,8 @@ export interface UploadReport {
   published: boolean;
   /** The current release already held this tree; nothing was created. */
   unchanged?: boolean;
+  /** A dry run's estimate of what the upload would cost on mainnet. */
+  cost?: UploadCost;
 }
 
 interface ChunkRef {
@@ -91,7 +96,10 @@ export async function upload(
     releaseId: null,
     published: false,
   };
-  if (o.dryRun) return { ...report, bytesSent: missingBytes, seconds: seconds(started) };
+  if (o.dryRun) {
+    const cost = estimateUploadCost({ missing: missing.map((r) => r.size), release: newRelease(files, o), publish: o.publish }, o.subnetSize);
+    return { ...report, bytesSent: missingBytes, cost, seconds: seconds(started) };
+  }
   if (o.skipIfCurrent && missing.length === 0) {
     const current = await currentRelease(canister);
     if (current && sameTree(current, files, o.chunkSize)) {
@@ -173,11 +181,15 @@ async function sendChunks(canister: IcbootService, chunks: ChunkRef[], o: Upload
   return bytesSent;
 }
 
+/** create_release's argument for the hashed files. */
+function newRelease(files: HashedFile[], o: UploadOptions): NewRelease {
+  return { label: o.label, chunk_size: o.chunkSize, files: files.map((f) => ({ path: f.path, size: BigInt(f.size), sha256: f.sha256, chunks: f.chunks })) };
+}
+
 /** Creates the release from the hashed files and, if asked, publishes it. */
 async function createRelease(canister: IcbootService, files: HashedFile[], o: UploadOptions): Promise<{ releaseId: bigint; published: boolean }> {
-  const entries: FileEntry[] = files.map((f) => ({ path: f.path, size: BigInt(f.size), sha256: f.sha256, chunks: f.chunks }));
   // Not retried: a reply lost after the release was created would create it twice.
-  const releaseId = await canister.create_release({ label: o.label, chunk_size: o.chunkSize, files: entries });
+  const releaseId = await canister.create_release(newRelease(files, o));
   if (o.publish) await retry(() => canister.publish(releaseId));
   return { releaseId, published: o.publish };
 }
