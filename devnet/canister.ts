@@ -36,7 +36,8 @@ export interface ExecutionOptions {
 
 /** A replica's way, unless told otherwise: metered, its limits, a 13-node subnet's fees, quiet. */
 export function executionOptions(o: Partial<ExecutionOptions> = {}): ExecutionOptions {
-  return { metering: true, limits: REPLICA_LIMITS, subnetSize: REFERENCE_SUBNET_SIZE, logInstructions: false, ...o };
+  const given = Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+  return { metering: true, limits: REPLICA_LIMITS, subnetSize: REFERENCE_SUBNET_SIZE, logInstructions: false, ...given };
 }
 
 /** What a canister's memory is made of, as canister_status reports it. */
