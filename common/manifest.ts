@@ -3,7 +3,9 @@
 // chunk hashes. The index lists every release with its manifest's SHA-256 and
 // names the current one; certified_data is SHA-256(index bytes). A reader that
 // verifies the certificate can so verify the index, any manifest, any chunk.
-// Both are JSON in UTF-8: the canister serves the exact bytes it hashed.
+// Both are JSON in UTF-8, written with every non-ASCII character escaped, so
+// the canister can turn them into bytes natively (canister/src/text.ts); it
+// serves the exact bytes it hashed.
 
 import { chunkCount } from './chunks.ts';
 import { isObject } from './json.ts';
@@ -47,8 +49,13 @@ export interface Index {
   releases: ReleaseSummary[];
 }
 
+/** The document as JSON text, ASCII only: other characters are written as \u escapes. */
+export function jsonText(doc: Manifest | Index): string {
+  return JSON.stringify(doc).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 export function encodeJson(doc: Manifest | Index): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(doc));
+  return new TextEncoder().encode(jsonText(doc));
 }
 
 export class ManifestError extends Error {}

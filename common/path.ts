@@ -2,7 +2,10 @@
 // canister can trap with it and Node code can test it directly.
 import { MAX_PATH_BYTES, MAX_PATH_DEPTH, MAX_SEGMENT_BYTES } from './limits.ts';
 
-const utf8Length = (s: string): number => new TextEncoder().encode(s).length;
+/** UTF-8 length; ASCII is counted without encoding, which the canister cannot afford per path. */
+export function utf8Length(s: string): number {
+  return /^[\x00-\x7f]*$/.test(s) ? s.length : new TextEncoder().encode(s).length;
+}
 
 /** A boot tree path: relative, `/`-separated, no empty, `.` or `..` segments. */
 export function pathError(path: string): string | null {

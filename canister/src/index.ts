@@ -6,20 +6,20 @@ import {
   postUpgrade, time, trap,
 } from 'azle';
 import { sha256 } from '@noble/hashes/sha2';
-import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
 import type {
   CanisterStatus, ChunkUpload, GcResult, IcbootService, IndexWithCertificate, NewRelease,
 } from '../../common/icboot_idl.ts';
 import {
-  MANIFEST_VERSION, encodeJson, type Index, type Manifest, type ManifestFile,
+  MANIFEST_VERSION, jsonText, type Index, type Manifest, type ManifestFile,
 } from '../../common/manifest.ts';
 import {
   MAX_AUTHORIZED, MAX_CHUNKS_PER_RELEASE, MAX_CHUNK_BYTES, MAX_FILES, MAX_GC_BATCH, MAX_LABEL_BYTES, MAX_MANIFEST_BYTES,
   MAX_PUT_BYTES, MAX_QUERY_HASHES, MAX_RELEASES, MIN_CHUNK_SIZE,
 } from '../../common/limits.ts';
-import { pathError } from '../../common/path.ts';
+import { pathError, utf8Length } from '../../common/path.ts';
 import { chunkCount, chunkLength } from '../../common/chunks.ts';
 import { candid, type Implementation } from './candid.ts';
+import { asciiBytes, decodeText, hex, unhex } from './text.ts';
 
 /** Blobs stored as they are; Azle's default JSON encoding is slow for bytes. */
 const raw = { toBytes: (b: Uint8Array): Uint8Array => b, fromBytes: (b: Uint8Array): Uint8Array => b };
@@ -123,24 +123,27 @@ export default class implements Implementation<IcbootService> {
   @candid
   create_release(r: NewRelease): bigint {
     const author = this.requireWriter();
-    if (new TextEncoder().encode(r.label).length > MAX_LABEL_BYTES) fail(`label is longer than ${MAX_LABEL_BYTES} bytes`);
+    if (utf8Length(r.label) > MAX_LABEL_BYTES) fail(`label is longer than ${MAX_LABEL_BYTES} bytes`);
     if (/[\u0000-\u001f\u007f]/.test(r.label)) fail('label contains a control character');
     if (r.chunk_size < MIN_CHUNK_SIZE || r.chunk_size > MAX_CHUNK_BYTES) fail(`chunk_size must be ${MIN_CHUNK_SIZE} to ${MAX_CHUNK_BYTES}`);
     if (r.files.length > MAX_FILES) fail(`a release holds at most ${MAX_FILES} files`);
     const index = this.index();
     if (index.releases.length >= MAX_RELEASES) fail(`at most ${MAX_RELEASES} releases; delete old ones first`);
-    const files = this.checkFiles(r);
+    const { files, chunks } = this.checkFiles(r);
     const counters = this.counters();
     const id = counters.nextRelease;
     const manifest: Manifest = {
       version: MANIFEST_VERSION, id, label: r.label, author: author.toText(), created: time().toString(),
       chunk_size: r.chunk_size, files,
     };
-    const bytes = encodeJson(manifest);
-    if (bytes.length > MAX_MANIFEST_BYTES) fail(`manifest of ${bytes.length} bytes exceeds ${MAX_MANIFEST_BYTES}`);
-    for (const h of distinctChunks(files)) {
-      const hash = hexToBytes(h);
-      this.refs.insert(hash, (this.refs.get(hash) ?? 0n) + 1n);
+    const text = jsonText(manifest);
+    if (text.length > MAX_MANIFEST_BYTES) fail(`manifest of ${text.length} bytes exceeds ${MAX_MANIFEST_BYTES}`);
+    const bytes = asciiBytes(text);
+    for (const hash of chunks.values()) {
+      const refs = this.refs.get(hash);
+      this.refs.insert(hash, (refs ?? 0n) + 1n);
+      // A chunk some release names is neither garbage nor a pending upload.
+      if (refs !== undefined) continue;
       this.garbage.remove(hash);
       const uploaded = this.pendingAt.remove(hash);
       if (uploaded !== undefined) this.pending.remove(pendingKey(uploaded, hash));
@@ -150,7 +153,7 @@ export default class implements Implementation<IcbootService> {
     this.saveCounters(counters);
     index.releases.push({
       id, label: r.label, author: manifest.author, created: manifest.created, files: files.length,
-      bytes: files.reduce((n, f) => n + f.size, 0), manifest_sha256: bytesToHex(sha256(bytes)),
+      bytes: files.reduce((n, f) => n + f.size, 0), manifest_sha256: hex(sha256(bytes)),
     });
     this.saveIndex(index);
     return BigInt(id);
@@ -175,9 +178,9 @@ export default class implements Implementation<IcbootService> {
     if (index.current === n) fail(`release ${id} is current; publish another release first`);
     const bytes = this.manifests.get(id);
     if (!bytes || !index.releases.some((r) => r.id === n)) fail(`release ${id} does not exist`);
-    const manifest = JSON.parse(new TextDecoder().decode(bytes)) as Manifest;
-    for (const h of distinctChunks(manifest.files)) {
-      const hash = hexToBytes(h);
+    const manifest = JSON.parse(decodeText(bytes)) as Manifest;
+    for (const h of new Set(manifest.files.flatMap((f) => f.chunks))) {
+      const hash = unhex(h);
       const left = (this.refs.get(hash) ?? 1n) - 1n;
       if (left > 0n) {
         this.refs.insert(hash, left);
@@ -280,11 +283,13 @@ export default class implements Implementation<IcbootService> {
     };
   }
 
-  private checkFiles(r: NewRelease): ManifestFile[] {
+  /** The release's files as the manifest lists them, and its distinct chunks by hex hash. */
+  private checkFiles(r: NewRelease): { files: ManifestFile[]; chunks: Map<string, Uint8Array> } {
     const seen = new Set<string>();
     const dirs = new Set<string>();
     let named = 0;
     const files: ManifestFile[] = [];
+    const chunks = new Map<string, Uint8Array>();
     for (const f of r.files) {
       const err = pathError(f.path);
       if (err) fail(`${JSON.stringify(f.path)}: ${err}`);
@@ -302,17 +307,19 @@ export default class implements Implementation<IcbootService> {
       f.chunks.forEach((hash, i) => {
         if (hash.length !== 32) fail(`${f.path}: chunk hashes must be 32 bytes`);
         const stored = this.sizes.get(hash);
-        if (stored === undefined) fail(`${f.path}: chunk ${bytesToHex(hash)} has not been uploaded`);
+        if (stored === undefined) fail(`${f.path}: chunk ${hex(hash)} has not been uploaded`);
         const length = Number(stored);
         const want = chunkLength(size, r.chunk_size, i);
         if (length !== want) fail(`${f.path}: chunk ${i} is ${length} bytes, expected ${want}`);
         total += length;
       });
       if (total !== size) fail(`${f.path}: chunks add up to ${total} bytes, not ${size}`);
-      files.push({ path: f.path, size, sha256: bytesToHex(f.sha256), chunks: f.chunks.map(bytesToHex) });
+      const names = f.chunks.map(hex);
+      names.forEach((h, i) => chunks.set(h, f.chunks[i]));
+      files.push({ path: f.path, size, sha256: hex(f.sha256), chunks: names });
     }
     for (const f of files) if (dirs.has(f.path)) fail(`${f.path}: is both a file and a directory`);
-    return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    return { files: files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)), chunks };
   }
 
   private requireWriter(): Principal {
@@ -327,15 +334,15 @@ export default class implements Implementation<IcbootService> {
   }
 
   private indexBytes(): Uint8Array {
-    return this.state.get('index') ?? encodeJson({ version: MANIFEST_VERSION, current: null, releases: [] } satisfies Index);
+    return this.state.get('index') ?? asciiBytes(jsonText({ version: MANIFEST_VERSION, current: null, releases: [] } satisfies Index));
   }
 
   private index(): Index {
-    return JSON.parse(new TextDecoder().decode(this.indexBytes())) as Index;
+    return JSON.parse(decodeText(this.indexBytes())) as Index;
   }
 
   private saveIndex(index: Index): void {
-    const bytes = encodeJson(index);
+    const bytes = asciiBytes(jsonText(index));
     this.state.insert('index', bytes);
     this.certify(bytes);
   }
@@ -346,11 +353,11 @@ export default class implements Implementation<IcbootService> {
 
   private counters(): Counters {
     const b = this.state.get('counters');
-    return b ? (JSON.parse(new TextDecoder().decode(b)) as Counters) : { nextRelease: 1, chunks: 0, chunkBytes: 0 };
+    return b ? (JSON.parse(decodeText(b)) as Counters) : { nextRelease: 1, chunks: 0, chunkBytes: 0 };
   }
 
   private saveCounters(c: Counters): void {
-    this.state.insert('counters', new TextEncoder().encode(JSON.stringify(c)));
+    this.state.insert('counters', asciiBytes(JSON.stringify(c)));
   }
 }
 
@@ -362,8 +369,4 @@ function pendingKey(uploaded: bigint, hash: Uint8Array): Uint8Array {
   key.set(u64.toBytes(uploaded), 0);
   key.set(hash, 8);
   return key;
-}
-
-function distinctChunks(files: ManifestFile[]): Set<string> {
-  return new Set(files.flatMap((f) => f.chunks));
 }
