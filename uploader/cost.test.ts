@@ -9,8 +9,8 @@ import { createReleaseArgBytes, envelopeBytes, estimateUploadCost, manifestBytes
 
 const MiB = 1024 * 1024;
 const costs: CanisterCosts = {
-  put_chunks: { base: 1_000n, perByte: 2n },
-  create_release: { base: 5_000n, perChunk: 10n, perManifestByte: 3n },
+  put_chunks: { base: 1_000n, perChunk: 100n, perByte: 2n },
+  create_release: { base: 5_000n, perFile: 20n, perPathByte: 4n, perChunk: 10n },
   publish: { base: 7_000n },
 };
 const hash = (b: number): Uint8Array => new Uint8Array(32).fill(b);
@@ -52,9 +52,9 @@ describe('upload cost', () => {
     //   create_release  298+14+208  → 1,200,000 + 2,000 ×       520 =     2,240,000
     //   publish         298+7+15    → 1,200,000 + 2,000 ×       320 =     1,840,000
     assert.equal(c.ingress, 4_204_400_000n);
-    // 5 M per call plus instructions: 1,000; 1,000 + 2 × 1,048,576; 1,000 + 2 × 1,048,676;
-    // 5,000 + 10 × 3 chunks + 3 × 486 manifest bytes; 7,000.
-    assert.equal(c.execution, 5_001_000n + 7_098_152n + 7_098_352n + 5_006_488n + 5_007_000n);
+    // 5 M per call plus instructions: 1,000; 1,000 + 100 + 2 × 1,048,576; 1,000 + 2 × 100 + 2 × 1,048,676;
+    // 5,000 + 20 × 1 file + 4 × 1 path byte + 10 × 3 chunks; 7,000.
+    assert.equal(c.execution, 5_001_000n + 7_098_252n + 7_098_552n + 5_005_054n + 5_007_000n);
     assert.equal(c.total, c.ingress + c.execution);
     assert.equal(c.storedBytes, BigInt(2 * MiB + 100 + 486));
     // 2,097,738 × 127,000 × 31,536,000 / 2^30, rounded down.
@@ -75,8 +75,8 @@ describe('upload cost', () => {
     // put_chunks([]): (1,200,000 + 2,000 × 334) × 34 / 13 = 4,885,538; create_release (64-byte argument,
     // envelope 376): (1,200,000 + 2,000 × 376) × 34 / 13 = 5,105,230.
     assert.equal(c.ingress, 4_885_538n + 5_105_230n);
-    // (5,000,000 + 1,000) × 34 / 13 = 13,079,538; (5,000,000 + 5,000 + 3 × 170) × 34 / 13 = 13,091,333.
-    assert.equal(c.execution, 13_079_538n + 13_091_333n);
+    // (5,000,000 + 1,000) × 34 / 13 = 13,079,538; (5,000,000 + 5,000) × 34 / 13 = 13,090,000.
+    assert.equal(c.execution, 13_079_538n + 13_090_000n);
     // 170 × 127,000 × 31,536,000 / 2^30 = 634,102; × 34 / 13 = 1,658,420.
     assert.equal(c.storagePerYear, 1_658_420n);
   });

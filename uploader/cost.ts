@@ -102,11 +102,13 @@ export function estimateUploadCost(plan: UploadPlan, subnetSize = REFERENCE_SUBN
   };
   const newBytes = plan.missing.reduce((n, s) => n + s, 0);
   for (const sizes of [[], ...packPutCalls(plan.missing.map((size) => ({ size }))).map((c) => c.map((r) => r.size))]) {
-    call('put_chunks', putChunksArgBytes(sizes), putChunksInstructions(BigInt(sizes.reduce((n, s) => n + s, 0)), costs.put_chunks));
+    call('put_chunks', putChunksArgBytes(sizes), putChunksInstructions(BigInt(sizes.length), BigInt(sizes.reduce((n, s) => n + s, 0)), costs.put_chunks));
   }
   const manifest = manifestBytes(plan.release);
-  const chunks = plan.release.files.reduce((n, f) => n + f.chunks.length, 0);
-  call('create_release', createReleaseArgBytes(plan.release), createReleaseInstructions(BigInt(chunks), BigInt(manifest), costs.create_release));
+  const { files } = plan.release;
+  const chunks = files.reduce((n, f) => n + f.chunks.length, 0);
+  const pathBytes = files.reduce((n, f) => n + Buffer.byteLength(f.path), 0);
+  call('create_release', createReleaseArgBytes(plan.release), createReleaseInstructions(BigInt(files.length), BigInt(pathBytes), BigInt(chunks), costs.create_release));
   if (plan.publish) call('publish', PUBLISH_ARG_BYTES, costs.publish.base);
   const storedBytes = BigInt(newBytes + manifest);
   return { ingress, execution, total: ingress + execution, storedBytes, storagePerYear: storageCost(storedBytes, YEAR_SECONDS, subnetSize) };

@@ -8,13 +8,13 @@ import { UserError } from '../client/errors.ts';
 import { retry as retryWith } from '../client/retry.ts';
 import type { IcbootService, NewRelease } from '../common/icboot_idl.ts';
 import {
-  MAX_CHUNKS_PER_RELEASE, MAX_FILES, MAX_LABEL_BYTES, MAX_PUT_BYTES, MAX_QUERY_HASHES,
+  MAX_CHUNKS_PER_RELEASE, MAX_FILES, MAX_LABEL_BYTES, MAX_MANIFEST_BYTES, MAX_PUT_BYTES, MAX_QUERY_HASHES,
 } from '../common/limits.ts';
 import { chunkCount, chunkLength } from '../common/chunks.ts';
 import { loadMachines } from '../common/machines/parse.ts';
 import { decodeIndex, decodeManifest, type Manifest } from '../common/manifest.ts';
 import { hashFile, readChunk, type HashedFile } from './chunker.ts';
-import { estimateUploadCost, type UploadCost } from './cost.ts';
+import { estimateUploadCost, manifestBytes, type UploadCost } from './cost.ts';
 import { treeReader } from './tree.ts';
 import { packPutCalls } from './put_calls.ts';
 import { walkTree, type TreeFile } from './walk.ts';
@@ -224,7 +224,17 @@ function checkLimits(tree: TreeFile[], o: UploadOptions): void {
   }
   const arg = tree.reduce((n, f) => n + new TextEncoder().encode(f.path).length + 64 + 36 * chunkCount(f.size, o.chunkSize), 0);
   if (arg > MAX_RELEASE_ARG_BYTES) throw new UserError(`the release description would be ${arg} bytes, over the ${MAX_RELEASE_ARG_BYTES}-byte call limit`);
+  // Hashes are not known yet, but each is as long in the manifest as any other.
+  const manifest = manifestBytes({
+    label: o.label, chunk_size: o.chunkSize,
+    files: tree.map((f) => ({ path: f.path, size: BigInt(f.size), sha256: NO_HASH, chunks: Array(chunkCount(f.size, o.chunkSize)).fill(NO_HASH) })),
+  });
+  if (manifest > MAX_MANIFEST_BYTES) {
+    throw new UserError(`the release's manifest would be ${manifest} bytes; a release's manifest is at most ${MAX_MANIFEST_BYTES} (raise --chunk-size or upload fewer files)`);
+  }
 }
+
+const NO_HASH = new Uint8Array(32);
 
 /** Repeats a call that failed for a transient reason, with the shared backoff. */
 function retry<T>(call: () => Promise<T>): Promise<T> {
