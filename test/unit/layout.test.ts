@@ -21,7 +21,7 @@ const ALLOWED: Record<string, string[]> = {
   cli: ['common', 'client', 'canister', 'uploader', 'gateway', 'devnet', 'libvirt'],
   lab: ['common', 'client', 'cli', 'gateway', 'libvirt'],
   test: ['common', 'client', 'canister', 'uploader', 'gateway', 'devnet', 'libvirt', 'cli', 'lab'],
-  bench: ['common', 'client', 'uploader', 'gateway', 'devnet', 'cli', 'lab'],
+  bench: ['common', 'client', 'canister', 'uploader', 'gateway', 'devnet', 'cli', 'lab'],
 };
 
 function sources(dir: string): string[] {
