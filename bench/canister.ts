@@ -18,11 +18,11 @@ import { PROJECT_DIR } from '../client/deploy.ts';
 import { managementCanister } from '../client/management.ts';
 import type { ChunkUpload, FileEntry, IcbootService, NewRelease } from '../common/icboot_idl.ts';
 import {
-  MAX_CHUNKS_PER_RELEASE, MAX_CHUNK_BYTES, MAX_FILES, MAX_GC_BATCH, MAX_MANIFEST_BYTES, MAX_PUT_BYTES, MAX_QUERY_HASHES,
-  MAX_RELEASES, MIN_CHUNK_SIZE,
+  MAX_CHUNKS_PER_RELEASE, MAX_CHUNK_BYTES, MAX_FILES, MAX_GC_BATCH, MAX_LABEL_BYTES, MAX_MANIFEST_BYTES, MAX_PUT_BYTES,
+  MAX_QUERY_HASHES, MAX_RELEASES, MIN_CHUNK_SIZE,
 } from '../common/limits.ts';
-import { MANIFEST_VERSION, encodeJson } from '../common/manifest.ts';
 import { REPLICA_LIMITS } from '../devnet/limits.ts';
+import { manifestBytes } from '../uploader/cost.ts';
 import { cliEnv, icboot } from '../lab/cli.ts';
 import { startDevnetProcess } from '../lab/devnet.ts';
 import { PollTimeout, until } from '../lab/poll.ts';
@@ -43,6 +43,9 @@ const SUPERLINEAR = 1.1;
 const WAIT_MS = 15 * 60_000;
 
 type Kind = 'query' | 'update' | 'install';
+
+/** Inputs at a fifth, half and all of an input limit, so the last point is measured, not extrapolated. */
+const upTo = (limit: number): number[] => [Math.round(limit / 5), Math.round(limit / 2), limit];
 const LIMIT: Record<Kind, number> = {
   query: Number(REPLICA_LIMITS.query), update: Number(REPLICA_LIMITS.update), install: Number(REPLICA_LIMITS.install),
 };
@@ -128,8 +131,6 @@ function chunk(bytes: number): ChunkUpload {
   return { data, hash: createHash('sha256').update(data).digest() };
 }
 
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-
 /** Runs `jobs` with at most IN_FLIGHT at a time. */
 async function pooled(jobs: (() => Promise<unknown>)[]): Promise<void> {
   let next = 0;
@@ -165,14 +166,6 @@ function fileRelease(label: string, n: number, pathBytes: number): NewRelease {
     files.push({ path: [...dirs, name].join('/'), size: 0n, sha256: empty, chunks: [] });
   }
   return { label, chunk_size: MIN_CHUNK_SIZE, files };
-}
-
-/** The manifest create_release would store for `r` (the canister sorts files; their order does not change the size). */
-function manifestBytes(r: NewRelease, author: string): number {
-  return encodeJson({
-    version: MANIFEST_VERSION, id: 100, label: r.label, author, created: String(Date.now() * 1e6), chunk_size: r.chunk_size,
-    files: r.files.map((f) => ({ path: f.path, size: Number(f.size), sha256: hex(f.sha256), chunks: f.chunks.map(hex) })),
-  }).length;
 }
 
 /** A curve through measured points: `at(x)` and how it reads. */
@@ -233,8 +226,8 @@ interface Made {
 }
 
 /** create_release of `r`, plotted on `series` at `x`; the release, or null if the message failed. */
-async function create(r: NewRelease, author: string, series: string, x: number, input: string): Promise<Made | null> {
-  const label = `${input}, manifest ${(manifestBytes(r, author) / 1e6).toFixed(2)} MB`;
+async function create(r: NewRelease, series: string, x: number, input: string): Promise<Made | null> {
+  const label = `${input}, manifest ${(manifestBytes(r) / 1e6).toFixed(2)} MB`;
   let id: bigint | undefined;
   plot(await measure('create_release', label, async () => {
     id = await canister.create_release(r);
@@ -254,7 +247,6 @@ try {
   if (deployed.code !== 0) throw new Error(`icboot deploy failed: ${deployed.stderr}`);
   const canisterId = Principal.fromText(deployed.stdout.toString().trim().split('\n').pop()!);
   const owner = await connect({ network: devnet.url, pem: join(env.env.XDG_CONFIG_HOME!, 'icboot', 'identity.pem') }, undefined, WAIT_MS);
-  const author = owner.identity.getPrincipal().toText();
   canister = icbootCanister(owner, canisterId);
   const moduleHash = createHash('sha256').update(raw).digest('hex');
   progress(`deployed ${canisterId.toText()} on ${devnet.url}; upgrading to the module measured, sha256 ${moduleHash}`);
@@ -285,7 +277,7 @@ try {
   }
 
   // Small chunks for the releases: disjoint sets, so each delete frees its own.
-  const chunkSeries = [1000, 2500, 5000, 10_000, MAX_CHUNKS_PER_RELEASE];
+  const chunkSeries = upTo(MAX_CHUNKS_PER_RELEASE);
   const small = Array.from({ length: chunkSeries.reduce((a, b) => a + b) }, () => chunk(MIN_CHUNK_SIZE));
   const batches: ChunkUpload[][] = [];
   for (let i = 0; i < small.length; i += SMALL_PER_CALL) batches.push(small.slice(i, i + SMALL_PER_CALL));
@@ -295,11 +287,11 @@ try {
   progress(`stored ${small.length} chunks of 4 KiB in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
   // missing_chunks: all missing, and all present.
-  for (const n of [1000, 5000, 10_000, MAX_QUERY_HASHES]) {
+  for (const n of upTo(MAX_QUERY_HASHES)) {
     const hashes = Array.from({ length: n }, () => randomBytes(32));
     plot(await measure('missing_chunks', `${n} hashes, all missing`, () => canister.missing_chunks(hashes)), 'all missing', n / 1000);
   }
-  for (const n of [1000, 5000, MAX_QUERY_HASHES]) {
+  for (const n of upTo(MAX_QUERY_HASHES)) {
     plot(await measure('missing_chunks', `${n} hashes, all present`, () => canister.missing_chunks(small.slice(0, n).map((c) => c.hash))), 'all present', n / 1000);
   }
 
@@ -310,14 +302,15 @@ try {
   for (const n of chunkSeries) {
     const r = chunkRelease(`c${n}`, small.slice(offset, offset + n).map((c) => c.hash), MIN_CHUNK_SIZE);
     offset += n;
-    keep(await create(r, author, 'chunks', n / 1000, `${n} chunks in ${r.files.length} files`));
+    keep(await create(r, 'chunks', n / 1000, `${n} chunks in ${r.files.length} files`));
   }
-  for (const n of [100, 250, 500, 1000, 2000, MAX_FILES]) {
-    keep(await create(fileRelease(`f${n}`, n, 40), author, 'empty files, 40-byte paths', n / 1000, `${n} empty files, 40-byte paths`));
+  for (const n of upTo(MAX_FILES)) {
+    keep(await create(fileRelease(`f${n}`, n, 40), 'empty files, 40-byte paths', n / 1000, `${n} empty files, 40-byte paths`));
   }
-  for (const n of [50, 150, 300]) {
+  // About 1,050 manifest bytes per file of a 900-byte path: the last one comes near the manifest limit.
+  for (const n of upTo(Math.floor(MAX_MANIFEST_BYTES / 1_050))) {
     const r = fileRelease(`p${n}`, n, 900);
-    keep(await create(r, author, 'empty files, 900-byte paths', manifestBytes(r, author) / 1e6, `${n} empty files, 900-byte paths`));
+    keep(await create(r, 'empty files, 900-byte paths', manifestBytes(r) / 1e6, `${n} empty files, 900-byte paths`));
   }
   for (const m of releases) await measure('manifest', m.input, () => canister.manifest(m.id));
 
@@ -339,7 +332,7 @@ try {
   const bulkCounts = devnet.logs.slice(from).map((l) => MESSAGE_LINE.exec(l)).filter((m) => m?.[2] === 'put_chunks').map((m) => count(m![3])).sort((a, b) => a - b);
   const stored = (BULK_CHUNKS * MAX_CHUNK_BYTES) / MiB;
   progress(`stored ${stored.toFixed(0)} MiB in ${bulkSeconds.toFixed(1)} s (${(stored / bulkSeconds).toFixed(1)} MiB/s, ${IN_FLIGHT} calls in flight); put_chunks of 1.9 MB: min ${fmt(bulkCounts[0])}, median ${fmt(bulkCounts[bulkCounts.length >> 1])}, max ${fmt(bulkCounts[bulkCounts.length - 1])}`);
-  const bulkRelease = await create(chunkRelease('bulk', bulk, MAX_CHUNK_BYTES, bulk.length), author, 'chunks of 1.9 MB', bulk.length / 1000, `${bulk.length} chunks of 1.9 MB in 1 file`);
+  const bulkRelease = await create(chunkRelease('bulk', bulk, MAX_CHUNK_BYTES, bulk.length), 'chunks of 1.9 MB', bulk.length / 1000, `${bulk.length} chunks of 1.9 MB in 1 file`);
   if (bulkRelease) await measure('publish', `${releases.length + 1} releases in the index`, () => canister.publish(bulkRelease.id));
   await upgrade(owner, canisterId, module, `${(stored / 1024).toFixed(2)} GiB stored`);
   await measure('status', `${(stored / 1024).toFixed(2)} GiB stored`, () => canister.status());
@@ -360,9 +353,11 @@ try {
   // publish against the size of the index, which every update that adds, publishes or deletes a release decodes.
   let inIndex = (await canister.status()).releases;
   let indexBytes = 0;
-  for (const target of [50, 100, 200]) {
+  // Labels as long as allowed, in a character the index writes as 6 bytes (\u00e9) for every 2: the largest index.
+  const longest = 'é'.repeat(MAX_LABEL_BYTES / 2);
+  for (const target of [MAX_RELEASES / 4, MAX_RELEASES / 2, MAX_RELEASES]) {
     while (inIndex < target) {
-      await canister.create_release({ label: `release ${inIndex}`, chunk_size: MIN_CHUNK_SIZE, files: [] });
+      await canister.create_release({ label: longest, chunk_size: MIN_CHUNK_SIZE, files: [] });
       inIndex++;
     }
     indexBytes = (await canister.index_certified()).index.length;

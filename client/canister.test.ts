@@ -13,7 +13,7 @@ import {
 import { Principal } from '@dfinity/principal';
 import { CanisterIdsError, findCanisterId, recordCanisterId, userError, type Connection, type FailureContext } from './canister.ts';
 import { deploy } from './deploy.ts';
-import { NotControllerError, TransientError, UserError } from './errors.ts';
+import { NotControllerError, OutOfCyclesError, TransientError, UserError } from './errors.ts';
 import { resolveNetwork } from './network.ts';
 
 const HOST = 'http://127.0.0.1:4943';
@@ -68,6 +68,11 @@ describe('agent failures as UserErrors', () => {
   it('a caller that is not a controller (IC0512): its own type, with the message\'s first line', () => {
     classifies(reject(ReplicaRejectCode.CanisterError, 'IC0512', `Only the controllers of the canister ${CANISTER.toText()} can control it.\nCanister's controllers: x`, Principal.managementCanister()),
       NotControllerError, `Only the controllers of the canister ${CANISTER.toText()} can control it.`);
+  });
+
+  it('a canister out of cycles (IC0207, sent as transient): its own type, not retried, with what to do', () => {
+    classifies(reject(ReplicaRejectCode.SysTransient, 'IC0207', 'Canister x is out of cycles: please top up the canister with at least 5 additional cycles'),
+      OutOfCyclesError, 'Canister x is out of cycles: please top up the canister with at least 5 additional cycles (`icboot status` shows its balance and freezing threshold; a controller can top it up)');
   });
 
   it('another reject: its message\'s first line', () => {

@@ -7,7 +7,7 @@ import {
   TimeoutWaitingForResponseErrorCode, UncertifiedRejectErrorCode, UncertifiedRejectUpdateErrorCode, type Identity,
 } from '@dfinity/agent';
 import { Principal } from '@dfinity/principal';
-import { NotControllerError, TransientError, UserError } from './errors.ts';
+import { NotControllerError, OutOfCyclesError, TransientError, UserError } from './errors.ts';
 import { icbootIdlFactory, type IcbootService } from '../common/icboot_idl.ts';
 import { isObject } from '../common/json.ts';
 import { loadIdentity, type IdentityOptions } from './identity.ts';
@@ -146,6 +146,7 @@ function firstLine(e: unknown): string {
 /** IC error codes icboot tells apart (the IC interface specification lists them). */
 const IC_CANISTER_NOT_FOUND = 'IC0301';
 const IC_CANISTER_CALLED_TRAP = 'IC0503';
+const IC_OUT_OF_CYCLES = 'IC0207';
 const IC_INVALID_CONTROLLER = 'IC0512';
 const IC_NO_WASM_MODULE = 'IC0537';
 /** The canister refuses a call with trap(`icboot: ${message}`) (canister/src/index.ts); the message is for the user. */
@@ -192,6 +193,10 @@ function rejected(r: RejectCode, o: FailureContext): UserError {
   }
   if (r.rejectErrorCode === IC_INVALID_CONTROLLER) return new NotControllerError(firstLine(text));
   if (r.rejectErrorCode === IC_NO_WASM_MODULE) return new UserError('the canister has no code installed; run `icboot deploy`');
+  // A replica sends this one as transient, but waiting does not refill a balance.
+  if (r.rejectErrorCode === IC_OUT_OF_CYCLES) {
+    return new OutOfCyclesError(`${firstLine(text)} (\`icboot status\` shows its balance and freezing threshold; a controller can top it up)`);
+  }
   if (r.rejectCode === ReplicaRejectCode.SysTransient) return new TransientError(`${o.host} is unavailable: ${firstLine(text)}`);
   return new UserError(firstLine(text));
 }

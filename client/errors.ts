@@ -8,5 +8,8 @@ export class TransientError extends UserError {}
 /** Something did not match what the canister certified: nothing of it may be used. */
 export class IntegrityError extends UserError {}
 
+/** The canister cannot pay for the call: retrying does not help, topping it up does. */
+export class OutOfCyclesError extends UserError {}
+
 /** The caller is not a controller of the canister, and the call needs one. */
 export class NotControllerError extends UserError {}

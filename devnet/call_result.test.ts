@@ -37,6 +37,13 @@ describe('call results', () => {
     assert.equal(other.status === 'rejected' && other.message, 'Error from Canister bkyz2-fmaaa-aaaaa-qaaaq-cai: Canister trapped: bad call');
   });
 
+  it('reports running out of instructions in the replica\'s words, and running out of cycles as transient', () => {
+    const limit = trapped(id, { ok: false, code: 'IC0522', message: 'Canister exceeded the limit of 5 instructions for single message execution..', instructions: 5n });
+    assert.equal(limit.status === 'rejected' && limit.message, 'Error from Canister bkyz2-fmaaa-aaaaa-qaaaq-cai: Canister exceeded the limit of 5 instructions for single message execution..');
+    const cycles = trapped(id, { ok: false, code: 'IC0207', message: 'Canister x is out of cycles', instructions: 0n });
+    assert.deepEqual(cycles, { status: 'rejected', code: ReplicaRejectCode.SysTransient, errorCode: 'IC0207', message: 'Canister x is out of cycles' });
+  });
+
   it("takes the canister's own reply or reject, or none", () => {
     assert.deepEqual(answerOf({ ...effects, reply: Uint8Array.of(1) }), { status: 'replied', reply: Uint8Array.of(1) });
     assert.deepEqual(answerOf({ ...effects, reject: '' }), { status: 'rejected', code: ReplicaRejectCode.CanisterReject, errorCode: 'IC0406', message: '' });

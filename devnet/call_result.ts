@@ -17,8 +17,9 @@ export function rejected(e: unknown): CallResult {
 
 /** The reject for a message that trapped in `canister`. */
 export function trapped(canister: Principal, o: Extract<Outcome, { ok: false }>): CallResult {
-  const reject = (message: string): CallResult => ({ status: 'rejected', code: ReplicaRejectCode.CanisterError, errorCode: o.code, message });
-  if (o.code === 'IC0207') return reject(o.message);
+  const reject = (message: string, code = ReplicaRejectCode.CanisterError): CallResult => ({ status: 'rejected', code, errorCode: o.code, message });
+  // Being out of cycles is a transient system condition on a replica, not a canister error.
+  if (o.code === 'IC0207') return reject(o.message, ReplicaRejectCode.SysTransient);
   const how = o.code === 'IC0522' ? '' : o.code === 'IC0503' ? 'Canister called `ic0.trap` with message: ' : 'Canister trapped: ';
   return reject(`Error from Canister ${canister.toText()}: ${how}${o.message}`);
 }

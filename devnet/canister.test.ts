@@ -225,7 +225,7 @@ describe('cycles', () => {
     assert.ok(query(poor, 'noop').ok, 'not frozen: queries still run');
 
     const frozen = canister();
-    frozen.addCycles(threshold - frozen.balance());
+    frozen.addCycles(threshold - 1n - frozen.balance());
     assert.throws(() => query(frozen, 'noop'), (e: unknown) => e instanceof RejectError && e.errorCode === 'IC0207');
   });
 
@@ -237,6 +237,26 @@ describe('cycles', () => {
     const paid = 10n ** 14n - c.balance();
     // 5 M plus 6,000 instructions per Wasm instruction compiled; PROBES has no init.
     assert.ok(paid > 5_000_000n && (paid - 5_000_000n) % 6_000n === 0n, `paid ${paid}`);
+  });
+});
+
+describe('paying for installs', () => {
+  const TRAPS_IN_INIT = wat('(module (memory (export "memory") 1) (func (export "canister_init") unreachable))');
+
+  it('charges an install that traps for what it ran, and changes nothing else', () => {
+    const c = canister();
+    const before = c.balance();
+    assert.throws(() => c.install('reinstall', TRAPS_IN_INIT, new Uint8Array(), owner.toUint8Array(), T0),
+      (e: unknown) => e instanceof RejectError && e.errorCode === 'IC0502');
+    assert.ok(before - c.balance() > 5_000_000n, 'the failed install was paid for');
+    assert.ok(update(c, 'loop1').ok, 'the old module still runs');
+  });
+
+  it('refuses an install the balance could not pay for at the install limit', () => {
+    const c = canister();
+    c.addCycles(c.freezingThresholdCycles() + 1_000_000n - c.balance());
+    assert.throws(() => c.install('upgrade', PROBES, new Uint8Array(), owner.toUint8Array(), T0),
+      (e: unknown) => e instanceof RejectError && e.errorCode === 'IC0207');
   });
 });
 

@@ -137,6 +137,9 @@ export class Canister implements CanisterEnv {
   log(line: string): void {
     this.logLine(`[Canister ${this.id.toText()}] ${line}`);
   }
+  get subnetSize(): number {
+    return this.options.subnetSize;
+  }
 
   get controllers(): Principal[] {
     return this.meta.controllers.map((t) => Principal.fromText(t));
@@ -185,13 +188,27 @@ export class Canister implements CanisterEnv {
     return freezingThresholdCycles(BigInt(this.memoryUsage().total), this.freezingThreshold, this.options.subnetSize);
   }
 
-  /** Takes what storage has cost since it was last paid, up to `now` (message time, ns). */
-  chargeStorage(now: bigint): void {
-    const since = BigInt(this.meta.storagePaidUntil ?? now);
+  /**
+   * Takes what storage has cost since it was last paid, up to `now` (message
+   * time, ns), in whole seconds. Says whether the metadata changed and needs saving.
+   */
+  chargeStorage(now: bigint): boolean {
+    // A canister from before the devnet charged storage starts paying now.
+    if (this.meta.storagePaidUntil === undefined) {
+      this.meta.storagePaidUntil = now.toString();
+      return true;
+    }
+    const since = BigInt(this.meta.storagePaidUntil);
     const seconds = (now - since) / NS_PER_SECOND;
-    if (seconds <= 0n) return;
+    if (seconds <= 0n) return false;
     this.meta.storagePaidUntil = (since + seconds * NS_PER_SECOND).toString();
     this.burn(storageCost(BigInt(this.memoryUsage().total), seconds, this.options.subnetSize));
+    return true;
+  }
+
+  /** Below its freezing threshold a canister runs nothing and answers no queries. */
+  get frozen(): boolean {
+    return this.balance() < this.freezingThresholdCycles();
   }
 
   /** Takes cycles from the balance, down to zero at most. */
@@ -204,7 +221,7 @@ export class Canister implements CanisterEnv {
   outOfCycles(cost: bigint): RejectError | null {
     const needed = this.freezingThresholdCycles() + cost - this.balance();
     if (needed <= 0n) return null;
-    return new RejectError(ReplicaRejectCode.CanisterError, 'IC0207', `Canister ${this.id.toText()} is out of cycles: please top up the canister with at least ${needed} additional cycles`);
+    return new RejectError(ReplicaRejectCode.SysTransient, 'IC0207', `Canister ${this.id.toText()} is out of cycles: please top up the canister with at least ${needed} additional cycles`);
   }
 
   /** Takes the cost of inducting an ingress message of `bytes`, or refuses it when that would freeze the canister. */
@@ -262,9 +279,10 @@ export class Canister implements CanisterEnv {
     if (!this.instance) throw this.noWasm();
     const limit = limitOf(msg.kind, this.options.limits);
     const charged = CHARGED.includes(msg.kind);
-    if (charged) this.chargeStorage(msg.time);
-    if (msg.kind === 'query' && this.balance() <= this.freezingThresholdCycles()) {
-      throw new RejectError(ReplicaRejectCode.CanisterError, 'IC0207', `Canister ${this.id.toText()} is unable to process query calls because it's frozen. Please top up the canister with cycles and try again.`);
+    // Storage runs up while the canister only answers queries, too.
+    if (this.chargeStorage(msg.time) && !charged) this.save();
+    if (msg.kind === 'query' && this.frozen) {
+      throw new RejectError(ReplicaRejectCode.SysTransient, 'IC0207', `Canister ${this.id.toText()} is unable to process query calls because it's frozen. Please top up the canister with cycles and try again.`);
     }
     if (msg.kind === 'update' || msg.kind === 'timer') {
       const refusal = this.outOfCycles(executionCost(limit, this.options.subnetSize));
@@ -342,6 +360,8 @@ export class Canister implements CanisterEnv {
       throw new RejectError(ReplicaRejectCode.CanisterError, 'IC0505', `Error from Canister ${this.id.toText()}: Canister's Wasm module is not valid: ${(e as Error).message}`);
     }
     const limit = this.options.limits.install;
+    const refusal = record ? this.outOfCycles(executionCost(limit, this.options.subnetSize)) : null;
+    if (refusal) throw refusal;
     let used = compiled.compileInstructions;
     if (used > limit) {
       throw new RejectError(ReplicaRejectCode.CanisterError, 'IC0522', `Error from Canister ${this.id.toText()}: ${instructionLimitExceeded(limit)}`);
@@ -364,6 +384,11 @@ export class Canister implements CanisterEnv {
     };
     const fail = (o: Outcome & { ok: false }, hook: string): never => {
       undo();
+      // A failed install still pays for what it ran.
+      if (record) {
+        this.burn(executionCost(used, this.options.subnetSize));
+        this.save();
+      }
       const why = o.code === 'IC0522' ? o.message : `Canister called \`ic0.trap\` or trapped in ${hook}: ${o.message}`;
       throw new RejectError(ReplicaRejectCode.CanisterError, o.code, `Error from Canister ${this.id.toText()}: ${why}`);
     };

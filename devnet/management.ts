@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { ReplicaRejectCode } from '@dfinity/agent';
 import { IDL } from '@dfinity/candid';
 import { MANAGEMENT_METHODS } from '../common/management_idl.ts';
+import { FEES, scale } from '../common/cycles.ts';
 import { Principal } from '@dfinity/principal';
 import { sha256 } from '@noble/hashes/sha2';
 import { bytesToHex, concatBytes, hexToBytes } from '@noble/hashes/utils';
@@ -69,7 +70,12 @@ export class ManagementCanister {
         const settings = (arg.settings as Arg[])[0];
         const controllers = (settings?.controllers as Principal[][] | undefined)?.[0] ?? [caller];
         const amount = (arg.amount as bigint[])[0] ?? DEFAULT_CYCLES;
-        const { id } = this.canisters.create((arg.specified_id as Principal[])[0], controllers, amount, time);
+        // As create_canister on mainnet, the fee comes out of the new canister's cycles.
+        const fee = scale(FEES.canisterCreation, this.canisters.options.subnetSize);
+        if (amount < fee) {
+          throw new RejectError(ReplicaRejectCode.CanisterReject, 'IC0406', `Creating a canister requires a fee of ${fee} that is deducted from the canister's initial balance but only ${amount} cycles were received with the create_canister request.`);
+        }
+        const { id } = this.canisters.create((arg.specified_id as Principal[])[0], controllers, amount - fee, time);
         this.log(`created canister ${id.toText()}`);
         return [{ canister_id: id }];
       }

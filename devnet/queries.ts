@@ -44,6 +44,7 @@ export class Queries {
     };
     const o = c.execute(msg, 'canister_inspect_message', false);
     if (o.ok && o.effects.accepted) return null;
+    if (!o.ok && o.code === 'IC0522') return trapped(c.id, o);
     const why = o.ok ? 'Canister rejected the message' : `Canister trapped: ${o.message}`;
     return { status: 'rejected', code: ReplicaRejectCode.CanisterReject, errorCode: 'IC0406', message: `Error from Canister ${canisterId.toText()}: ${why}` };
   }

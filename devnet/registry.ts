@@ -28,7 +28,7 @@ export class CanisterRegistry {
   private readonly indexFile: string;
   private nextIndex: bigint;
 
-  constructor(stateDir: string, private readonly log: (line: string) => void, private readonly options: ExecutionOptions) {
+  constructor(stateDir: string, private readonly log: (line: string) => void, readonly options: ExecutionOptions) {
     this.root = join(stateDir, 'canisters');
     this.indexFile = join(stateDir, 'replica.json');
     mkdirSync(this.root, { recursive: true });

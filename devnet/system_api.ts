@@ -5,6 +5,7 @@ import type { Principal } from '@dfinity/principal';
 import type { StableMemory } from './stable.ts';
 import type { Budget, Effects, Message, MessageKind, OutgoingCall, TrapCode } from './message.ts';
 import { instructionLimitExceeded } from './limits.ts';
+import { xnetCallCost } from '../common/cycles.ts';
 import { STABLE_DIRTY_PAGE, STABLE_OS_PAGE, feeOf } from './system_fees.ts';
 
 /** What the System API needs to know about the canister that hosts it. */
@@ -15,6 +16,8 @@ export interface CanisterEnv {
   balance(): bigint;
   timer(): bigint;
   log(line: string): void;
+  /** Nodes of the subnet whose fees are charged. */
+  readonly subnetSize: number;
 }
 
 export class Trap extends Error {
@@ -246,8 +249,7 @@ function cyclesApi(a: Access): Imports {
       a.write128(burned, dst);
     },
     cost_call: (methodNameSize: bigint, payloadSize: bigint, dst: number) => {
-      // The 13-node subnet fee schedule: base fee plus per-byte fee.
-      a.write128(260_000n + 1_000n * (methodNameSize + payloadSize), dst);
+      a.write128(xnetCallCost(BigInt.asUintN(64, methodNameSize) + BigInt.asUintN(64, payloadSize), a.env.subnetSize), dst);
     },
   };
 }

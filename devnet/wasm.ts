@@ -145,8 +145,12 @@ function meterCached(raw: Uint8Array, cacheDir: string | undefined): Metered {
   const hit = readCache(path);
   if (hit) return hit;
   const metered = meter(raw);
-  mkdirSync(cacheDir, { recursive: true });
-  writeCache(path, metered.bytes, metered.instructions);
+  try {
+    mkdirSync(cacheDir, { recursive: true });
+    writeCache(path, metered.bytes, metered.instructions);
+  } catch {
+    // The cache only saves time: a module that cannot be kept is metered again next time.
+  }
   return metered;
 }
 

@@ -32,10 +32,10 @@ describe('upload cost', () => {
     // 64 bytes of header and types with no files, the label, 44 per file
     // ("a" with its length, size 8, sha256 33, chunk count 1), 33 per chunk.
     assert.equal(createReleaseArgBytes(release), 64 + 1 + 44 + 3 * 33);
-    const json = `{"version":1,"id":1,"label":"x","author":"${'x'.repeat(63)}","created":"${'1'.repeat(19)}","chunk_size":1048576,`
+    const json = `{"version":1,"id":9007199254740991,"label":"x","author":"${'x'.repeat(63)}","created":"${'1'.repeat(19)}","chunk_size":1048576,`
       + `"files":[{"path":"a","size":2097252,"sha256":"${'00'.repeat(32)}","chunks":["${'01'.repeat(32)}","${'02'.repeat(32)}","${'03'.repeat(32)}"]}]}`;
-    assert.equal(json.length, 486);
-    assert.equal(manifestBytes(release), 486);
+    assert.equal(json.length, 501);
+    assert.equal(manifestBytes(release), 501);
   });
 
   it('adds the signed envelope to each call', () => {
@@ -56,9 +56,9 @@ describe('upload cost', () => {
     // 5,000 + 20 × 1 file + 4 × 1 path byte + 10 × 3 chunks; 7,000.
     assert.equal(c.execution, 5_001_000n + 7_098_252n + 7_098_552n + 5_005_054n + 5_007_000n);
     assert.equal(c.total, c.ingress + c.execution);
-    assert.equal(c.storedBytes, BigInt(2 * MiB + 100 + 486));
-    // 2,097,738 × 127,000 × 31,536,000 / 2^30, rounded down.
-    assert.equal(c.storagePerYear, 7_824_592_038n);
+    assert.equal(c.storedBytes, BigInt(2 * MiB + 100 + 501));
+    // 2,097,753 × 127,000 × 31,536,000 / 2^30, rounded down.
+    assert.equal(c.storagePerYear, 7_824_647_988n);
   });
 
   it('leaves out publish when the release is not published', () => {
@@ -70,14 +70,14 @@ describe('upload cost', () => {
 
   it('scales each call\'s fees to 34 nodes', () => {
     const empty: NewRelease = { label: '', chunk_size: MiB, files: [] };
-    assert.equal(manifestBytes(empty), 170);
+    assert.equal(manifestBytes(empty), 185);
     const c = estimateUploadCost({ missing: [], release: empty, publish: false }, 34, costs);
     // put_chunks([]): (1,200,000 + 2,000 × 334) × 34 / 13 = 4,885,538; create_release (64-byte argument,
     // envelope 376): (1,200,000 + 2,000 × 376) × 34 / 13 = 5,105,230.
     assert.equal(c.ingress, 4_885_538n + 5_105_230n);
     // (5,000,000 + 1,000) × 34 / 13 = 13,079,538; (5,000,000 + 5,000) × 34 / 13 = 13,090,000.
     assert.equal(c.execution, 13_079_538n + 13_090_000n);
-    // 170 × 127,000 × 31,536,000 / 2^30 = 634,102; × 34 / 13 = 1,658,420.
-    assert.equal(c.storagePerYear, 1_658_420n);
+    // 185 × 127,000 × 31,536,000 / 2^30 = 690,052; × 34 / 13 = 1,804,751.
+    assert.equal(c.storagePerYear, 1_804_751n);
   });
 });

@@ -9,6 +9,7 @@ import {
 import { REFERENCE_SUBNET_SIZE, YEAR_SECONDS, executionCost, ingressCost, storageCost } from '../common/cycles.ts';
 import { icbootMethods, type NewRelease } from '../common/icboot_idl.ts';
 import { MANIFEST_VERSION, encodeJson } from '../common/manifest.ts';
+import { lebLength } from '../common/leb128.ts';
 import { packPutCalls } from './put_calls.ts';
 
 /**
@@ -24,8 +25,8 @@ export const ENVELOPE_OVERHEAD_BYTES = 298n;
 /** The manifest fields the canister fills in, at their usual lengths: a key's principal text and a time in nanoseconds. */
 const AUTHOR_PLACEHOLDER = 'x'.repeat(63);
 const CREATED_PLACEHOLDER = '1'.repeat(19);
-/** Release ids are a few digits; one more or less changes the estimate by a few bytes. */
-const ID_PLACEHOLDER = 1;
+/** As long as any release id can get, so the size is never under the real one. */
+const ID_PLACEHOLDER = Number.MAX_SAFE_INTEGER;
 
 export interface UploadPlan {
   /** Sizes of the chunks the canister lacks, in the order they would be sent. */
@@ -57,8 +58,6 @@ export function envelopeBytes(method: string, argBytes: number): bigint {
 
 const HASH = new Uint8Array(32);
 
-/** Bytes of an unsigned LEB128 number, as Candid prefixes a blob with its length. */
-const lebBytes = (n: number): number => (n < 128 ? 1 : 1 + lebBytes(Math.floor(n / 128)));
 
 /**
  * The Candid argument of a put_chunks call carrying chunks of these sizes. Its
@@ -68,7 +67,7 @@ const lebBytes = (n: number): number => (n < 128 ? 1 : 1 + lebBytes(Math.floor(n
  */
 export function putChunksArgBytes(sizes: readonly number[]): number {
   const empty = IDL.encode(icbootMethods.put_chunks.argTypes, [sizes.map(() => ({ hash: HASH, data: new Uint8Array() }))]).length;
-  return sizes.reduce((n, size) => n + size + lebBytes(size) - lebBytes(0), empty);
+  return sizes.reduce((n, size) => n + size + lebLength(size) - lebLength(0), empty);
 }
 
 export function createReleaseArgBytes(release: NewRelease): number {

@@ -12,6 +12,7 @@ import {
 } from '../common/limits.ts';
 import { chunkCount, chunkLength } from '../common/chunks.ts';
 import { loadMachines } from '../common/machines/parse.ts';
+import { utf8Length } from '../common/path.ts';
 import { decodeIndex, decodeManifest, type Manifest } from '../common/manifest.ts';
 import { hashFile, readChunk, type HashedFile } from './chunker.ts';
 import { estimateUploadCost, manifestBytes, type UploadCost } from './cost.ts';
@@ -215,14 +216,14 @@ const MAX_RELEASE_ARG_BYTES = 1_900_000;
 
 /** The canister's limits, checked before anything is hashed or sent. */
 function checkLimits(tree: TreeFile[], o: UploadOptions): void {
-  const label = new TextEncoder().encode(o.label).length;
+  const label = utf8Length(o.label);
   if (label > MAX_LABEL_BYTES) throw new UserError(`label is ${label} bytes; at most ${MAX_LABEL_BYTES} (use --label)`);
   if (tree.length > MAX_FILES) throw new UserError(`the tree has ${tree.length} files; a release holds at most ${MAX_FILES}`);
   const chunks = tree.reduce((n, f) => n + chunkCount(f.size, o.chunkSize), 0);
   if (chunks > MAX_CHUNKS_PER_RELEASE) {
     throw new UserError(`the tree needs ${chunks} chunks of ${o.chunkSize} bytes; a release names at most ${MAX_CHUNKS_PER_RELEASE} (raise --chunk-size)`);
   }
-  const arg = tree.reduce((n, f) => n + new TextEncoder().encode(f.path).length + 64 + 36 * chunkCount(f.size, o.chunkSize), 0);
+  const arg = tree.reduce((n, f) => n + utf8Length(f.path) + 64 + 36 * chunkCount(f.size, o.chunkSize), 0);
   if (arg > MAX_RELEASE_ARG_BYTES) throw new UserError(`the release description would be ${arg} bytes, over the ${MAX_RELEASE_ARG_BYTES}-byte call limit`);
   // Hashes are not known yet, but each is as long in the manifest as any other.
   const manifest = manifestBytes({

@@ -6,20 +6,16 @@
 // made by azle's Candid encoder, which is native, and read back a slice at a
 // time with String.fromCharCode, also native.
 import { candidEncode } from 'azle';
+import { lebLength } from '../../common/leb128.ts';
 
 /** What candidEncode puts before a text value's bytes: DIDL, no types, one argument of type text. */
 const TEXT_ARG_HEADER = [0x44, 0x49, 0x44, 0x4c, 0x00, 0x01, 0x71];
 const SLICE = 8192;
 
-function lebLength(n: number): number {
-  let bytes = 1;
-  while (n >= 0x80) { n = Math.floor(n / 0x80); bytes++; }
-  return bytes;
-}
-
-/** The bytes of an ASCII string. */
+/** The bytes of printable ASCII text, such as the JSON the canister writes. */
 export function asciiBytes(text: string): Uint8Array {
-  if (!/^[\x00-\x7f]*$/.test(text)) throw new Error('asciiBytes: text is not ASCII');
+  // Where JSON and Candid escape differently (control characters), neither appears.
+  if (!/^[\x20-\x7e]*$/.test(text)) throw new Error('asciiBytes: text is not printable ASCII');
   // A JSON string literal is also a Candid text literal once it is ASCII.
   const encoded = candidEncode(`(${JSON.stringify(text)})`);
   const start = TEXT_ARG_HEADER.length + lebLength(text.length);
