@@ -36,8 +36,10 @@ export interface CanisterCosts {
 }
 
 export const CANISTER_COSTS: CanisterCosts = {
-  // 3.3 M + 47.6 M per MiB for one chunk; 3.0 M more for each further chunk in a call.
-  put_chunks: { base: 300_000n, perChunk: 3_000_000n, perByte: 45n },
+  // 3.0 M for each chunk in a call, and per byte what a 2 GiB upload of 1 MiB chunks averaged
+  // (196 B cycles for 2,048 calls): the chunk map rewrites a leaf's values with each insert,
+  // so one chunk costs 49 M in an empty map and up to 150 M as leaves fill.
+  put_chunks: { base: 300_000n, perChunk: 3_000_000n, perByte: 85n },
   // 2.64 B per 1,000 chunks; 6.24 B per 1,000 files of 40-byte paths; 42.8 B per MB of 900-byte paths.
   create_release: { base: 50_000_000n, perFile: 4_500_000n, perPathByte: 43_000n, perChunk: 2_640_000n },
   // 3.5 M + 27.9 M per kB of index; ten releases make about 2.5 kB.
