@@ -7,13 +7,12 @@
 // faster than the input) gives the cost at the input limit of common/limits.ts.
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { gzipSync } from 'node:zlib';
 import { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 import { buildAzleCanister } from '../canister/build.ts';
-import { connect, icbootCanister, type Connection } from '../client/canister.ts';
+import { icbootCanister, type Connection } from '../client/canister.ts';
 import { PROJECT_DIR } from '../client/deploy.ts';
 import { managementCanister } from '../client/management.ts';
 import type { ChunkUpload, FileEntry, IcbootService, NewRelease } from '../common/icboot_idl.ts';
@@ -23,7 +22,7 @@ import {
 } from '../common/limits.ts';
 import { REPLICA_LIMITS } from '../devnet/limits.ts';
 import { manifestBytes } from '../uploader/cost.ts';
-import { cliEnv, icboot } from '../lab/cli.ts';
+import { deployWithCli } from '../lab/cli.ts';
 import { startDevnetProcess } from '../lab/devnet.ts';
 import { PollTimeout, until } from '../lab/poll.ts';
 
@@ -68,7 +67,8 @@ const UPGRADE = 'upgrade (compile + post_upgrade)';
 const count = (digits: string): number => Number(digits.replaceAll(',', ''));
 
 const devnet = await startDevnetProcess(undefined, 0, ['--log-instructions']);
-const env = cliEnv(devnet.url);
+/** The deploying user's config home, removed at the end. */
+let home: string | undefined;
 const rows: Row[] = [];
 const started = performance.now();
 
@@ -243,10 +243,8 @@ try {
   const { wasm } = await buildAzleCanister(PROJECT_DIR, 'icboot');
   const raw = readFileSync(wasm);
   const module = new Uint8Array(gzipSync(raw, { level: 9 }));
-  const deployed = await icboot(['deploy'], env);
-  if (deployed.code !== 0) throw new Error(`icboot deploy failed: ${deployed.stderr}`);
-  const canisterId = Principal.fromText(deployed.stdout.toString().trim().split('\n').pop()!);
-  const owner = await connect({ network: devnet.url, pem: join(env.env.XDG_CONFIG_HOME!, 'icboot', 'identity.pem') }, undefined, WAIT_MS);
+  const { env, canisterId, owner } = await deployWithCli(devnet.url, WAIT_MS);
+  home = env.cwd;
   canister = icbootCanister(owner, canisterId);
   const moduleHash = createHash('sha256').update(raw).digest('hex');
   progress(`deployed ${canisterId.toText()} on ${devnet.url}; upgrading to the module measured, sha256 ${moduleHash}`);
@@ -404,5 +402,5 @@ try {
 } finally {
   await devnet.stop();
   rmSync(devnet.stateDir, { recursive: true, force: true });
-  rmSync(env.cwd, { recursive: true, force: true });
+  if (home) rmSync(home, { recursive: true, force: true });
 }

@@ -4,6 +4,8 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
+import { Principal } from '@dfinity/principal';
+import { connect, type Connection } from '../client/canister.ts';
 import { ed25519Pem } from '../client/identity.ts';
 import { REPO, tempDir } from './devnet.ts';
 
@@ -53,4 +55,20 @@ export function newPem(): { path: string; principal: string } {
   const path = join(tempDir('pem'), 'key.pem');
   writeFileSync(path, ed25519Pem(new Uint8Array(identity.getKeyPair().secretKey).subarray(0, 32)));
   return { path, principal: identity.getPrincipal().toText() };
+}
+
+/** A canister deployed by `icboot deploy` from a config home of its own, and a connection as its controller. */
+export interface Deployed {
+  env: CliEnv;
+  canisterId: Principal;
+  owner: Connection;
+}
+
+export async function deployWithCli(devnetUrl: string, requestTimeoutMs?: number): Promise<Deployed> {
+  const env = cliEnv(devnetUrl);
+  const r = await icboot(['deploy'], env);
+  if (r.code !== 0) throw new Error(`icboot deploy failed: ${r.stderr}`);
+  const canisterId = Principal.fromText(r.stdout.toString().trim().split('\n').pop()!);
+  const owner = await connect({ network: devnetUrl, pem: join(env.env.XDG_CONFIG_HOME!, 'icboot', 'identity.pem') }, undefined, requestTimeoutMs);
+  return { env, canisterId, owner };
 }

@@ -11,7 +11,7 @@ import { icbootMethods, type IcbootService } from '../common/icboot_idl.ts';
 import { VerifiedReader } from '../client/verify.ts';
 import { MAX_CHUNK_BYTES } from '../common/limits.ts';
 import { upload, type UploadReport } from '../uploader/upload.ts';
-import { cliEnv, icboot, newPem, type CliEnv } from '../lab/cli.ts';
+import { deployWithCli, icboot, newPem, type CliEnv } from '../lab/cli.ts';
 import { startDevnetProcess, tempDir, type RunningDevnet } from '../lab/devnet.ts';
 
 const MiB = 1024 * 1024;
@@ -70,12 +70,8 @@ describe('icboot canister', () => {
 
   /** A new canister deployed by `icboot deploy` from a config home of its own. */
   async function deployCanister(): Promise<Deployment> {
-    const env = cliEnv(devnet.url);
+    const { env, canisterId, owner } = await deployWithCli(devnet.url);
     dirs.push(env.cwd);
-    const r = await icboot(['deploy'], env);
-    assert.equal(r.code, 0, r.stderr);
-    const canisterId = Principal.fromText(r.stdout.toString().trim().split('\n').pop()!);
-    const owner = await connect({ network: devnet.url, pem: join(env.env.XDG_CONFIG_HOME!, 'icboot', 'identity.pem') });
     const canister = icbootCanister(owner, canisterId);
     return { env, canisterId, owner, canister, reader: new VerifiedReader(canister, owner.agent, canisterId) };
   }

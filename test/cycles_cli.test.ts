@@ -5,10 +5,9 @@ import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Principal } from '@dfinity/principal';
-import { connect, icbootCanister } from '../client/canister.ts';
+import { icbootCanister } from '../client/canister.ts';
 import type { IcbootService } from '../common/icboot_idl.ts';
-import { cliEnv, icboot, newPem, type CliEnv } from '../lab/cli.ts';
+import { deployWithCli, icboot, newPem, type CliEnv } from '../lab/cli.ts';
 import { startDevnetProcess, tempDir, type RunningDevnet } from '../lab/devnet.ts';
 
 const UNITS: Record<string, number> = { T: 1e12, B: 1e9, M: 1e6, '': 1 };
@@ -28,12 +27,9 @@ describe('cycles in the CLI', () => {
 
   before(async () => {
     devnet = await startDevnetProcess();
-    env = cliEnv(devnet.url);
-    const r = await icboot(['deploy'], env);
-    assert.equal(r.code, 0, r.stderr);
-    const id = Principal.fromText(r.stdout.toString().trim());
-    const c = await connect({ network: devnet.url, pem: join(env.env.XDG_CONFIG_HOME!, 'icboot', 'identity.pem') });
-    canister = icbootCanister(c, id);
+    const d = await deployWithCli(devnet.url);
+    env = d.env;
+    canister = icbootCanister(d.owner, d.canisterId);
     tree = tempDir('cost');
     writeFileSync(join(tree, 'big.img'), randomBytes(3 * 1024 * 1024 + 5));
     writeFileSync(join(tree, 'small.cfg'), 'default linux\n');

@@ -16,7 +16,7 @@ import { startDevnetProcess, type RunningDevnet } from '../lab/devnet.ts';
 import { until } from '../lab/poll.ts';
 import { rejected } from './helpers/rejects.ts';
 import {
-  agentFor, createCanister, installTestCanister, management, testCanister, testCanisterWasm, type TestCanister,
+  agentFor, createCanister, devnetWithTestCanister, installTestCanister, management, testCanister, testCanisterWasm, type TestCanister,
 } from './helpers/testcanister.ts';
 
 const MiB = 1024 * 1024;
@@ -44,13 +44,10 @@ describe('icboot devnet', () => {
   let canister: ActorSubclass<TestCanister>;
 
   before(async () => {
-    devnet = await startDevnetProcess();
-    agent = await agentFor(devnet.url, owner);
-    id = await createCanister(agent);
-    await installTestCanister(agent, 'install', id);
-    canister = testCanister(agent, id);
+    ({ devnet, agent, id, canister } = await devnetWithTestCanister(owner));
   });
 
+  // Some cases restart the devnet: stop the one running now.
   after(async () => {
     await devnet?.stop();
     if (devnet) rmSync(devnet.stateDir, { recursive: true, force: true });

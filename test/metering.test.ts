@@ -2,38 +2,31 @@
 // canister (QuickJS) runs out of instructions at lowered limits, leaves nothing
 // behind, reads real counters, and pays cycles that canister_status reports.
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { ReplicaRejectCode, type ActorSubclass, type HttpAgent } from '@dfinity/agent';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
 import type { Principal } from '@dfinity/principal';
-import { startDevnetProcess, type RunningDevnet } from '../lab/devnet.ts';
+import type { RunningDevnet } from '../lab/devnet.ts';
 import { until } from '../lab/poll.ts';
 import { rejected } from './helpers/rejects.ts';
-import { agentFor, createCanister, installTestCanister, management, testCanister, type TestCanister } from './helpers/testcanister.ts';
+import { devnetWithTestCanister, management, type DevnetWithTestCanister, type TestCanister } from './helpers/testcanister.ts';
 
 /** Low enough to reach in a second or two, high enough for the test canister's ordinary methods. */
 const LIMITS = { query: 200_000_000n, update: 1_000_000_000n };
 
 describe('metering on the devnet', () => {
+  let setup: DevnetWithTestCanister;
   let devnet: RunningDevnet;
-  const owner = Ed25519KeyIdentity.generate();
   let agent: HttpAgent;
   let id: Principal;
   let canister: ActorSubclass<TestCanister>;
 
   before(async () => {
-    devnet = await startDevnetProcess(undefined, 0, ['--log-instructions', '--instruction-limits', `query=${LIMITS.query},update=${LIMITS.update}`]);
-    agent = await agentFor(devnet.url, owner);
-    id = await createCanister(agent);
-    await installTestCanister(agent, 'install', id);
-    canister = testCanister(agent, id);
+    setup = await devnetWithTestCanister(Ed25519KeyIdentity.generate(), ['--log-instructions', '--instruction-limits', `query=${LIMITS.query},update=${LIMITS.update}`]);
+    ({ devnet, agent, id, canister } = setup);
   });
 
-  after(async () => {
-    await devnet?.stop();
-    if (devnet) rmSync(devnet.stateDir, { recursive: true, force: true });
-  });
+  after(() => setup?.stop());
 
   it('ends an endless query and an endless update at the limit with IC0522', async () => {
     const q = await rejected(canister.spinQuery(), ReplicaRejectCode.CanisterError, 'IC0522');

@@ -5,12 +5,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Principal } from '@dfinity/principal';
-import { connect, icbootCanister } from '../client/canister.ts';
+import { icbootCanister } from '../client/canister.ts';
 import type { IcbootService } from '../common/icboot_idl.ts';
 import { VerifiedReader } from '../client/verify.ts';
 import { walkTree } from '../uploader/walk.ts';
-import { cliEnv, icboot, newPem, type CliEnv } from '../lab/cli.ts';
+import { deployWithCli, icboot, newPem, type CliEnv } from '../lab/cli.ts';
 import { REPO, startDevnetProcess, tempDir, type RunningDevnet } from '../lab/devnet.ts';
 import { until } from '../lab/poll.ts';
 import { DEBIAN_NETBOOT, debianNetboot } from '../cli/sample.ts';
@@ -24,13 +23,10 @@ describe('icboot upload', () => {
   before(async () => {
     debianNetboot();
     devnet = await startDevnetProcess();
-    env = cliEnv(devnet.url);
-    const r = await icboot(['deploy'], env);
-    assert.equal(r.code, 0, r.stderr);
-    const id = Principal.fromText(r.stdout.toString().trim());
-    const c = await connect({ network: devnet.url, pem: join(env.env.XDG_CONFIG_HOME!, 'icboot', 'identity.pem') });
-    canister = icbootCanister(c, id);
-    reader = new VerifiedReader(canister, c.agent, id);
+    const d = await deployWithCli(devnet.url);
+    env = d.env;
+    canister = icbootCanister(d.owner, d.canisterId);
+    reader = new VerifiedReader(canister, d.owner.agent, d.canisterId);
   });
 
   after(async () => {

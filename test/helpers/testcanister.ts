@@ -1,6 +1,6 @@
 // The test canister: built from test/fixtures with azle, installed through the
 // management canister with a plain agent; its Candid interface is the fixture's own.
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { Actor, HttpAgent, type ActorSubclass, type Identity } from '@dfinity/agent';
@@ -8,7 +8,7 @@ import { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 import { buildAzleCanister } from '../../canister/build.ts';
 import { managementIdlFactory } from '../../common/management_idl.ts';
-import { REPO } from '../../lab/devnet.ts';
+import { REPO, startDevnetProcess, type RunningDevnet } from '../../lab/devnet.ts';
 import { testCanisterMethods, type TestCanister } from '../fixtures/testcanister/src/interface.ts';
 
 export type { TestCanister };
@@ -75,4 +75,28 @@ export async function installTestCanister(agent: HttpAgent, mode: 'install' | 'r
 
 export function testCanister(agent: HttpAgent, id: Principal): ActorSubclass<TestCanister> {
   return Actor.createActor<TestCanister>(testCanisterIdl, { agent, canisterId: id });
+}
+
+/** A devnet process (started with `devnetArgs`) holding a freshly installed test canister that `owner` controls. */
+export interface DevnetWithTestCanister {
+  devnet: RunningDevnet;
+  agent: HttpAgent;
+  id: Principal;
+  canister: ActorSubclass<TestCanister>;
+  /** Stops the devnet and removes its state. */
+  stop(): Promise<void>;
+}
+
+export async function devnetWithTestCanister(owner: Identity, devnetArgs: string[] = []): Promise<DevnetWithTestCanister> {
+  const devnet = await startDevnetProcess(undefined, 0, devnetArgs);
+  const agent = await agentFor(devnet.url, owner);
+  const id = await createCanister(agent);
+  await installTestCanister(agent, 'install', id);
+  return {
+    devnet, agent, id, canister: testCanister(agent, id),
+    async stop() {
+      await devnet.stop();
+      rmSync(devnet.stateDir, { recursive: true, force: true });
+    },
+  };
 }
