@@ -9,7 +9,7 @@ import type { Principal } from '@dfinity/principal';
 import type { RunningDevnet } from '../lab/devnet.ts';
 import { until } from '../lab/poll.ts';
 import { rejected } from './helpers/rejects.ts';
-import { devnetWithTestCanister, management, type DevnetWithTestCanister, type TestCanister } from './helpers/testcanister.ts';
+import { createCanister, devnetWithTestCanister, management, type DevnetWithTestCanister, type TestCanister } from './helpers/testcanister.ts';
 
 /** Low enough to reach in a second or two, high enough for the test canister's ordinary methods. */
 const LIMITS = { query: 200_000_000n, update: 1_000_000_000n };
@@ -43,7 +43,24 @@ describe('metering on the devnet', () => {
     assert.equal(await canister.increment(), count + 1n, 'the canister carries on');
   });
 
-  it('counts instructions for the message and for its call context', async () => {
+  it('refuses modules it cannot meter or parse at install, with one line, and keeps serving', async () => {
+    const other = await createCanister(agent);
+    const install = (wasm: Uint8Array): Promise<void> => management(agent, other).install_code({
+      mode: { install: null }, canister_id: other, wasm_module: wasm, arg: new Uint8Array(), sender_canister_version: [],
+    });
+    // A function `v128.const 0; drop`: SIMD, which the devnet's metering does not know.
+    const simd = Uint8Array.from([
+      0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 4, 1, 0x60, 0, 0, 3, 2, 1, 0,
+      10, 0x17, 1, 0x15, 0, 0xfd, 0x0c, ...new Array(16).fill(0), 0x1a, 0x0b,
+    ]);
+    for (const wasm of [simd, Uint8Array.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 0x0a, 0xff])]) {
+      const message = await rejected(install(wasm), ReplicaRejectCode.CanisterError, 'IC0505');
+      assert.ok(!message.includes('\n'), message);
+    }
+    assert.equal(await canister.increment(), (await canister.count()), 'the other canister is served');
+  });
+
+    it('counts instructions for the message and for its call context', async () => {
     const { message, context } = await canister.instructions();
     assert.ok(message > 0n && message < LIMITS.update, `message ${message}`);
     assert.ok(context > message, `the context (${context}) includes the message before the self-call`);
