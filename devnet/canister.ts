@@ -3,7 +3,7 @@
 // follow the IC: install runs canister_init(arg); upgrade runs pre_upgrade, then a
 // fresh instance's post_upgrade(arg), keeping stable memory and dropping the heap.
 // Cycles are charged as on a replica: execution by instructions, storage by
-// time, and a canister whose balance falls to its freezing threshold is frozen.
+// time, and a canister whose balance falls below its freezing threshold is frozen.
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2';
@@ -183,7 +183,7 @@ export class Canister implements CanisterEnv {
     return idleBurnPerDay(BigInt(this.memoryUsage().total), this.options.subnetSize);
   }
 
-  /** The balance at or below which the canister is frozen. */
+  /** The balance below which the canister is frozen. */
   freezingThresholdCycles(): bigint {
     return freezingThresholdCycles(BigInt(this.memoryUsage().total), this.freezingThreshold, this.options.subnetSize);
   }

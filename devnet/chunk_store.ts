@@ -7,6 +7,9 @@ import { bytesToHex } from '@noble/hashes/utils';
 import { writeAtomic } from '../common/write_atomic.ts';
 
 export class ChunkStore {
+  /** Bytes stored, read from disk once: canister memory counts them on every message. */
+  private total: number | undefined;
+
   constructor(private readonly dir: string) {}
 
   hashes(): string[] {
@@ -18,13 +21,17 @@ export class ChunkStore {
   }
 
   get bytes(): number {
-    return this.hashes().reduce((n, h) => n + statSync(join(this.dir, h)).size, 0);
+    this.total ??= this.hashes().reduce((n, h) => n + statSync(join(this.dir, h)).size, 0);
+    return this.total;
   }
 
   put(chunk: Uint8Array): Uint8Array {
     const hash = sha256(chunk);
+    const path = join(this.dir, bytesToHex(hash));
+    const fresh = !existsSync(path);
     mkdirSync(this.dir, { recursive: true });
-    writeAtomic(join(this.dir, bytesToHex(hash)), chunk);
+    writeAtomic(path, chunk);
+    if (fresh && this.total !== undefined) this.total += chunk.length;
     return hash;
   }
 
@@ -35,5 +42,6 @@ export class ChunkStore {
 
   clear(): void {
     rmSync(this.dir, { recursive: true, force: true });
+    this.total = 0;
   }
 }

@@ -134,8 +134,7 @@ export class ManagementCanister {
         return [];
       }
       case 'canister_status':
-        c.chargeStorage(time);
-        c.save();
+        if (c.chargeStorage(time)) c.save();
         return [this.status(c)];
       case 'start_canister':
         c.setStatus('running');
