@@ -1,10 +1,12 @@
 // Builds an Azle canister declared in a dfx.json, offline, as `dfx build` would:
-// `azle build NAME` in the project directory with CANISTER_CANDID_PATH set.
+// `azle build NAME` in the project directory with CANISTER_CANDID_PATH set,
+// then the generated interface embedded as `candid:service` metadata.
 // Skips the build when the wasm is newer than every source.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
+import { withMetadata } from './metadata.ts';
 
 export interface BuildResult {
   wasm: string;
@@ -71,5 +73,6 @@ export async function buildAzleCanister(projectDir: string, name: string, opts: 
   if (code !== 0 || !existsSync(wasm)) {
     throw new BuildError(`azle build ${name} failed (exit ${code}):\n${Buffer.concat(output).toString().trim()}`);
   }
+  writeFileSync(wasm, withMetadata(readFileSync(wasm), 'candid:service', readFileSync(candid)));
   return { wasm, candid, built: true };
 }

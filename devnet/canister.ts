@@ -20,6 +20,7 @@ import {
 } from '../common/cycles.ts';
 import { StableMemory } from './stable.ts';
 import { compileCanisterModule, START_EXPORT, type CanisterModule } from './wasm.ts';
+import type { MetadataSection } from './wasm_metadata.ts';
 import { RejectError } from './errors.ts';
 import { instructionLimitExceeded, limitOf, REPLICA_LIMITS, type InstructionLimits } from './limits.ts';
 
@@ -149,6 +150,10 @@ export class Canister implements CanisterEnv {
   }
   get moduleHash(): Uint8Array | null {
     return this.meta.moduleHash ? hexToBytes(this.meta.moduleHash) : null;
+  }
+  /** A metadata section of the installed module, if it has one of that name. */
+  metadata(name: string): MetadataSection | undefined {
+    return this.instance ? this.module?.metadata.get(name) : undefined;
   }
   get certifiedData(): Uint8Array {
     return hexToBytes(this.meta.certifiedData);

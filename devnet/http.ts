@@ -1,15 +1,16 @@
-// The IC HTTP interface (status, query, call v2/v3, read_state) in front of the
-// replica, in CBOR, with certificates signed by the devnet root key and query
-// responses signed by its node key. Bad input is answered with an HTTP error;
-// nothing a client sends can stop the server.
+// The IC HTTP interface in front of the replica, with the routes a replica
+// serves today (call v2/v3/v4, query and read_state v2/v3, subnet read_state
+// v2/v3), in CBOR, with certificates signed by the devnet root key and query
+// responses signed by its node key. Bad input is answered with the replica's
+// HTTP error; nothing a client sends can stop the server.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Cbor, hashOfMap } from '@dfinity/agent';
-import { lebEncode } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 import { bytesToHex } from '@noble/hashes/utils';
 import { HttpError, validate, type Content, type RequestType } from './auth.ts';
-import { compareBytes, node, type StateMap, type StateNode } from './hashtree.ts';
+import { node } from './hashtree.ts';
 import type { CallResult } from './call_result.ts';
+import { leb, readStateTree, statusNode, type ApiVersion } from './read_state.ts';
 import type { Clock } from './clock.ts';
 import type { Faults } from './faults.ts';
 import type { IngressStatus } from './ingress_status.ts';
@@ -54,10 +55,16 @@ export function createHttpInterface(o: HttpInterfaceOptions): Server {
   return server;
 }
 
+/** The replica's routes: which API versions serve each endpoint. */
+const ROUTES: Record<string, Partial<Record<RequestType, ApiVersion[]>>> = {
+  canister: { call: ['v2', 'v3', 'v4'], query: ['v2', 'v3'], read_state: ['v2', 'v3'] },
+  subnet: { read_state: ['v2', 'v3'] },
+};
+
 async function handle(o: HttpInterfaceOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://devnet');
   if (url.pathname === '/api/v2/status') {
-    if (req.method !== 'GET') throw new HttpError(405, 'status only answers GET');
+    if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
     return send(res, 200, {
       ic_api_version: '0.18.0',
       impl_version: 'icboot-devnet',
@@ -66,24 +73,21 @@ async function handle(o: HttpInterfaceOptions, req: IncomingMessage, res: Server
       certified_height: 0n,
     });
   }
-  const m = /^\/api\/(v2|v3)\/(canister|subnet)\/([^/]+)\/(query|call|read_state)$/.exec(url.pathname);
-  if (!m) throw new HttpError(404, `no such endpoint: ${url.pathname}`);
-  if (req.method !== 'POST') throw new HttpError(405, `${url.pathname} only answers POST`);
-  const [, version, scope, id, endpoint] = m;
-  let target: Principal;
-  try {
-    target = Principal.fromText(id);
-  } catch {
-    throw new HttpError(400, `invalid ${scope} id in URL: ${id}`);
-  }
-  if (scope === 'subnet' && endpoint !== 'read_state') throw new HttpError(404, `no such endpoint: ${url.pathname}`);
+  const m = /^\/api\/(v\d+)\/(canister|subnet)\/([^/]+)\/(query|call|read_state)$/.exec(url.pathname);
+  if (!m || !ROUTES[m[2]][m[4] as RequestType]?.includes(m[1] as ApiVersion)) throw new HttpError(404, 'Endpoint not found.');
+  if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
+  const [, version, scope, id, endpoint] = m as unknown as [string, ApiVersion, 'canister' | 'subnet', string, RequestType];
+  const target = principalInUrl(scope, id);
   if (scope === 'canister' && !o.canisters.hostsRange(target)) {
     throw new HttpError(400, `Canister ${target.toText()} does not belong to any subnet of this devnet`);
   }
   const body = await readBody(req);
   await o.faults.delay();
-  const request = validate(body, endpoint as RequestType, o.clock.now());
-  if (endpoint === 'read_state') return readState(o, res, request.content, request.sender, scope === 'canister' ? target : null);
+  const request = validate(body, endpoint, o.clock.now());
+  if (endpoint === 'read_state') {
+    const tree = readStateTree(o, request.content.paths ?? [], request.sender, { scope, id: target, version });
+    return send(res, 200, { certificate: o.keys.certify(tree) });
+  }
   const content = request.content as Required<Pick<Content, 'canister_id' | 'method_name' | 'arg'>> & Content;
   const size = content.arg.length + new TextEncoder().encode(content.method_name).length + (content.nonce?.length ?? 0);
   if (size > MAX_INGRESS_BYTES) {
@@ -101,16 +105,18 @@ async function handle(o: HttpInterfaceOptions, req: IncomingMessage, res: Server
   }
   const early = canisterId.toText() === MANAGEMENT ? null : o.queries.inspect(canisterId, content.method_name, content.arg, request.sender);
   if (early && early.status === 'rejected') {
-    return send(res, 200, { reject_code: early.code, reject_message: early.message, error_code: early.errorCode });
+    return send(res, 200, { status: 'non_replicated_rejection', reject_code: early.code, reject_message: early.message, error_code: early.errorCode });
   }
   const done = o.replica.submit(request.requestId, canisterId, content.method_name, content.arg, request.sender, body.length);
   if (version === 'v2') {
     res.writeHead(202).end();
     return;
   }
+  // v3 and v4 wait for the answer. They differ only in how a delegation lists
+  // canister ranges, and the devnet signs without one.
   const result = await Promise.race([done, new Promise<null>((r) => setTimeout(() => r(null), SYNC_CALL_WAIT_MS).unref())]);
   if (!result) {
-    res.writeHead(202).end();
+    res.writeHead(202, { 'content-type': 'text/plain; charset=utf-8' }).end('The call is still running: poll read_state for its status.');
     return;
   }
   const certificate = o.keys.certify(node(
@@ -120,88 +126,18 @@ async function handle(o: HttpInterfaceOptions, req: IncomingMessage, res: Server
   return send(res, 200, { status: 'replied', certificate });
 }
 
-function readState(o: HttpInterfaceOptions, res: ServerResponse, content: Content, sender: Principal, ecid: Principal | null): void {
-  const root: StateMap = node(['time', leb(o.clock.now())]);
-  const text = (b: Uint8Array | undefined): string => new TextDecoder().decode(b ?? new Uint8Array());
-  for (const path of content.paths ?? []) {
-    const [head, ...rest] = path;
-    switch (text(head)) {
-      case 'time':
-        break;
-      case 'subnet': {
-        const sid = o.keys.subnetId.toUint8Array();
-        if (rest[0] && compareBytes(rest[0], sid) !== 0) break;
-        child(root, 'subnet').set(sid, subnetNode(o));
-        break;
-      }
-      case 'request_status': {
-        if (!rest[0]) throw new HttpError(400, 'request_status paths must name a request id');
-        const status = o.ingress.get(bytesToHex(rest[0]));
-        if (!status) break;
-        if (status.sender !== sender.toText()) {
-          throw new HttpError(403, `Request ${bytesToHex(rest[0])} was not sent by ${sender.toText()}`);
-        }
-        child(root, 'request_status').set(rest[0], requestNode(status.result));
-        break;
-      }
-      case 'canister': {
-        if (!rest[0] || !rest[1]) throw new HttpError(400, 'canister paths must name a canister and a field');
-        const cid = Principal.fromUint8Array(rest[0]);
-        if (!ecid || cid.toText() !== ecid.toText()) {
-          throw new HttpError(400, `Effective canister id in URL ${ecid?.toText() ?? '(subnet)'} does not match requested canister id: ${cid.toText()}.`);
-        }
-        const c = o.canisters.find(cid);
-        if (!c) break;
-        const fields = child(child(root, 'canister'), rest[0]);
-        const field = text(rest[1]);
-        if (field === 'certified_data') fields.set(field, c.certifiedData);
-        else if (field === 'controllers') fields.set(field, Cbor.encode(c.controllers.map((p) => p.toUint8Array())));
-        else if (field === 'module_hash') {
-          const h = c.moduleHash;
-          if (h) fields.set(field, h);
-        } else if (field !== 'metadata') throw new HttpError(400, `Invalid path requested: canister/${cid.toText()}/${field}`);
-        break;
-      }
-      default:
-        throw new HttpError(400, `Invalid path requested: ${text(head)}`);
-    }
+/** The canister or subnet id in a URL, refused as a replica's router refuses a malformed one. */
+function principalInUrl(scope: 'canister' | 'subnet', id: string): Principal {
+  try {
+    return Principal.fromText(id);
+  } catch (e) {
+    const why = /^[a-z2-7-]*$/i.test(id) ? (e as Error).message : 'Text must be in valid Base32 encoding.';
+    throw new HttpError(400, `Invalid URL: Cannot parse \`effective_${scope}_id\` with value \`${id}\`: ${why}`);
   }
-  send(res, 200, { certificate: o.keys.certify(root) });
 }
 
-/** Gets or adds the labeled child map `l` of `m`, matching labels bytewise. */
-function child(m: StateMap, l: string | Uint8Array): StateMap {
-  const bytes = typeof l === 'string' ? new TextEncoder().encode(l) : l;
-  for (const [k, v] of m) {
-    const kb = typeof k === 'string' ? new TextEncoder().encode(k) : k;
-    if (compareBytes(kb, bytes) === 0 && v instanceof Map) return v;
-  }
-  const fresh: StateMap = new Map();
-  m.set(l, fresh);
-  return fresh;
-}
-
-function subnetNode({ keys, canisters }: HttpInterfaceOptions): StateMap {
-  return node(
-    ['canister_ranges', Cbor.encode(canisters.ranges)],
-    ['node', node([keys.nodeId.toUint8Array(), node(['public_key', keys.nodeKeyDer])])],
-    ['public_key', keys.rootKeyDer],
-  );
-}
-
-function requestNode(result: CallResult | undefined): StateNode {
-  return result ? statusNode(result) : node(['status', utf8('processing')]);
-}
-
-function statusNode(r: CallResult): StateMap {
-  return r.status === 'replied'
-    ? node(['status', utf8('replied')], ['reply', r.reply])
-    : node(
-        ['status', utf8('rejected')],
-        ['reject_code', leb(r.code)],
-        ['reject_message', utf8(r.message)],
-        ['error_code', utf8(r.errorCode)],
-      );
+function methodNotAllowed(res: ServerResponse, allow: string): void {
+  res.writeHead(405, { allow, 'content-length': 0 }).end();
 }
 
 function sendQuery(o: HttpInterfaceOptions, res: ServerResponse, r: CallResult, requestId: Uint8Array): void {
@@ -242,5 +178,3 @@ function readBody(req: IncomingMessage): Promise<Uint8Array> {
   });
 }
 
-const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
-const leb = (n: number | bigint): Uint8Array => new Uint8Array(lebEncode(n));

@@ -3,6 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { Builtins } from './builtin.ts';
 import { executionOptions } from './canister.ts';
 import { Clock } from './clock.ts';
 import { DataCertificates } from './data_certificates.ts';
@@ -52,7 +53,8 @@ export async function startDevnet(opts: DevnetOptions): Promise<Devnet> {
   const ingress = new IngressStatus();
   const management = new ManagementCanister(canisters, log);
   const replica = new Replica(canisters, management, clock, ingress, log);
-  const queries = new Queries(canisters, clock, new DataCertificates(keys));
+  const builtins = new Builtins([]);
+  const queries = new Queries(canisters, clock, new DataCertificates(keys), management, builtins);
   canisters.restore(() => clock.now());
   replica.scheduleTimers();
   const faults = new Faults(opts.faults);

@@ -64,6 +64,12 @@ export class ManagementCanister {
     return new Uint8Array(IDL.encode([...m.ret], result));
   }
 
+  /** A query to the management canister: only fetch_canister_logs answers as one. */
+  query(caller: Principal, method: string, argBytes: Uint8Array, time: bigint): Uint8Array {
+    void caller; void method; void argBytes; void time;
+    throw new RejectError(ReplicaRejectCode.DestinationInvalid, 'IC0301', `Canister ${Principal.managementCanister().toText()} not found`);
+  }
+
   private dispatch(method: MethodName, caller: Principal, arg: Arg, origin: CallContextOrigin, time: bigint): unknown[] {
     switch (method) {
       case 'provisional_create_canister_with_cycles': {

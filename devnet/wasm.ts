@@ -9,6 +9,7 @@ import { gunzipSync } from 'node:zlib';
 import { writeAtomic } from '../common/write_atomic.ts';
 import { countImports, Reader, sections, SEC, skipConstExpr, WasmError, Writer, type Section } from './metering/binary.ts';
 import { COUNTER_EXPORT, METERING_VERSION, meter, START_EXPORT, type Metered } from './metering/instrument.ts';
+import { readMetadata, type MetadataSection } from './wasm_metadata.ts';
 
 export { COUNTER_EXPORT, START_EXPORT, WasmError };
 export const TABLE_EXPORT = '__icboot_table';
@@ -25,6 +26,8 @@ export interface CanisterModule {
   /** Length of the uncompressed module as installed, and of its custom sections (for canister_status memory metrics). */
   wasmBytes: number;
   customSectionBytes: number;
+  /** The `icp:public` and `icp:private` custom sections, by name. */
+  metadata: Map<string, MetadataSection>;
 }
 
 function isGzip(bytes: Uint8Array): boolean {
@@ -157,6 +160,7 @@ function meterCached(raw: Uint8Array, cacheDir: string | undefined): Metered {
 /** Compiles a canister module (raw or gzipped) ready for the host. */
 export function compileCanisterModule(bytes: Uint8Array, opts: { metering: boolean; cacheDir?: string }): CanisterModule {
   const raw = decompress(bytes);
+  const metadata = readMetadata(raw);
   const customSectionBytes = sections(raw)
     .filter((s) => s.id === SEC.custom)
     .reduce((n, s) => n + (s.end - s.start), 0);
@@ -174,5 +178,6 @@ export function compileCanisterModule(bytes: Uint8Array, opts: { metering: boole
     metered: opts.metering,
     wasmBytes: raw.length,
     customSectionBytes,
+    metadata,
   };
 }
