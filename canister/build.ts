@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { withMetadata } from './metadata.ts';
 
 export interface BuildResult {
@@ -55,7 +56,9 @@ export async function buildAzleCanister(projectDir: string, name: string, opts: 
   // Generated beside the wasm, so a build never rewrites a committed .did file.
   const candid = join(dir, '.azle', name, `${name}.did`);
   const azleDir = packageRoot(createRequire(import.meta.url).resolve('azle'));
-  const sources = Math.max(await newestSource(azleDir, dir, canister.main), statSync(dfxPath).mtimeMs);
+  // The recipe is a source too: a module built by an older build.ts may lack what this one adds.
+  const recipe = ['build.ts', 'metadata.ts'].map((f) => statSync(fileURLToPath(new URL(f, import.meta.url))).mtimeMs);
+  const sources = Math.max(await newestSource(azleDir, dir, canister.main), statSync(dfxPath).mtimeMs, ...recipe);
   if (!opts.force && existsSync(wasm) && statSync(wasm).mtimeMs >= sources) return { wasm, candid, built: false };
 
   const output: Buffer[] = [];

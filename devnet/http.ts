@@ -131,9 +131,16 @@ function principalInUrl(scope: 'canister' | 'subnet', id: string): Principal {
   try {
     return Principal.fromText(id);
   } catch (e) {
-    const why = /^[a-z2-7-]*$/i.test(id) ? (e as Error).message : 'Text must be in valid Base32 encoding.';
+    const why = isBase32(id) ? (e as Error).message : 'Text must be in valid Base32 encoding.';
     throw new HttpError(400, `Invalid URL: Cannot parse \`effective_${scope}_id\` with value \`${id}\`: ${why}`);
   }
+}
+
+/** Whether the replica's principal parser can decode `text` at all: RFC 4648 base32, unpadded, dashes ignored. */
+function isBase32(text: string): boolean {
+  const digits = text.replace(/-/g, '');
+  // Unpadded base32 cannot end with 1, 3 or 6 leftover characters.
+  return /^[a-z2-7]*$/i.test(digits) && ![1, 3, 6].includes(digits.length % 8);
 }
 
 function methodNotAllowed(res: ServerResponse, allow: string): void {

@@ -56,7 +56,7 @@ export function readStateTree(s: StateSources, paths: Uint8Array[][], sender: Pr
         if (rest.length > 0) throw invalidPath();
         break;
       case 'subnet':
-        subnetPath(s, root, rest, target.scope);
+        subnetPath(s, root, rest, target);
         break;
       case 'canister_ranges': {
         if (target.scope !== 'subnet' || rest.length !== 1) throw invalidPath();
@@ -94,16 +94,21 @@ export function readStateTree(s: StateSources, paths: Uint8Array[][], sender: Pr
   return root;
 }
 
-function subnetPath(s: StateSources, root: StateMap, rest: Uint8Array[], scope: ReadStateTarget['scope']): void {
+function subnetPath(s: StateSources, root: StateMap, rest: Uint8Array[], target: ReadStateTarget): void {
   const [sid, field] = rest;
   if (field) {
     const f = text(field);
     const valid = f === 'node'
       ? rest.length <= 3 || (rest.length === 4 && text(rest[3]) === 'public_key')
       : rest.length === 2 && ['public_key', 'type', 'canister_ranges', 'metrics'].includes(f);
-    if (!valid || (f === 'metrics' && scope !== 'subnet')) throw invalidPath();
-    // This devnet keeps no subnet metrics: the certificate proves them absent.
-    if (f === 'metrics') return;
+    if (!valid || (f === 'metrics' && target.scope !== 'subnet')) throw invalidPath();
+    // Past v2, the old ranges path is served for the root subnet only (which the devnet's is).
+    if (f === 'canister_ranges' && target.version !== 'v2' && principalAt(sid).compareTo(s.keys.subnetId) !== 'eq') throw invalidPath();
+    if (f === 'metrics') {
+      requested(principalAt(sid), target.id);
+      // This devnet keeps no subnet metrics: the certificate proves them absent.
+      return;
+    }
   }
   const own = s.keys.subnetId.toUint8Array();
   if (sid && compareBytes(sid, own) !== 0) return;
@@ -116,16 +121,8 @@ function canisterPath(s: StateSources, root: StateMap, rest: Uint8Array[], sende
   const f = text(field);
   const shape = (f === 'controllers' || f === 'module_hash') ? rest.length === 2 : f === 'metadata' && rest.length === 3;
   if (!shape) throw invalidPath();
-  let id: Principal;
-  try {
-    id = Principal.fromUint8Array(idBytes);
-    if (idBytes.length > 29) throw new Error(`a principal has at most 29 bytes, not ${idBytes.length}`);
-  } catch (e) {
-    throw new HttpError(400, `Could not parse principal ID: ${(e as Error).message}.`);
-  }
-  if (id.toText() !== ecid.toText()) {
-    throw new HttpError(400, `Effective principal id in URL ${ecid.toText()} does not match requested principal id: ${id.toText()}.`);
-  }
+  const id = principalAt(idBytes);
+  requested(id, ecid);
   const c = s.canisters.find(id);
   const fields = (): StateMap => child(child(root, 'canister'), idBytes);
   if (f === 'controllers') {
@@ -149,6 +146,19 @@ function canisterPath(s: StateSources, root: StateMap, rest: Uint8Array[], sende
     throw new HttpError(403, `Custom section ${[...sectionName].slice(0, NAME_IN_ERROR_CHARS).join('')} can only be requested by the controllers of the canister.`);
   }
   child(fields(), 'metadata').set(name, section.content);
+}
+
+/** The principal a path label names, refused with 400 as a replica refuses one that is not. */
+function principalAt(bytes: Uint8Array): Principal {
+  if (bytes.length > 29) throw new HttpError(400, `Could not parse principal ID: a principal has at most 29 bytes, not ${bytes.length}.`);
+  return Principal.fromUint8Array(bytes);
+}
+
+/** Refuses a path about another canister or subnet than the URL names. */
+function requested(id: Principal, effective: Principal): void {
+  if (id.toText() !== effective.toText()) {
+    throw new HttpError(400, `Effective principal id in URL ${effective.toText()} does not match requested principal id: ${id.toText()}.`);
+  }
 }
 
 /** Gets or adds the labeled child map `l` of `m`, matching labels bytewise. */
