@@ -1,5 +1,7 @@
 // Candid types of the IC management canister (aaaaa-aa) methods that icboot
-// calls and the devnet serves, per the IC interface specification.
+// calls and the devnet serves, per the IC interface specification (the
+// canister_status result and settings of ic-management-canister-types 0.9,
+// which icp-cli 1.5 decodes strictly).
 import { IDL } from '@dfinity/candid';
 
 const LogVisibility = IDL.Variant({ controllers: IDL.Null, public: IDL.Null, allowed_viewers: IDL.Vec(IDL.Principal) });
@@ -10,7 +12,11 @@ const Settings = IDL.Record({
   memory_allocation: IDL.Opt(IDL.Nat),
   freezing_threshold: IDL.Opt(IDL.Nat),
   reserved_cycles_limit: IDL.Opt(IDL.Nat),
+  minimum_incoming_canister_call_cycles: IDL.Opt(IDL.Nat),
   log_visibility: IDL.Opt(LogVisibility),
+  log_memory_limit: IDL.Opt(IDL.Nat),
+  snapshot_visibility: IDL.Opt(LogVisibility),
+  status_visibility: IDL.Opt(LogVisibility),
   wasm_memory_limit: IDL.Opt(IDL.Nat),
   wasm_memory_threshold: IDL.Opt(IDL.Nat),
   environment_variables: IDL.Opt(IDL.Vec(EnvVar)),
@@ -21,7 +27,11 @@ const DefiniteSettings = IDL.Record({
   memory_allocation: IDL.Nat,
   freezing_threshold: IDL.Nat,
   reserved_cycles_limit: IDL.Nat,
+  minimum_incoming_canister_call_cycles: IDL.Nat,
   log_visibility: LogVisibility,
+  log_memory_limit: IDL.Nat,
+  snapshot_visibility: LogVisibility,
+  status_visibility: LogVisibility,
   wasm_memory_limit: IDL.Nat,
   wasm_memory_threshold: IDL.Nat,
   environment_variables: IDL.Vec(EnvVar),
@@ -35,6 +45,7 @@ const Mode = IDL.Variant({
   })),
 });
 const CanisterIdArg = IDL.Record({ canister_id: IDL.Principal });
+const LogRange = IDL.Record({ start: IDL.Nat64, end: IDL.Nat64 });
 const ChunkHash = IDL.Record({ hash: IDL.Vec(IDL.Nat8) });
 const Status = IDL.Record({
   status: IDL.Variant({ running: IDL.Null, stopping: IDL.Null, stopped: IDL.Null }),
@@ -52,6 +63,7 @@ const Status = IDL.Record({
     canister_history_size: IDL.Nat,
     wasm_chunk_store_size: IDL.Nat,
     snapshots_size: IDL.Nat,
+    log_memory_store_size: IDL.Nat,
   }),
   cycles: IDL.Nat,
   reserved_cycles: IDL.Nat,
@@ -111,11 +123,21 @@ export const MANAGEMENT_METHODS = {
   stop_canister: { arg: CanisterIdArg, ret: [] },
   delete_canister: { arg: CanisterIdArg, ret: [] },
   raw_rand: { arg: null, ret: [IDL.Vec(IDL.Nat8)] },
-} as const;
+  fetch_canister_logs: {
+    arg: IDL.Record({
+      canister_id: IDL.Principal,
+      filter: IDL.Opt(IDL.Variant({ by_idx: LogRange, by_timestamp_nanos: LogRange })),
+    }),
+    ret: [IDL.Record({
+      canister_log_records: IDL.Vec(IDL.Record({ idx: IDL.Nat64, timestamp_nanos: IDL.Nat64, content: IDL.Vec(IDL.Nat8) })),
+    })],
+    query: true,
+  },
+} as const satisfies Record<string, { arg: IDL.Type | null; ret: readonly IDL.Type[]; query?: true }>;
 
 /** Service definition for Actor.createActor against aaaaa-aa. */
 export const managementIdlFactory: IDL.InterfaceFactory = () =>
   IDL.Service(Object.fromEntries(Object.entries(MANAGEMENT_METHODS).map(([name, m]) => [
     name,
-    IDL.Func(m.arg ? [m.arg] : [], [...m.ret], []),
+    IDL.Func(m.arg ? [m.arg] : [], [...m.ret], 'query' in m ? ['query'] : []),
   ])));

@@ -1,5 +1,5 @@
-// A canister on the devnet: its persisted settings, module, certified data and
-// stable memory, and the live wasm instance. Installing, upgrading and restoring
+// A canister on the devnet: its persisted settings, module, certified data,
+// stable memory and log, and the live wasm instance. Installing, upgrading and restoring
 // follow the IC: install runs canister_init(arg); upgrade runs pre_upgrade, then a
 // fresh instance's post_upgrade(arg), keeping stable memory and dropping the heap.
 // Cycles are charged as on a replica: execution by instructions, storage by
@@ -21,6 +21,8 @@ import {
 import { StableMemory } from './stable.ts';
 import { compileCanisterModule, START_EXPORT, type CanisterModule } from './wasm.ts';
 import type { MetadataSection } from './wasm_metadata.ts';
+import { CanisterLog, logCapacity, type LogFilter, type LogRecord } from './canister_log.ts';
+import { settingsFromJson, settingsToJson, type JsonSettings, type Settings } from './canister_settings.ts';
 import { RejectError } from './errors.ts';
 import { instructionLimitExceeded, limitOf, REPLICA_LIMITS, type InstructionLimits } from './limits.ts';
 
@@ -73,7 +75,12 @@ interface Meta {
   freezingThreshold?: string;
   /** Message time (ns) up to which storage has been paid. */
   storagePaidUntil?: string;
+  /** The other settings update_settings sets; older devnets wrote none. */
+  settings?: JsonSettings;
 }
+
+/** Messages a replica runs on every node: their prints and traps go into the canister log. */
+const NON_REPLICATED: MessageKind[] = ['query', 'inspect'];
 
 export class Canister implements CanisterEnv {
   private instance: CanisterInstance | null = null;
@@ -82,6 +89,10 @@ export class Canister implements CanisterEnv {
   /** Bumped when code is installed, reinstalled or uninstalled: older callbacks no longer apply. */
   codeEpoch = 0;
   readonly chunkStore: ChunkStore;
+  private settingsValue: Settings;
+  private readonly canisterLog: CanisterLog;
+  /** Prints of the message running now, for the log once it ends. */
+  private prints: { timestampNanos: bigint; content: Uint8Array }[] = [];
 
   private constructor(
     readonly id: Principal, private readonly dir: string, private meta: Meta, private readonly logLine: (line: string) => void,
@@ -89,6 +100,8 @@ export class Canister implements CanisterEnv {
   ) {
     this.stable = new StableMemory(join(dir, 'stable.bin'));
     this.chunkStore = new ChunkStore(join(dir, 'chunks'));
+    this.settingsValue = settingsFromJson(meta.settings);
+    this.canisterLog = new CanisterLog(join(dir, 'log.json'), logCapacity(this.settingsValue.logMemoryLimit));
   }
 
   static create(root: string, id: Principal, controllers: Principal[], cycles: bigint, log: (line: string) => void, options: ExecutionOptions, time: bigint): Canister {
@@ -135,6 +148,10 @@ export class Canister implements CanisterEnv {
   timer(): bigint {
     return BigInt(this.meta.timer);
   }
+  print(content: Uint8Array, msg: Message): void {
+    this.log(new TextDecoder().decode(content));
+    if (!NON_REPLICATED.includes(msg.kind)) this.prints.push({ timestampNanos: msg.time, content });
+  }
   log(line: string): void {
     this.logLine(`[Canister ${this.id.toText()}] ${line}`);
   }
@@ -169,6 +186,18 @@ export class Canister implements CanisterEnv {
   }
   get freezingThreshold(): bigint {
     return BigInt(this.meta.freezingThreshold ?? DEFAULT_FREEZING_THRESHOLD_SECONDS);
+  }
+  get settings(): Settings {
+    return this.settingsValue;
+  }
+
+  /** The log records kept, oldest first, narrowed by `filter`. */
+  logRecords(filter?: LogFilter): LogRecord[] {
+    return this.canisterLog.read(filter);
+  }
+  /** Bytes the log's records take. */
+  get logBytes(): number {
+    return this.canisterLog.bytesUsed;
   }
 
   /** The canister's memory as the IC bills it. */
@@ -239,14 +268,19 @@ export class Canister implements CanisterEnv {
     this.save();
   }
 
-  setFreezingThreshold(seconds: bigint): void {
-    this.meta.freezingThreshold = seconds.toString();
-    this.bumpVersion();
-  }
-
-  setControllers(controllers: Principal[]): void {
-    this.meta.controllers = controllers.map((p) => p.toText());
-    this.bumpVersion();
+  /**
+   * Applies checked settings: one update_settings is one new canister version,
+   * the settings a canister is created with are not. A new log_memory_limit
+   * resizes the log.
+   */
+  updateSettings(u: { controllers?: Principal[]; freezingThreshold?: bigint; settings: Settings }, newVersion: boolean): void {
+    if (u.controllers) this.meta.controllers = u.controllers.map((p) => p.toText());
+    if (u.freezingThreshold !== undefined) this.meta.freezingThreshold = u.freezingThreshold.toString();
+    this.settingsValue = u.settings;
+    this.meta.settings = settingsToJson(u.settings);
+    this.canisterLog.resize(logCapacity(u.settings.logMemoryLimit));
+    if (newVersion) this.bumpVersion();
+    else this.save();
   }
   setStatus(status: CanisterStatus): void {
     this.meta.status = status;
@@ -298,6 +332,7 @@ export class Canister implements CanisterEnv {
     }
     this.stable.begin();
     const outcome = this.instance.run(msg, entry, persist, { limit, available: limit, callContext });
+    if (!NON_REPLICATED.includes(msg.kind)) this.keepPrints(msg.time, outcome);
     const cost = charged ? executionCost(outcome.instructions, this.options.subnetSize) : 0n;
     this.burn(cost);
     if (outcome.ok && persist) this.commit(outcome.effects);
@@ -307,6 +342,20 @@ export class Canister implements CanisterEnv {
     }
     this.logMessage(msg, outcome, cost);
     return outcome;
+  }
+
+  /**
+   * Moves the prints of the message that just ended into the canister log,
+   * with the trap that ended it, as a replica records a trap. Queries print
+   * nothing into it.
+   */
+  private keepPrints(time: bigint, o?: Outcome): void {
+    const entries = this.prints;
+    this.prints = [];
+    if (o && !o.ok && (o.code === 'IC0502' || o.code === 'IC0503')) {
+      entries.push({ timestampNanos: time, content: new TextEncoder().encode(`[TRAP]: ${o.message || '(no message)'}`) });
+    }
+    this.canisterLog.append(entries);
   }
 
   private logMessage(msg: Message, o: Outcome, cycles: bigint): void {
@@ -350,6 +399,7 @@ export class Canister implements CanisterEnv {
     this.meta.timer = '0';
     this.meta.version = (this.version() + 1n).toString();
     this.commit();
+    this.canisterLog.clear();
   }
 
   /**
@@ -376,6 +426,8 @@ export class Canister implements CanisterEnv {
       used += o.instructions;
       return o;
     };
+    // Prints start afresh with this install; a restart's replay of post_upgrade keeps none.
+    this.prints = [];
     const msg = (kind: Message['kind']): Message => ({
       kind, method: '', arg, caller, time, cycles: 0n, responded: false, maxReplyBytes: 0,
     });
@@ -389,6 +441,8 @@ export class Canister implements CanisterEnv {
     };
     const fail = (o: Outcome & { ok: false }, hook: string): never => {
       undo();
+      if (record) this.keepPrints(time, o);
+      else this.prints = [];
       // A failed install still pays for what it ran.
       if (record) {
         this.burn(executionCost(used, this.options.subnetSize));
@@ -445,6 +499,10 @@ export class Canister implements CanisterEnv {
     }
     this.commit(effects);
     if (previousModule && previousModule !== this.meta.moduleHash) rmSync(join(this.dir, moduleFile(previousModule)), { force: true });
+    // Install and reinstall start a fresh log; an upgrade keeps it.
+    if (record && mode !== 'upgrade') this.canisterLog.clear();
+    if (record) this.keepPrints(time);
+    else this.prints = [];
   }
 
   private noWasm(): RejectError {

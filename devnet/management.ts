@@ -1,6 +1,7 @@
 // The management canister (aaaaa-aa) as far as deploying and running canisters
 // on the devnet needs: provisional creation, install_code in all modes (raw or
-// gzipped wasm, or chunked), settings, status, start/stop/delete, raw_rand.
+// gzipped wasm, or chunked), settings, status, start/stop/delete, raw_rand, and
+// fetch_canister_logs, which a replica answers only as a query.
 import { randomBytes } from 'node:crypto';
 import { ReplicaRejectCode } from '@dfinity/agent';
 import { IDL } from '@dfinity/candid';
@@ -11,6 +12,8 @@ import { sha256 } from '@noble/hashes/sha2';
 import { bytesToHex, concatBytes, hexToBytes } from '@noble/hashes/utils';
 import type { Canister, InstallMode } from './canister.ts';
 import { assertNoZeroSizedVectors } from './candid_guard.ts';
+import type { LogFilter } from './canister_log.ts';
+import { DEFAULT_SETTINGS, updateSettings, visibleTo, type Settings, type SettingsArg } from './canister_settings.ts';
 import { RejectError } from './errors.ts';
 import type { CanisterRegistry } from './registry.ts';
 
@@ -51,39 +54,40 @@ export class ManagementCanister {
   handle(caller: Principal, method: string, argBytes: Uint8Array, origin: CallContextOrigin, time: bigint): Uint8Array {
     const m = MANAGEMENT_METHODS[method as MethodName];
     if (!m) throw new RejectError(ReplicaRejectCode.DestinationInvalid, 'IC0536', `Management canister has no method '${method}' on the devnet`);
-    let arg: Arg = {};
-    if (m.arg) {
-      try {
-        assertNoZeroSizedVectors(argBytes);
-        [arg] = IDL.decode([m.arg], argBytes) as unknown as Arg[];
-      } catch (e) {
-        throw new RejectError(ReplicaRejectCode.CanisterReject, 'IC0406', `Error decoding candid for ${method}: ${(e as Error).message}`);
-      }
-    }
-    const result = this.dispatch(method as MethodName, caller, arg, origin, time);
+    if ('query' in m) throw new RejectError(ReplicaRejectCode.CanisterReject, 'IC0406', `${method} API is only accessible in non-replicated mode`);
+    const result = this.dispatch(method as Exclude<MethodName, 'fetch_canister_logs'>, caller, decodeArg(method as MethodName, argBytes), origin, time);
     return new Uint8Array(IDL.encode([...m.ret], result));
   }
 
-  /** A query to the management canister: only fetch_canister_logs answers as one. */
-  query(caller: Principal, method: string, argBytes: Uint8Array, time: bigint): Uint8Array {
-    void caller; void method; void argBytes; void time;
-    throw new RejectError(ReplicaRejectCode.DestinationInvalid, 'IC0301', `Canister ${Principal.managementCanister().toText()} not found`);
+  /** A query to the management canister: fetch_canister_logs is the one method that answers. */
+  query(caller: Principal, method: string, argBytes: Uint8Array): Uint8Array {
+    const m = MANAGEMENT_METHODS.fetch_canister_logs;
+    if (method !== 'fetch_canister_logs') throw new RejectError(ReplicaRejectCode.CanisterError, 'IC0536', `Query method ${method} not found.`);
+    const arg = decodeArg(method, argBytes);
+    const c = this.canisters.get(arg.canister_id as Principal);
+    if (!visibleTo(c.settings.logVisibility, caller, c.isController(caller.toUint8Array()))) {
+      throw new RejectError(ReplicaRejectCode.CanisterReject, 'IC0406', `Caller ${caller.toText()} is not allowed to query ic00 method fetch_canister_logs`);
+    }
+    const records = c.logRecords((arg.filter as [] | [LogFilter])[0]);
+    return new Uint8Array(IDL.encode([...m.ret], [{
+      canister_log_records: records.map((r) => ({ idx: r.idx, timestamp_nanos: r.timestampNanos, content: r.content })),
+    }]));
   }
 
-  private dispatch(method: MethodName, caller: Principal, arg: Arg, origin: CallContextOrigin, time: bigint): unknown[] {
+  private dispatch(method: Exclude<MethodName, 'fetch_canister_logs'>, caller: Principal, arg: Arg, origin: CallContextOrigin, time: bigint): unknown[] {
     switch (method) {
       case 'provisional_create_canister_with_cycles': {
-        const settings = (arg.settings as Arg[])[0];
-        const controllers = (settings?.controllers as Principal[][] | undefined)?.[0] ?? [caller];
+        const { controllers = [caller], ...rest } = checkedSettings((arg.settings as Arg[])[0] ?? {}, DEFAULT_SETTINGS);
         const amount = (arg.amount as bigint[])[0] ?? DEFAULT_CYCLES;
         // As create_canister on mainnet, the fee comes out of the new canister's cycles.
         const fee = scale(FEES.canisterCreation, this.canisters.options.subnetSize);
         if (amount < fee) {
           throw new RejectError(ReplicaRejectCode.CanisterReject, 'IC0406', `Creating a canister requires a fee of ${fee} that is deducted from the canister's initial balance but only ${amount} cycles were received with the create_canister request.`);
         }
-        const { id } = this.canisters.create((arg.specified_id as Principal[])[0], controllers, amount - fee, time);
-        this.log(`created canister ${id.toText()}`);
-        return [{ canister_id: id }];
+        const c = this.canisters.create((arg.specified_id as Principal[])[0], controllers, amount - fee, time);
+        c.updateSettings(rest, false);
+        this.log(`created canister ${c.id.toText()}`);
+        return [{ canister_id: c.id }];
       }
       case 'provisional_top_up_canister': {
         this.canisters.get(arg.canister_id as Principal).addCycles(arg.amount as bigint);
@@ -93,6 +97,13 @@ export class ManagementCanister {
         if (origin === 'ingress') throw new RejectError(ReplicaRejectCode.CanisterReject, 'IC0406', 'raw_rand can only be called by canisters');
         return [new Uint8Array(randomBytes(32))];
       }
+    }
+    if (method === 'canister_status') {
+      const c = this.canisters.get(arg.canister_id as Principal);
+      // status_visibility may let others than the controllers read it.
+      if (!visibleTo(c.settings.statusVisibility, caller, c.isController(caller.toUint8Array()))) this.controlled(caller, c.id);
+      if (c.chargeStorage(time)) c.save();
+      return [this.status(c)];
     }
     const c = this.controlled(caller, (arg.canister_id ?? arg.target_canister) as Principal);
     switch (method) {
@@ -129,19 +140,9 @@ export class ManagementCanister {
         c.uninstall();
         return [];
       case 'update_settings': {
-        const settings = arg.settings as Arg;
-        const controllers = (settings.controllers as Principal[][])[0];
-        if (controllers) {
-          if (controllers.length > 10) throw new RejectError(ReplicaRejectCode.CanisterReject, 'IC0406', 'A canister can have at most 10 controllers');
-          c.setControllers(controllers);
-        }
-        const freezing = (settings.freezing_threshold as bigint[] | undefined)?.[0];
-        if (freezing !== undefined) c.setFreezingThreshold(freezing);
+        c.updateSettings(checkedSettings(arg.settings as Arg, c.settings), true);
         return [];
       }
-      case 'canister_status':
-        if (c.chargeStorage(time)) c.save();
-        return [this.status(c)];
       case 'start_canister':
         c.setStatus('running');
         return [];
@@ -173,20 +174,25 @@ export class ManagementCanister {
     const hash = c.moduleHash;
     const nat = (n: number): bigint => BigInt(n);
     const memory = c.memoryUsage();
+    const s = c.settings;
     return {
       status: { [c.status]: null },
       ready_for_migration: false,
       version: c.version(),
       settings: {
         controllers: c.controllers,
-        compute_allocation: 0n,
-        memory_allocation: 0n,
+        compute_allocation: s.computeAllocation,
+        memory_allocation: s.memoryAllocation,
         freezing_threshold: c.freezingThreshold,
-        reserved_cycles_limit: 5_000_000_000_000n,
-        log_visibility: { controllers: null },
-        wasm_memory_limit: 3n * 1024n ** 3n,
-        wasm_memory_threshold: 0n,
-        environment_variables: [],
+        reserved_cycles_limit: s.reservedCyclesLimit,
+        minimum_incoming_canister_call_cycles: s.minimumIncomingCanisterCallCycles,
+        log_visibility: s.logVisibility,
+        log_memory_limit: s.logMemoryLimit,
+        snapshot_visibility: s.snapshotVisibility,
+        status_visibility: s.statusVisibility,
+        wasm_memory_limit: s.wasmMemoryLimit,
+        wasm_memory_threshold: s.wasmMemoryThreshold,
+        environment_variables: s.environmentVariables,
       },
       module_hash: hash ? [hash] : [],
       memory_size: nat(memory.total),
@@ -198,7 +204,9 @@ export class ManagementCanister {
         custom_sections_size: nat(memory.customSections),
         canister_history_size: 0n,
         wasm_chunk_store_size: nat(memory.chunkStore),
+        // The devnet keeps no canister history and takes no snapshots.
         snapshots_size: 0n,
+        log_memory_store_size: nat(c.logBytes),
       },
       cycles: c.balance(),
       reserved_cycles: 0n,
@@ -206,4 +214,30 @@ export class ManagementCanister {
       query_stats: { num_calls_total: 0n, num_instructions_total: 0n, request_payload_bytes_total: 0n, response_payload_bytes_total: 0n },
     };
   }
+}
+
+/** A method's argument, or the reject a replica gives for one that does not decode. */
+function decodeArg(method: MethodName, bytes: Uint8Array): Arg {
+  const m = MANAGEMENT_METHODS[method];
+  if (!m.arg) return {};
+  try {
+    assertNoZeroSizedVectors(bytes);
+    return (IDL.decode([m.arg], bytes) as unknown as Arg[])[0];
+  } catch (e) {
+    throw new RejectError(ReplicaRejectCode.CanisterReject, 'IC0406', `Error decoding candid for ${method}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * A settings argument (of create or update_settings) checked in full against
+ * the current settings before anything changes, as on a replica.
+ */
+function checkedSettings(arg: Arg, current: Settings): { controllers?: Principal[]; freezingThreshold?: bigint; settings: Settings } {
+  const controllers = (arg.controllers as Principal[][] | undefined)?.[0];
+  if (controllers && controllers.length > 10) throw new RejectError(ReplicaRejectCode.CanisterReject, 'IC0406', 'A canister can have at most 10 controllers');
+  return {
+    controllers,
+    freezingThreshold: (arg.freezing_threshold as bigint[] | undefined)?.[0],
+    settings: updateSettings(current, arg as SettingsArg),
+  };
 }

@@ -24,7 +24,7 @@ export class Queries {
 
   query(canisterId: Principal, method: string, arg: Uint8Array, sender: Principal): CallResult {
     try {
-      if (canisterId.toText() === MANAGEMENT) return { status: 'replied', reply: this.management.query(sender, method, arg, this.clock.now()) };
+      if (canisterId.toText() === MANAGEMENT) return { status: 'replied', reply: this.management.query(sender, method, arg) };
       const builtin = this.builtins.find(canisterId);
       if (builtin) return { status: 'replied', reply: builtin.query(sender, method, arg, this.clock.now()) };
       const c = this.canisters.get(canisterId);

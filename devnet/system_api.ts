@@ -15,7 +15,8 @@ export interface CanisterEnv {
   version(): bigint;
   balance(): bigint;
   timer(): bigint;
-  log(line: string): void;
+  /** ic0.debug_print from the running message. */
+  print(content: Uint8Array, msg: Message): void;
   /** Nodes of the subnet whose fees are charged. */
   readonly subnetSize: number;
 }
@@ -387,7 +388,7 @@ function callApi(a: Access): Imports {
 /** Logging, explicit traps and the instruction counters. */
 function debugApi(a: Access): Imports {
   return {
-    debug_print: (src: number, size: number) => a.env.log(a.text(src, size)),
+    debug_print: (src: number, size: number) => a.env.print(a.slice(src, size), a.cur().msg),
     trap: (src: number, size: number) => {
       throw new Trap('IC0503', a.text(src, size));
     },
