@@ -58,4 +58,18 @@ describe('canister registry', () => {
     assert.equal(r.hostsRange(Principal.fromText('ryjl3-tyaaa-aaaaa-aaaba-cai')), false);
     assert.equal(r.hostsRange(Principal.managementCanister()), false);
   });
+
+  it('hosts builtins at their fixed ids: in the sorted ranges, never handed out', () => {
+    const r = new CanisterRegistry(stateDir(), quiet, executionOptions());
+    const ledger = Principal.fromText('um5iw-rqaaa-aaaaq-qaaba-cai');
+    const cmc = Principal.fromText('rkp4c-7iaaa-aaaaa-aaaca-cai');
+    r.hostBuiltins([ledger, cmc]);
+    assert.equal(r.hostsRange(ledger), true);
+    assert.equal(r.hostsRange(cmc), true);
+    assert.equal(r.hostsRange(Principal.fromText('ryjl3-tyaaa-aaaaa-aaaba-cai')), false, 'only the ids themselves');
+    const starts = r.ranges.map(([lo]) => Principal.fromUint8Array(lo).toText());
+    assert.deepEqual(starts, [cmc.toText(), ledger.toText(), 'bnz7o-iuaaa-aaaaa-qaaaa-cai']);
+    rejectsWith(() => r.create(ledger, [owner], 1n, 0n), ReplicaRejectCode.CanisterError, 'IC0518');
+    r.close();
+  });
 });

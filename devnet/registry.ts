@@ -1,5 +1,6 @@
-// The canisters of the devnet's one subnet: its canister id range, id
-// allocation (persisted so ids are never reused), and the canisters on disk.
+// The canisters of the devnet's one subnet: its canister id ranges (the
+// allocation range plus the builtins' fixed ids), id allocation (persisted so
+// ids are never reused), and the canisters on disk.
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ReplicaRejectCode } from '@dfinity/agent';
@@ -24,6 +25,8 @@ function canisterIdOf(index: bigint): Principal {
 
 export class CanisterRegistry {
   private readonly canisters = new Map<string, Canister>();
+  /** Ids of builtin canisters this subnet hosts besides its allocation range. */
+  private readonly builtinIds = new Set<string>();
   private readonly root: string;
   private readonly indexFile: string;
   private nextIndex: bigint;
@@ -37,9 +40,19 @@ export class CanisterRegistry {
       : FIRST_ALLOCATED_INDEX;
   }
 
-  /** The canister range this subnet certifies, for the agent's range checks. */
+  /** Hosts builtin canisters at their fixed ids: inside the certified ranges, never allocated. */
+  hostBuiltins(ids: Principal[]): void {
+    for (const id of ids) this.builtinIds.add(id.toText());
+  }
+
+  /** The canister ranges this subnet certifies, sorted, for the agent's range checks. */
   get ranges(): [Uint8Array, Uint8Array][] {
-    return [[canisterIdOf(FIRST_CANISTER_INDEX).toUint8Array(), canisterIdOf(LAST_CANISTER_INDEX).toUint8Array()]];
+    const builtins = [...this.builtinIds].map((t) => Principal.fromText(t).toUint8Array());
+    const all: [Uint8Array, Uint8Array][] = [
+      ...builtins.map((b): [Uint8Array, Uint8Array] => [b, b]),
+      [canisterIdOf(FIRST_CANISTER_INDEX).toUint8Array(), canisterIdOf(LAST_CANISTER_INDEX).toUint8Array()],
+    ];
+    return all.sort(([a], [b]) => compareBytes(a, b));
   }
 
   /** Whether `id` falls in this subnet's canister range (the routing table of a one-subnet IC). */
@@ -95,7 +108,7 @@ export class CanisterRegistry {
 
   private allocate(specified?: Principal): Principal {
     if (specified) {
-      if (this.canisters.has(specified.toText())) {
+      if (this.canisters.has(specified.toText()) || this.builtinIds.has(specified.toText())) {
         throw new RejectError(ReplicaRejectCode.CanisterError, 'IC0518', `Canister ${specified.toText()} is already installed.`);
       }
       return specified;

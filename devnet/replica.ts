@@ -2,10 +2,12 @@
 // order; an update's outgoing calls (Azle calls itself for timers and `chunk()`)
 // become requests whose replies run the callbacks, so a call context may be
 // answered several messages after the ingress that opened it. Calls to the
-// management canister are routed to it; global timers fire as messages too.
+// management canister and to builtin canisters are answered by them at once;
+// global timers fire as messages too.
 import { ReplicaRejectCode } from '@dfinity/agent';
 import { Principal } from '@dfinity/principal';
 import { bytesToHex } from '@noble/hashes/utils';
+import type { BuiltinCanister, Builtins } from './builtin.ts';
 import { answerOf, noResponse, rejected, trapped, type CallResult } from './call_result.ts';
 import type { Canister } from './canister.ts';
 import type { Clock } from './clock.ts';
@@ -48,6 +50,7 @@ export class Replica {
   constructor(
     private readonly canisters: CanisterRegistry,
     private readonly management: ManagementCanister,
+    private readonly builtins: Builtins,
     private readonly clock: Clock,
     private readonly ingress: IngressStatus,
     private readonly log: (line: string) => void,
@@ -154,6 +157,11 @@ export class Replica {
       this.respond(context, this.callManagement(t));
       return;
     }
+    const builtin = this.builtins.find(t.callee);
+    if (builtin) {
+      this.respond(context, this.callBuiltin(builtin, t));
+      return;
+    }
     let c: Canister;
     let entry: string;
     try {
@@ -173,6 +181,14 @@ export class Replica {
   private callManagement(t: Request): CallResult {
     try {
       return { status: 'replied', reply: this.management.handle(t.caller, t.method, t.arg, t.origin.kind, this.clock.now()) };
+    } catch (e) {
+      return rejected(e);
+    }
+  }
+
+  private callBuiltin(b: BuiltinCanister, t: Request): CallResult {
+    try {
+      return { status: 'replied', reply: b.update(t.caller, t.method, t.arg, this.clock.now()) };
     } catch (e) {
       return rejected(e);
     }

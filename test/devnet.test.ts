@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import {
-  AgentError, Certificate, CertificateVerificationErrorCode, Cbor, Expiry, HttpAgent, HttpErrorCode, pollForResponse, ReplicaRejectCode,
+  Actor, AgentError, CanisterStatus, Certificate, CertificateVerificationErrorCode, Cbor, Expiry, HttpAgent, HttpErrorCode, pollForResponse, ReplicaRejectCode,
   requestIdOf, type ActorSubclass,
 } from '@dfinity/agent';
 import { IDL, idlLabelToId } from '@dfinity/candid';
@@ -12,6 +12,9 @@ import { Ed25519KeyIdentity } from '@dfinity/identity';
 import { Secp256k1KeyIdentity } from '@dfinity/identity-secp256k1';
 import { Principal } from '@dfinity/principal';
 import { sha256 } from '@noble/hashes/sha2';
+import { CMC_ID, cmcIdl } from '../devnet/cmc.ts';
+import { ANONYMOUS_SEED, CYCLES_LEDGER_ID, LEDGER_FEE } from '../devnet/cycles_ledger.ts';
+import { cyclesLedgerIdl } from '../devnet/cycles_ledger_idl.ts';
 import { startDevnetProcess, type RunningDevnet } from '../lab/devnet.ts';
 import { until } from '../lab/poll.ts';
 import { rejected } from './helpers/rejects.ts';
@@ -283,5 +286,59 @@ describe('icboot devnet', () => {
       wasm_module_hash: sha256(wasm), arg: new Uint8Array(IDL.encode([], [])), sender_canister_version: [],
     });
     assert.deepEqual(await testCanister(agent, target).lifecycle(), { installs: 1n, upgrades: 0n });
+  });
+});
+
+describe('icboot devnet: the cycles ledger and the CMC', () => {
+  type Ok<T> = { Ok: T } | { Err: Record<string, unknown> };
+  interface Ledger {
+    icrc1_balance_of(a: { owner: Principal; subaccount: [] }): Promise<bigint>;
+    icrc1_transfer(a: object): Promise<Ok<bigint>>;
+    create_canister(a: object): Promise<Ok<{ canister_id: Principal; block_id: bigint }>>;
+    withdraw(a: object): Promise<Ok<bigint>>;
+  }
+  const T = 1_000_000_000_000n;
+  const alice = Ed25519KeyIdentity.generate();
+  let devnet: RunningDevnet;
+  const ledger = (agent: HttpAgent): ActorSubclass<Ledger> => Actor.createActor<Ledger>(cyclesLedgerIdl, { agent, canisterId: CYCLES_LEDGER_ID });
+  const balance = async (agent: HttpAgent, owner: Principal): Promise<bigint> => ledger(agent).icrc1_balance_of({ owner, subaccount: [] });
+
+  before(async () => {
+    devnet = await startDevnetProcess();
+  });
+  after(async () => {
+    await devnet?.stop();
+    if (devnet) rmSync(devnet.stateDir, { recursive: true, force: true });
+  });
+
+  it('funds users from the anonymous account and creates and tops up their canisters, through signed queries and certified calls', async () => {
+    const anonymous = await agentFor(devnet.url);
+    const agent = await agentFor(devnet.url, alice);
+    const me = alice.getPrincipal();
+    // The agent checks each queried canister lies in the subnet's certified ranges.
+    const cmc = Actor.createActor<{ get_default_subnets(): Promise<Principal[]> }>(cmcIdl, { agent, canisterId: CMC_ID });
+    assert.deepEqual((await cmc.get_default_subnets()).map((p) => p.toText()), [Principal.selfAuthenticating(agent.rootKey!).toText()]);
+    assert.equal(await balance(anonymous, Principal.anonymous()), ANONYMOUS_SEED);
+
+    const to = { owner: me, subaccount: [] };
+    assert.deepEqual(await ledger(anonymous).icrc1_transfer({ from_subaccount: [], to, amount: 5n * T, fee: [], memo: [], created_at_time: [] }), { Ok: 1n });
+    assert.equal(await balance(agent, me), 5n * T);
+
+    const made = await ledger(agent).create_canister({ from_subaccount: [], created_at_time: [], amount: 2n * T, creation_args: [] });
+    assert.ok('Ok' in made, JSON.stringify(made, (_, v) => (typeof v === 'bigint' ? v.toString() : v)));
+    const id = made.Ok.canister_id;
+    const status = await CanisterStatus.request({ canisterId: id, agent, paths: ['controllers'] });
+    assert.deepEqual((status.get('controllers') as Principal[]).map((p) => p.toText()), [me.toText()]);
+    assert.deepEqual(await ledger(agent).withdraw({ amount: T, from_subaccount: [], to: id, created_at_time: [] }), { Ok: 3n });
+    assert.equal(await balance(agent, me), 2n * T - 2n * LEDGER_FEE);
+    assert.deepEqual(await ledger(agent).create_canister({ from_subaccount: [], created_at_time: [], amount: 5n * T, creation_args: [] }),
+      { Err: { InsufficientFunds: { balance: 2n * T - 2n * LEDGER_FEE } } });
+
+    // Balances and the block count survive a restart.
+    await devnet.stop();
+    devnet = await startDevnetProcess(devnet.stateDir);
+    const again = await agentFor(devnet.url, alice);
+    assert.equal(await balance(again, me), 2n * T - 2n * LEDGER_FEE);
+    assert.deepEqual(await ledger(again).icrc1_transfer({ from_subaccount: [], to: { owner: Principal.anonymous(), subaccount: [] }, amount: T, fee: [], memo: [], created_at_time: [] }), { Ok: 4n });
   });
 });

@@ -1,0 +1,54 @@
+// A builtin canister as a Candid service: one declaration (the service's
+// interface factory, which agents' actors use too) says each method's types
+// and whether it is a query; this decodes the argument, runs the method,
+// encodes the reply, and rejects what a replica rejects for a canister built
+// with the Rust CDK (unknown method, undecodable argument).
+import { ReplicaRejectCode } from '@dfinity/agent';
+import { IDL } from '@dfinity/candid';
+import type { Principal } from '@dfinity/principal';
+import type { BuiltinCanister } from './builtin.ts';
+import { assertNoZeroSizedVectors } from './candid_guard.ts';
+import { RejectError } from './errors.ts';
+
+/** A method body: the decoded arguments in, the reply's values out; throws a RejectError to reject. */
+export type MethodBody = (caller: Principal, args: unknown[], time: bigint) => unknown[];
+
+/** The reject of a canister that trapped with `message`, as the replica reports it. */
+export function trap(canister: Principal, message: string): RejectError {
+  return new RejectError(ReplicaRejectCode.CanisterError, 'IC0503', `Error from Canister ${canister.toText()}: Canister called \`ic0.trap\` with message: ${message}`);
+}
+
+export class CandidMethods implements BuiltinCanister {
+  private readonly methods = new Map<string, { func: IDL.FuncClass; body: MethodBody }>();
+
+  constructor(readonly id: Principal, service: IDL.InterfaceFactory, bodies: Record<string, MethodBody>) {
+    for (const [name, func] of service({ IDL })._fields) {
+      if (!Object.hasOwn(bodies, name)) throw new Error(`builtin ${id.toText()}: method ${name} has no body`);
+      this.methods.set(name, { func, body: bodies[name] });
+    }
+  }
+
+  /** An update call runs query methods too, as on a replica. */
+  update(caller: Principal, method: string, arg: Uint8Array, time: bigint): Uint8Array {
+    return this.run('update', caller, method, arg, time);
+  }
+
+  query(caller: Principal, method: string, arg: Uint8Array, time: bigint): Uint8Array {
+    return this.run('query', caller, method, arg, time);
+  }
+
+  private run(kind: 'query' | 'update', caller: Principal, name: string, arg: Uint8Array, time: bigint): Uint8Array {
+    const m = this.methods.get(name);
+    if (!m || (kind === 'query' && !m.func.annotations.includes('query'))) {
+      throw new RejectError(ReplicaRejectCode.CanisterError, 'IC0536', `Error from Canister ${this.id.toText()}: Canister has no ${kind} method '${name}'.`);
+    }
+    let args: unknown[];
+    try {
+      assertNoZeroSizedVectors(arg);
+      args = IDL.decode(m.func.argTypes, arg);
+    } catch (e) {
+      throw trap(this.id, `failed to decode call arguments: ${(e as Error).message.split('\n')[0]}`);
+    }
+    return new Uint8Array(IDL.encode(m.func.retTypes, m.body(caller, args, time)));
+  }
+}
