@@ -11,7 +11,7 @@ import {
   ReplicaRejectCode, TimeoutWaitingForResponseErrorCode, TransportError, UncertifiedRejectErrorCode, UnknownError, type RequestId,
 } from '@dfinity/agent';
 import { Principal } from '@dfinity/principal';
-import { CanisterIdsError, findCanisterId, recordCanisterId, userError, type Connection, type FailureContext } from './canister.ts';
+import { CanisterIdsError, findCanisterId, icpRecord, recordCanisterId, userError, type Connection, type FailureContext } from './canister.ts';
 import { deploy } from './deploy.ts';
 import { NotControllerError, OutOfCyclesError, TransientError, UserError } from './errors.ts';
 import { resolveNetwork } from './network.ts';
@@ -128,7 +128,7 @@ describe('canister id records', () => {
     rmSync(dir, { recursive: true, force: true });
   });
   beforeEach(() => {
-    for (const f of ['.icboot', '.dfx', 'canister_ids.json']) rmSync(f, { recursive: true, force: true });
+    for (const f of ['.icboot', '.icp', '.dfx', 'canister_ids.json']) rmSync(f, { recursive: true, force: true });
   });
 
   it('none recorded: null; recording keeps the other entries', () => {
@@ -149,6 +149,36 @@ describe('canister id records', () => {
       await assert.rejects(deploy(c, 'auto'), names, text);
       assert.equal(readFileSync(record, 'utf8'), text, 'unchanged');
     }
+  });
+
+  it('icp-cli\'s record: environment local for network local, ic for ic, none for a URL', () => {
+    const other = 'ryjl3-tyaaa-aaaaa-aaaba-cai';
+    write(icpRecord('local'), JSON.stringify({ icboot: CANISTER.toText(), backend: other }, null, 2));
+    write(icpRecord('ic'), JSON.stringify({ icboot: other }));
+    assert.equal(findCanisterId(network, undefined)?.toText(), CANISTER.toText());
+    assert.equal(findCanisterId(resolveNetwork('ic'), undefined)?.toText(), other);
+    assert.equal(findCanisterId(resolveNetwork('http://127.0.0.1:4943'), undefined), null);
+  });
+
+  it('order: icboot\'s record, then icp-cli\'s, then dfx\'s', () => {
+    const icp = 'ryjl3-tyaaa-aaaaa-aaaba-cai';
+    write(join('.dfx', 'local', 'canister_ids.json'), JSON.stringify({ icboot: { local: 'rrkah-fqaaa-aaaaa-aaaaq-cai' } }));
+    write(icpRecord('local'), JSON.stringify({ icboot: icp }));
+    assert.equal(findCanisterId(network, undefined)?.toText(), icp);
+    write(record, JSON.stringify({ icboot: { local: CANISTER.toText() } }));
+    assert.equal(findCanisterId(network, undefined)?.toText(), CANISTER.toText());
+  });
+
+  it('a malformed icp-cli record is a UserError naming the file, read only when needed', () => {
+    const path = icpRecord('local');
+    for (const text of ['{', '{"icboot": {"local": "bkyz2-fmaaa-aaaaa-qaaaq-cai"}}', '["bkyz2-fmaaa-aaaaa-qaaaq-cai"]']) {
+      write(path, text);
+      assert.throws(() => findCanisterId(network, undefined), (e) => e instanceof CanisterIdsError && e.path === path, text);
+    }
+    write(path, JSON.stringify({ icboot: 'not-a-principal' }));
+    assert.throws(() => findCanisterId(network, undefined), (e) => e instanceof UserError && !(e instanceof CanisterIdsError));
+    write(record, JSON.stringify({ icboot: { local: CANISTER.toText() } }));
+    assert.equal(findCanisterId(network, undefined)?.toText(), CANISTER.toText());
   });
 
   it('a malformed dfx record is an error too, but only files that are needed are read', () => {

@@ -39,28 +39,53 @@ export class CanisterIdsError extends UserError {
 }
 
 /**
- * A canister_ids.json file, or {} when there is none. A file that is there but
- * unreadable is an error, never {}: deploy would then record a new canister
- * over the entries it could not read.
+ * A record file's JSON, or undefined when there is none. A file that is there
+ * but unreadable is an error, never "none": deploy would then record a new
+ * canister over the entries it could not read.
  */
-function readIds(path: string): CanisterIds {
+function readRecord(path: string): unknown {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new CanisterIdsError(path, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  let ids: unknown;
   try {
-    ids = JSON.parse(text);
+    return JSON.parse(text);
   } catch (e) {
     throw new CanisterIdsError(path, `not valid JSON (${(e as Error).message}); fix or remove it`);
   }
+}
+
+/** A canister_ids.json file, or {} when there is none. */
+function readIds(path: string): CanisterIds {
+  const ids = readRecord(path) ?? {};
   if (!isObject(ids) || !Object.values(ids).every((byNetwork) => isObject(byNetwork) && Object.values(byNetwork).every((id) => typeof id === 'string'))) {
     throw new CanisterIdsError(path, 'not a canister_ids.json file (expected {"NAME": {"NETWORK": "CANISTER_ID"}}); fix or remove it');
   }
   return ids as CanisterIds;
+}
+
+/**
+ * icp-cli's record of one environment's canisters, `{"NAME": "CANISTER_ID"}`,
+ * or {} when there is none. icp.yaml's `local` environment is `icboot devnet`
+ * and `ic` is mainnet, so those are the environments icboot's networks of the
+ * same names read; a URL network has no environment.
+ */
+function readIcpIds(network: Network): Record<string, string> {
+  if (network.name !== 'local' && network.name !== 'ic') return {};
+  const path = icpRecord(network.name);
+  const ids = readRecord(path) ?? {};
+  if (!isObject(ids) || !Object.values(ids).every((id) => typeof id === 'string')) {
+    throw new CanisterIdsError(path, 'not an icp-cli mappings file (expected {"NAME": "CANISTER_ID"}); fix or remove it');
+  }
+  return ids as Record<string, string>;
+}
+
+/** Where icp-cli records the canisters it created in environment `env` of a project on a connected network. */
+export function icpRecord(env: string): string {
+  return join('.icp', 'data', 'mappings', `${env}.ids.json`);
 }
 
 export function recordCanisterId(network: Network, id: Principal): void {
@@ -70,11 +95,15 @@ export function recordCanisterId(network: Network, id: Principal): void {
   writeAtomic(RECORD, JSON.stringify(ids, null, 2) + '\n');
 }
 
-/** --canister, ICBOOT_CANISTER, icboot's record, then dfx's records; a file is read only when the ones before it name no canister. */
+/**
+ * --canister, ICBOOT_CANISTER, icboot's record, icp-cli's record, then dfx's
+ * records; a file is read only when the ones before it name no canister.
+ */
 export function findCanisterId(network: Network, flag = process.env.ICBOOT_CANISTER): Principal | null {
   const file = (path: string): [string, () => string | undefined] => [path, () => readIds(path).icboot?.[network.name]];
   const sources: [string, () => string | undefined][] = [
-    ['--canister', () => flag], file(RECORD), file(join('.dfx', network.name, 'canister_ids.json')), file('canister_ids.json'),
+    ['--canister', () => flag], file(RECORD), [icpRecord(network.name), () => readIcpIds(network).icboot],
+    file(join('.dfx', network.name, 'canister_ids.json')), file('canister_ids.json'),
   ];
   for (const [where, lookup] of sources) {
     const text = lookup();
