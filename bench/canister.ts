@@ -13,7 +13,7 @@ import { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 import { buildAzleCanister } from '../canister/build.ts';
 import { icbootCanister, type Connection } from '../client/canister.ts';
-import { PROJECT_DIR } from '../client/deploy.ts';
+import { PROJECT_DIR } from '../canister/icboot_module.ts';
 import { managementCanister } from '../client/management.ts';
 import type { ChunkUpload, FileEntry, IcbootService, NewRelease } from '../common/icboot_idl.ts';
 import {

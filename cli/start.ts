@@ -4,7 +4,8 @@
 // on 127.0.0.1:6969 (TFTP) and 127.0.0.1:8080 (HTTP). Ctrl-C stops it all.
 import { join } from 'node:path';
 import { connect, icbootCanister } from '../client/canister.ts';
-import { deploy, PROJECT_DIR } from '../client/deploy.ts';
+import { deploy } from '../client/deploy.ts';
+import { PROJECT_DIR } from '../canister/icboot_module.ts';
 import { UserError } from '../client/errors.ts';
 import { startDevnet } from '../devnet/index.ts';
 import { GATEWAY_DEFAULTS } from '../gateway/defaults.ts';

@@ -1,21 +1,16 @@
 // `icboot deploy`: build the canister when its wasm is stale, create it on the
 // first deploy (local networks), install or upgrade it, and record its id.
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
 import { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 import { sha256 } from '@noble/hashes/sha2';
 import { bytesToHex } from '@noble/hashes/utils';
-import { buildAzleCanister } from '../canister/build.ts';
+import { icbootModule } from '../canister/icboot_module.ts';
 import { findCanisterId, recordCanisterId, userError, type Connection } from './canister.ts';
 import { UserError } from './errors.ts';
 import { managementCanister } from './management.ts';
 
 export type DeployMode = 'auto' | 'install' | 'upgrade' | 'reinstall';
 
-/** The repository root, which holds dfx.json and the canister sources. */
-export const PROJECT_DIR = fileURLToPath(new URL('..', import.meta.url));
 /** Any id inside a local replica's canister range serves as effective id for creation. */
 const LOCAL_EFFECTIVE_ID = Principal.fromText('bkyz2-fmaaa-aaaaa-qaaaq-cai');
 /** A gzipped module this small fits one install_code call under the 2 MiB ingress limit. */
@@ -31,9 +26,8 @@ export interface DeployResult {
 export async function deploy(c: Connection, mode: DeployMode, canisterFlag?: string, log: (line: string) => void = () => {}): Promise<DeployResult> {
   // Before the build: an unreadable record stops deploy at once, and is never rewritten.
   let id = findCanisterId(c.network, canisterFlag);
-  const { wasm, built } = await buildAzleCanister(PROJECT_DIR, 'icboot');
+  const { module, wasm, built } = await icbootModule();
   if (built) log(`built ${wasm}`);
-  const module = new Uint8Array(gzipSync(readFileSync(wasm), { level: 9 }));
   if (module.length > SINGLE_CALL_WASM_BYTES) throw new UserError(`the gzipped canister module is ${module.length} bytes, too large for one install call`);
   const guard = async <T>(p: Promise<T>, canisterId?: Principal): Promise<T> => {
     try {

@@ -1,6 +1,5 @@
 // Runs the `icboot` command line as a user would, in a directory of its own
 // and with its own config home (so identities and records stay in the test).
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ed25519KeyIdentity } from '@dfinity/identity';
@@ -8,16 +7,15 @@ import { Principal } from '@dfinity/principal';
 import { connect, type Connection } from '../client/canister.ts';
 import { ed25519Pem } from '../client/identity.ts';
 import { REPO, tempDir } from './devnet.ts';
+import { run, type Ran } from './process.ts';
 
-export interface CliResult {
-  code: number | null;
-  stdout: Buffer;
-  stderr: string;
-}
+export type CliResult = Ran;
 
 export interface CliEnv {
   cwd: string;
   env: NodeJS.ProcessEnv;
+  /** A network namespace to run in (see RunOptions). */
+  netns?: string;
 }
 
 /** A working directory and config home with no dfx identities. */
@@ -37,16 +35,7 @@ export function cliEnv(devnetUrl: string): CliEnv {
 }
 
 export function icboot(args: string[], e: CliEnv, stdin?: string): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(REPO, 'cli', 'icboot.js'), ...args], { cwd: e.cwd, env: e.env });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString() }));
-    child.stdin.end(stdin ?? '');
-  });
+  return run(process.execPath, [join(REPO, 'cli', 'icboot.js'), ...args], { cwd: e.cwd, env: e.env, netns: e.netns, stdin });
 }
 
 /** Writes a fresh Ed25519 identity to a PEM file; returns its path and principal. */

@@ -1,7 +1,49 @@
-// Starts a long-running icboot process and waits for the stdout lines that
-// say it is ready; stderr is kept as lines for assertions and failure reports.
+// Runs command lines as a user would: a short one to its exit (run), or a
+// long-running icboot process until the stdout lines that say it is ready
+// (startUntil); stderr is kept for assertions and failure reports.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { PollTimeout } from './poll.ts';
+
+export interface Ran {
+  code: number | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+export interface RunOptions {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  stdin?: string;
+  /** `ip netns exec NETNS` runs the program (it execs, so the PID stays the program's). */
+  netns?: string;
+  /** Killed and rejected with PollTimeout after this long; no deadline when unset. */
+  timeoutMs?: number;
+}
+
+/** Runs `command ARGS` to its exit. */
+export function run(command: string, args: string[], o: RunOptions): Promise<Ran> {
+  const [file, ...rest] = o.netns ? ['ip', 'netns', 'exec', o.netns, command, ...args] : [command, ...args];
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, rest, { cwd: o.cwd, env: o.env });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    const timer = o.timeoutMs === undefined ? undefined : setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new PollTimeout(`${command} ${args.join(' ')}: no exit within ${o.timeoutMs! / 1000} s\n${Buffer.concat(err).toString()}`));
+    }, o.timeoutMs);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString() });
+    });
+    child.stdin.end(o.stdin ?? '');
+  });
+}
 
 export interface Started {
   process: ChildProcess;

@@ -11,11 +11,11 @@ import { after, before, describe, it } from 'node:test';
 import { icpRecord } from '../client/canister.ts';
 import { identityFromPem } from '../client/identity.ts';
 import { icbootModule, type IcbootModule } from '../canister/icboot_module.ts';
-import { cliEnv, type CliEnv } from '../lab/cli.ts';
+import { cliEnv, icboot as icbootIn, type CliEnv } from '../lab/cli.ts';
 import { REPO, tempDir } from '../lab/devnet.ts';
-import { icp, icpEnv, run, type IcpEnv, type Ran } from '../lab/icp.ts';
+import { icp, icpEnv, type IcpEnv } from '../lab/icp.ts';
 import { Netns } from '../lab/netns.ts';
-import { startUntil, type Started } from '../lab/process.ts';
+import { startUntil, type Ran, type Started } from '../lab/process.ts';
 
 const ANONYMOUS = '2vxsx-fae';
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
@@ -23,7 +23,7 @@ const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes)
 /** Exit code 0, or a failure showing what the command said; returns stdout. */
 function ok(r: Ran, what: string): string {
   assert.equal(r.code, 0, `${what}:\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
+  return r.stdout.toString();
 }
 
 describe('icp-cli against the devnet', () => {
@@ -40,8 +40,7 @@ describe('icp-cli against the devnet', () => {
   let alicePem: string;
   let bob: string;
 
-  const icboot = (args: string[]): Promise<Ran> =>
-    run(process.execPath, [join(REPO, 'cli', 'icboot.js'), ...args], { cwd: project, env: cli.env, netns: ns.name });
+  const icboot = (args: string[]): Promise<Ran> => icbootIn(args, cli);
   const status = async (): Promise<string> => ok(await icp(['canister', 'status', id], e), 'canister status');
 
   before(async () => {
@@ -54,7 +53,7 @@ describe('icp-cli against the devnet', () => {
     copyFileSync(join(REPO, 'icp.yaml'), join(project, 'icp.yaml'));
     for (const d of ['canister', 'node_modules']) symlinkSync(join(REPO, d), join(project, d));
     e = icpEnv(project, ns.name);
-    cli = { ...cliEnv('local'), cwd: project };
+    cli = { ...cliEnv('local'), cwd: project, netns: ns.name };
     mkdirSync(join(tree, 'pxelinux.cfg'));
     writeFileSync(join(tree, 'pxelinux.cfg', 'default'), 'default install\n');
   });
