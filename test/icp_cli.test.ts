@@ -107,6 +107,26 @@ describe('icp-cli against the devnet', () => {
     assert.equal(ok(await icp(['identity', 'default'], e), 'identity default').trim(), 'alice');
   });
 
+  it('cycles: anonymous funds alice through the cycles ledger, and alice tops the canister up', async () => {
+    const balance = async (who: string): Promise<bigint> => {
+      const out = ok(await icp(['cycles', 'balance', '--identity', who], e), `cycles balance ${who}`);
+      const m = /^Balance: ([\d_]+) cycles$/m.exec(out);
+      assert.ok(m, out);
+      return BigInt(m[1].replaceAll('_', ''));
+    };
+    assert.equal(await balance('alice'), 0n);
+    assert.match(ok(await icp(['cycles', 'transfer', '5t', alice, '--identity', 'anonymous'], e), 'cycles transfer'),
+      new RegExp(`^Transferred 5_000_000_000_000 cycles to ${alice}`, 'm'));
+    assert.equal(await balance('alice'), 5_000_000_000_000n);
+    const cyclesOf = async (): Promise<bigint> => BigInt(/^ {2}Cycles: ([\d_]+)$/m.exec(await status())![1].replaceAll('_', ''));
+    const before = await cyclesOf();
+    ok(await icp(['canister', 'top-up', '--amount', '1t', id, '--identity', 'alice'], e), 'canister top-up');
+    // The ledger's fee is 100 M cycles per transaction; the canister pays nothing to receive, but burns storage as time passes.
+    assert.equal(await balance('alice'), 5_000_000_000_000n - 1_000_000_000_000n - 100_000_000n);
+    const after = await cyclesOf();
+    assert.ok(after > before + 999_000_000_000n && after <= before + 1_000_000_000_000n, `${before} -> ${after}`);
+  });
+
   it('icboot finds the id icp-cli recorded: deploy sees the same module, status and upload use it', async () => {
     const d = await icboot(['deploy', '--pem', alicePem]);
     assert.equal(ok(d, 'icboot deploy').trim(), id);
