@@ -3,7 +3,7 @@
 // when a block starts, the function's entry block starts at 1, System API fees
 // come on top), so a change in any rule shows up as a wrong number.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -13,6 +13,9 @@ import { Canister, executionOptions, type ExecutionOptions } from './canister.ts
 import { RejectError } from './errors.ts';
 import type { Message, MessageKind, Outcome } from './message.ts';
 import { REPLICA_LIMITS } from './limits.ts';
+import { MAX_RECORD_CONTENT } from './canister_log.ts';
+import { MAX_METADATA_SECTIONS } from './wasm_metadata.ts';
+import { withMetadata } from '../canister/metadata.ts';
 
 const owner = Principal.fromText('2vxsx-fae');
 const T0 = 1_700_000_000_000_000_000n;
@@ -269,5 +272,129 @@ describe('installing modules metering cannot run', () => {
         (e: unknown) => e instanceof RejectError && e.errorCode === 'IC0505' && !e.message.includes('\n'));
     }
     assert.ok(update(c, 'loop1').ok, 'the installed module still runs');
+  });
+});
+
+/** Prints and replicated queries: what a message leaves in the canister log, and what a query run by an update keeps. */
+const LOGGER = wat(`(module
+  (import "ic0" "msg_reply" (func $reply))
+  (import "ic0" "msg_reply_data_append" (func $append (param i32 i32)))
+  (import "ic0" "debug_print" (func $print (param i32 i32)))
+  (import "ic0" "in_replicated_execution" (func $replicated (result i32)))
+  (import "ic0" "global_timer_set" (func $timer (param i64) (result i64)))
+  (import "ic0" "certified_data_set" (func $certify (param i32 i32)))
+  (import "ic0" "stable64_grow" (func $grow (param i64) (result i64)))
+  (import "ic0" "stable64_size" (func $ssize (result i64)))
+  (memory (export "memory") 17)
+
+  ;; the whole first MiB of the heap, 2000 times
+  (func (export "canister_update print_big") (local $n i32)
+    i32.const 2000 local.set $n
+    (loop $l
+      i32.const 0 i32.const 1048576 call $print
+      local.get $n i32.const 1 i32.sub local.tee $n
+      br_if $l)
+    call $reply)
+
+  ;; replies in_replicated_execution; leaves a heap byte, a stable page and a print behind, if kept
+  (func (export "canister_query rq")
+    i32.const 0 call $replicated i32.store8
+    i32.const 100 i32.const 42 i32.store8
+    i64.const 1 call $grow drop
+    i32.const 200 i32.const 2 call $print
+    i32.const 0 i32.const 1 call $append
+    call $reply)
+  (func (export "canister_query timer") i64.const 1 call $timer drop call $reply)
+  (func (export "canister_query certify") i32.const 0 i32.const 1 call $certify call $reply)
+  ;; the heap byte at 100 and the stable size in pages
+  (func (export "canister_query probe")
+    i32.const 0 i32.const 100 i32.load8_u i32.store8
+    i32.const 1 call $ssize i64.store8
+    i32.const 0 i32.const 2 call $append
+    call $reply)
+  (data (i32.const 200) "rq"))`);
+
+function logger(lines: string[] = []): Canister {
+  const root = mkdtempSync(join(tmpdir(), 'icboot-canister-'));
+  dirs.push(root);
+  const c = Canister.create(root, Principal.fromText('bkyz2-fmaaa-aaaaa-qaaaq-cai'), [owner], 10n ** 14n, (l) => lines.push(l), executionOptions(), T0);
+  c.install('install', LOGGER, new Uint8Array(), owner.toUint8Array(), T0);
+  return c;
+}
+
+describe('debug prints', () => {
+  it('keeps no more of a message that prints its heap 2000 times than the log holds, and numbers every print', () => {
+    const lines: string[] = [];
+    const c = logger(lines);
+    c.updateSettings({ settings: { ...c.settings, logMemoryLimit: 16_384n } }, false);
+    assert.ok(update(c, 'print_big').ok);
+    // Four 4 KiB records fit; the 1996 prints before them were dropped but kept their indexes.
+    assert.deepEqual(c.logRecords().map((r) => [r.idx, r.content.length]), [1996n, 1997n, 1998n, 1999n].map((i) => [i, MAX_RECORD_CONTENT]));
+    assert.equal(c.logBytes, 16_384);
+    // The devnet's own line for each print is cut too, and says so.
+    const prints = lines.filter((l) => l.includes('[cut: 1048576 bytes printed]'));
+    assert.equal(prints.length, 2000);
+    assert.ok(prints.every((l) => l.length < MAX_RECORD_CONTENT + 100));
+  });
+});
+
+describe('an update call to a query method', () => {
+  const probe = (c: Canister): number[] => [...reply(query(c, 'probe'))];
+
+  it('runs it as a replicated query: replied, charged as an update, logged, and its changes discarded', () => {
+    const c = logger();
+    const entry = c.entryFor('update', 'rq');
+    assert.deepEqual(entry, { name: 'canister_query rq', kind: 'replicated_query' });
+    const before = c.balance();
+    const o = c.execute(message(entry.kind, 'rq'), entry.name, true);
+    assert.deepEqual([...reply(o)], [1], 'in_replicated_execution is 1');
+    assert.equal(before - c.balance(), 5_000_000n + o.instructions);
+    assert.deepEqual(c.logRecords().map((r) => new TextDecoder().decode(r.content)), ['rq']);
+    assert.deepEqual(probe(c), [0, 0], 'neither the heap byte nor the stable page was kept');
+  });
+
+  it('runs the same method called as a query non-replicated: free, unlogged', () => {
+    const c = logger();
+    const entry = c.entryFor('query', 'rq');
+    assert.deepEqual(entry, { name: 'canister_query rq', kind: 'query' });
+    const before = c.balance();
+    assert.deepEqual([...reply(c.execute(message(entry.kind, 'rq'), entry.name, false))], [0]);
+    assert.equal(c.balance(), before);
+    assert.deepEqual(c.logRecords(), []);
+  });
+
+  it('refuses what a query may not do, a timer or certified data, with IC0504', () => {
+    const c = logger();
+    for (const method of ['timer', 'certify']) {
+      const o = c.execute(message('replicated_query', method), `canister_query ${method}`, true);
+      assert.equal(!o.ok && o.code, 'IC0504', method);
+    }
+    assert.equal(c.timer(), 0n);
+  });
+
+  it('runs update methods as updates, and names the method it cannot find', () => {
+    const c = logger();
+    assert.deepEqual(c.entryFor('update', 'print_big'), { name: 'canister_update print_big', kind: 'update' });
+    assert.throws(() => c.entryFor('update', 'nope'), (e: unknown) => e instanceof RejectError && e.errorCode === 'IC0536');
+  });
+});
+
+describe('restoring', () => {
+  it('keeps a canister whose stored module breaks today\'s metadata rules, with the sections it can read', () => {
+    const c = logger();
+    const root = join(dirs.at(-1)!, c.id.toText());
+    let wasm = LOGGER;
+    for (let i = 0; i <= MAX_METADATA_SECTIONS; i++) wasm = withMetadata(wasm, `s${i}`, new TextEncoder().encode('x'));
+    assert.throws(() => c.install('upgrade', wasm, new Uint8Array(), owner.toUint8Array(), T0),
+      (e: unknown) => e instanceof RejectError && e.errorCode === 'IC0505', 'refused at install');
+    c.close();
+    // As an older devnet would have stored it.
+    const stored = readdirSync(root).find((f) => f.startsWith('module-'))!;
+    writeFileSync(join(root, stored), wasm);
+    const back = Canister.restore(dirs.at(-1)!, c.id, T0, () => {}, executionOptions());
+    assert.ok(back.hasCode);
+    assert.equal(back.metadata('s0')?.visibility, 'public');
+    assert.equal(back.metadata(`s${MAX_METADATA_SECTIONS}`), undefined);
+    back.close();
   });
 });

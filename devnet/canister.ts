@@ -11,7 +11,7 @@ import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
 import { Principal } from '@dfinity/principal';
 import { ReplicaRejectCode } from '@dfinity/agent';
 import { CanisterInstance } from './instance.ts';
-import type { Callback, Effects, Message, MessageKind, Outcome } from './message.ts';
+import { isQuery, isReplicated, type Callback, type Effects, type Message, type MessageKind, type Outcome } from './message.ts';
 import type { CanisterEnv } from './system_api.ts';
 import { ChunkStore } from './chunk_store.ts';
 import { writeAtomic } from '../common/write_atomic.ts';
@@ -21,7 +21,7 @@ import {
 import { StableMemory } from './stable.ts';
 import { compileCanisterModule, START_EXPORT, type CanisterModule } from './wasm.ts';
 import type { MetadataSection } from './wasm_metadata.ts';
-import { CanisterLog, logCapacity, type LogFilter, type LogRecord } from './canister_log.ts';
+import { CanisterLog, logCapacity, type LogDelta, type LogFilter, type LogRecord } from './canister_log.ts';
 import { settingsFromJson, settingsToJson, type JsonSettings, type Settings } from './canister_settings.ts';
 import { RejectError } from './errors.ts';
 import { instructionLimitExceeded, limitOf, REPLICA_LIMITS, type InstructionLimits } from './limits.ts';
@@ -55,8 +55,16 @@ export interface MemoryUsage {
 }
 
 /** Messages that pay for their execution; queries and inspect_message are free. */
-const CHARGED: MessageKind[] = ['update', 'timer', 'reply_callback', 'reject_callback', 'cleanup'];
+const CHARGED: MessageKind[] = ['update', 'replicated_query', 'timer', 'reply_callback', 'reject_callback', 'cleanup'];
+/** Messages refused unless the canister could pay for one that runs to the limit, as a replica prepays them. */
+const PREPAID: MessageKind[] = ['update', 'replicated_query', 'timer'];
 const NS_PER_SECOND = 1_000_000_000n;
+
+/** The export a call runs, and the kind of message it runs as. */
+export interface EntryPoint {
+  name: string;
+  kind: MessageKind;
+}
 
 export type CanisterStatus = 'running' | 'stopping' | 'stopped';
 export type InstallMode = 'install' | 'reinstall' | 'upgrade';
@@ -79,9 +87,6 @@ interface Meta {
   settings?: JsonSettings;
 }
 
-/** Messages a replica runs on every node: their prints and traps go into the canister log. */
-const NON_REPLICATED: MessageKind[] = ['query', 'inspect'];
-
 export class Canister implements CanisterEnv {
   private instance: CanisterInstance | null = null;
   private module: CanisterModule | null = null;
@@ -92,7 +97,7 @@ export class Canister implements CanisterEnv {
   private settingsValue: Settings;
   private readonly canisterLog: CanisterLog;
   /** Prints of the message running now, for the log once it ends. */
-  private prints: { timestampNanos: bigint; content: Uint8Array }[] = [];
+  private prints: LogDelta;
 
   private constructor(
     readonly id: Principal, private readonly dir: string, private meta: Meta, private readonly logLine: (line: string) => void,
@@ -102,6 +107,7 @@ export class Canister implements CanisterEnv {
     this.chunkStore = new ChunkStore(join(dir, 'chunks'));
     this.settingsValue = settingsFromJson(meta.settings);
     this.canisterLog = new CanisterLog(join(dir, 'log.json'), logCapacity(this.settingsValue.logMemoryLimit));
+    this.prints = this.canisterLog.delta();
   }
 
   static create(root: string, id: Principal, controllers: Principal[], cycles: bigint, log: (line: string) => void, options: ExecutionOptions, time: bigint): Canister {
@@ -148,9 +154,10 @@ export class Canister implements CanisterEnv {
   timer(): bigint {
     return BigInt(this.meta.timer);
   }
-  print(content: Uint8Array, msg: Message): void {
-    this.log(new TextDecoder().decode(content));
-    if (!NON_REPLICATED.includes(msg.kind)) this.prints.push({ timestampNanos: msg.time, content });
+  print(content: Uint8Array, size: number, msg: Message): void {
+    const cut = size > content.length ? ` [cut: ${size} bytes printed]` : '';
+    this.log(new TextDecoder().decode(content) + cut);
+    if (isReplicated(msg.kind)) this.prints.add(msg.time, content);
   }
   log(line: string): void {
     this.logLine(`[Canister ${this.id.toText()}] ${line}`);
@@ -296,26 +303,34 @@ export class Canister implements CanisterEnv {
   }
 
   /**
-   * The export a `kind` message to `method` runs (a query may also run an
-   * update method), or the reject the IC gives when the canister cannot run it.
+   * The export a `call` to `method` runs, and as what kind of message, or the
+   * reject the IC gives when the canister cannot run it. A query call may also
+   * run an update method; an update call runs a query method replicated, as a
+   * replica does.
    */
-  entryFor(kind: 'query' | 'update', method: string): string {
+  entryFor(call: 'query' | 'update', method: string): EntryPoint {
     if (!this.instance) throw this.noWasm();
     const update = `canister_update ${method}`;
-    const entry = (kind === 'query' ? [`canister_query ${method}`, update] : [update]).find((name) => this.hasEntry(name));
-    if (!entry) throw new RejectError(ReplicaRejectCode.CanisterError, 'IC0536', `Error from Canister ${this.id.toText()}: Canister has no ${kind} method '${method}'.`);
+    const query = `canister_query ${method}`;
+    const candidates: [string, MessageKind][] = call === 'query'
+      ? [[query, 'query'], [update, 'query']]
+      : [[update, 'update'], [query, 'replicated_query']];
+    const found = candidates.find(([name]) => this.hasEntry(name));
+    if (!found) throw new RejectError(ReplicaRejectCode.CanisterError, 'IC0536', `Error from Canister ${this.id.toText()}: Canister has no ${call} method '${method}'.`);
     if (this.status !== 'running') throw new RejectError(ReplicaRejectCode.CanisterError, 'IC0508', `Canister ${this.id.toText()} is not running`);
-    return entry;
+    return { name: found[0], kind: found[1] };
   }
 
   /**
    * Runs one message. Effects are applied only when the message succeeds and
-   * `persist` is set; queries and inspect_message never persist. Updates and
-   * timers are refused while the canister could not pay for a message at the
-   * limit; every charged message pays for what it ran, trapped or not.
+   * `persist` is set; queries (replicated ones too) and inspect_message never
+   * persist. Updates, replicated queries and timers are refused while the
+   * canister could not pay for a message at the limit; every charged message
+   * pays for what it ran, trapped or not.
    */
   execute(msg: Message, entry: string | Callback, persist: boolean, callContext = 0n): Outcome {
     if (!this.instance) throw this.noWasm();
+    const keep = persist && !isQuery(msg.kind);
     const limit = limitOf(msg.kind, this.options.limits);
     const charged = CHARGED.includes(msg.kind);
     // Storage runs up while the canister only answers queries, too.
@@ -323,19 +338,20 @@ export class Canister implements CanisterEnv {
     if (msg.kind === 'query' && this.frozen) {
       throw new RejectError(ReplicaRejectCode.SysTransient, 'IC0207', `Canister ${this.id.toText()} is unable to process query calls because it's frozen. Please top up the canister with cycles and try again.`);
     }
-    if (msg.kind === 'update' || msg.kind === 'timer') {
+    if (PREPAID.includes(msg.kind)) {
       const refusal = this.outOfCycles(executionCost(limit, this.options.subnetSize));
       if (refusal) {
         this.save();
         return { ok: false, code: 'IC0207', message: refusal.message, instructions: 0n };
       }
     }
+    this.prints = this.canisterLog.delta();
     this.stable.begin();
-    const outcome = this.instance.run(msg, entry, persist, { limit, available: limit, callContext });
-    if (!NON_REPLICATED.includes(msg.kind)) this.keepPrints(msg.time, outcome);
+    const outcome = this.instance.run(msg, entry, keep, { limit, available: limit, callContext });
+    if (isReplicated(msg.kind)) this.keepPrints(msg.time, outcome);
     const cost = charged ? executionCost(outcome.instructions, this.options.subnetSize) : 0n;
     this.burn(cost);
-    if (outcome.ok && persist) this.commit(outcome.effects);
+    if (outcome.ok && keep) this.commit(outcome.effects);
     else {
       this.stable.rollback();
       if (charged) this.save();
@@ -345,17 +361,14 @@ export class Canister implements CanisterEnv {
   }
 
   /**
-   * Moves the prints of the message that just ended into the canister log,
-   * with the trap that ended it, as a replica records a trap. Queries print
-   * nothing into it.
+   * Moves the prints of the replicated message that just ended into the
+   * canister log, with the trap that ended it, as a replica records a trap.
    */
   private keepPrints(time: bigint, o?: Outcome): void {
-    const entries = this.prints;
-    this.prints = [];
     if (o && !o.ok && (o.code === 'IC0502' || o.code === 'IC0503')) {
-      entries.push({ timestampNanos: time, content: new TextEncoder().encode(`[TRAP]: ${o.message || '(no message)'}`) });
+      this.prints.add(time, new TextEncoder().encode(`[TRAP]: ${o.message || '(no message)'}`));
     }
-    this.canisterLog.append(entries);
+    this.canisterLog.append(this.prints);
   }
 
   private logMessage(msg: Message, o: Outcome, cycles: bigint): void {
@@ -410,7 +423,7 @@ export class Canister implements CanisterEnv {
   private load(wasm: Uint8Array, arg: Uint8Array, caller: Uint8Array, time: bigint, mode: InstallMode, record: boolean): void {
     let compiled: CanisterModule;
     try {
-      compiled = compileCanisterModule(wasm, { metering: this.options.metering, cacheDir: this.options.cacheDir });
+      compiled = compileCanisterModule(wasm, { metering: this.options.metering, cacheDir: this.options.cacheDir, restoring: !record });
     } catch (e) {
       throw new RejectError(ReplicaRejectCode.CanisterError, 'IC0505', `Error from Canister ${this.id.toText()}: Canister's Wasm module is not valid: ${(e as Error).message}`);
     }
@@ -427,7 +440,7 @@ export class Canister implements CanisterEnv {
       return o;
     };
     // Prints start afresh with this install; a restart's replay of post_upgrade keeps none.
-    this.prints = [];
+    this.prints = this.canisterLog.delta();
     const msg = (kind: Message['kind']): Message => ({
       kind, method: '', arg, caller, time, cycles: 0n, responded: false, maxReplyBytes: 0,
     });
@@ -442,7 +455,6 @@ export class Canister implements CanisterEnv {
     const fail = (o: Outcome & { ok: false }, hook: string): never => {
       undo();
       if (record) this.keepPrints(time, o);
-      else this.prints = [];
       // A failed install still pays for what it ran.
       if (record) {
         this.burn(executionCost(used, this.options.subnetSize));
@@ -502,7 +514,6 @@ export class Canister implements CanisterEnv {
     // Install and reinstall start a fresh log; an upgrade keeps it.
     if (record && mode !== 'upgrade') this.canisterLog.clear();
     if (record) this.keepPrints(time);
-    else this.prints = [];
   }
 
   private noWasm(): RejectError {

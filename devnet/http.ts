@@ -17,15 +17,14 @@ import type { IngressStatus } from './ingress_status.ts';
 import type { Keys } from './keys.ts';
 import type { ManagementCanister } from './management.ts';
 import type { Queries } from './queries.ts';
-import type { CanisterRegistry } from './registry.ts';
+import { isManagementCanister, type CanisterRegistry } from './registry.ts';
 import type { Replica } from './replica.ts';
 
 const MAX_INGRESS_BYTES = 2 * 1024 * 1024;
 /** Envelope overhead allowed on top of the ingress limit before the body is refused unread. */
 const MAX_BODY_BYTES = MAX_INGRESS_BYTES + 256 * 1024;
-/** How long a v3 call waits for its answer before degrading to 202 + polling. */
+/** How long a v3 or v4 call waits for its answer before degrading to 202 + polling. */
 const SYNC_CALL_WAIT_MS = 10_000;
-const MANAGEMENT = Principal.managementCanister().toText();
 
 export interface HttpInterfaceOptions {
   keys: Keys;
@@ -94,7 +93,7 @@ async function handle(o: HttpInterfaceOptions, req: IncomingMessage, res: Server
     throw new HttpError(413, `Request ${bytesToHex(request.requestId)} is too large. Message byte size ${size} is larger than the max allowed ${MAX_INGRESS_BYTES}.`);
   }
   const canisterId = Principal.fromUint8Array(content.canister_id);
-  const effective = canisterId.toText() === MANAGEMENT ? o.management.target(content.method_name, content.arg) : canisterId;
+  const effective = isManagementCanister(canisterId) ? o.management.target(content.method_name, content.arg) : canisterId;
   if (effective && effective.toText() !== target.toText()) {
     throw new HttpError(400, `Specified CanisterId ${effective.toText()} does not match effective canister id in URL ${target.toText()}`);
   }
@@ -103,7 +102,7 @@ async function handle(o: HttpInterfaceOptions, req: IncomingMessage, res: Server
     const result = o.faults.tamper(content.arg, o.queries.query(canisterId, content.method_name, content.arg, request.sender));
     return sendQuery(o, res, result, request.requestId);
   }
-  const early = canisterId.toText() === MANAGEMENT ? null : o.queries.inspect(canisterId, content.method_name, content.arg, request.sender);
+  const early = isManagementCanister(canisterId) ? null : o.queries.inspect(canisterId, content.method_name, content.arg, request.sender);
   if (early && early.status === 'rejected') {
     return send(res, 200, { status: 'non_replicated_rejection', reject_code: early.code, reject_message: early.message, error_code: early.errorCode });
   }

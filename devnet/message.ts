@@ -2,9 +2,18 @@
 // an entry point handles, and the outcome it hands back.
 import type { ReplicaRejectCode } from '@dfinity/agent';
 
+/** `replicated_query`: a query method run by an update call, as a replica runs it. */
 export type MessageKind =
-  | 'start' | 'init' | 'pre_upgrade' | 'post_upgrade' | 'update' | 'query' | 'timer'
+  | 'start' | 'init' | 'pre_upgrade' | 'post_upgrade' | 'update' | 'query' | 'replicated_query' | 'timer'
   | 'reply_callback' | 'reject_callback' | 'cleanup' | 'inspect';
+
+/** Messages a replica runs on one node only: in_replicated_execution is 0, and their prints and traps never reach the canister log. */
+const NON_REPLICATED: readonly MessageKind[] = ['query', 'inspect'];
+/** Query methods in either mode, and inspect_message: whatever they change is discarded, and they may not set a timer. */
+const QUERIES: readonly MessageKind[] = ['query', 'replicated_query', 'inspect'];
+
+export const isReplicated = (kind: MessageKind): boolean => !NON_REPLICATED.includes(kind);
+export const isQuery = (kind: MessageKind): boolean => QUERIES.includes(kind);
 
 /** What one entry point sees of the message it handles. */
 export interface Message {

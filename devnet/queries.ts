@@ -1,17 +1,16 @@
 // Non-replicated execution: queries and canister_inspect_message run on this
 // node alone, against the current state, and change nothing.
 import { ReplicaRejectCode } from '@dfinity/agent';
-import { Principal } from '@dfinity/principal';
+import type { Principal } from '@dfinity/principal';
 import type { Builtins } from './builtin.ts';
 import { answerOf, noResponse, rejected, trapped, type CallResult } from './call_result.ts';
 import type { Clock } from './clock.ts';
 import type { DataCertificates } from './data_certificates.ts';
 import type { ManagementCanister } from './management.ts';
 import type { Message } from './message.ts';
-import type { CanisterRegistry } from './registry.ts';
+import { isManagementCanister, type CanisterRegistry } from './registry.ts';
 
 const MAX_QUERY_REPLY_BYTES = 3 * 1024 * 1024;
-const MANAGEMENT = Principal.managementCanister().toText();
 
 export class Queries {
   constructor(
@@ -24,17 +23,17 @@ export class Queries {
 
   query(canisterId: Principal, method: string, arg: Uint8Array, sender: Principal): CallResult {
     try {
-      if (canisterId.toText() === MANAGEMENT) return { status: 'replied', reply: this.management.query(sender, method, arg) };
+      if (isManagementCanister(canisterId)) return { status: 'replied', reply: this.management.query(sender, method, arg) };
       const builtin = this.builtins.find(canisterId);
       if (builtin) return { status: 'replied', reply: builtin.query(sender, method, arg, this.clock.now()) };
       const c = this.canisters.get(canisterId);
       const entry = c.entryFor('query', method);
       const msg: Message = {
-        kind: 'query', method, arg, caller: sender.toUint8Array(), time: this.clock.now(), cycles: 0n,
+        kind: entry.kind, method, arg, caller: sender.toUint8Array(), time: this.clock.now(), cycles: 0n,
         responded: false, maxReplyBytes: MAX_QUERY_REPLY_BYTES,
         dataCertificate: () => this.certificates.for(c),
       };
-      const outcome = c.execute(msg, entry, false);
+      const outcome = c.execute(msg, entry.name, false);
       if (!outcome.ok) return trapped(c.id, outcome);
       return answerOf(outcome.effects) ?? noResponse(c.id);
     } catch (e) {

@@ -165,6 +165,12 @@ describe('read_state on a canister endpoint', () => {
       /^Could not parse the custom section name: .+\.$/);
   });
 
+  it('reads a leading BOM in a metadata name as a character: the section named without it is not found', () => {
+    const id = installed.toUint8Array();
+    const bom = new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode('secret')]);
+    absent(read([['canister', id, 'metadata', bom]], on('canister'), stranger), ['canister', id, 'metadata', bom]);
+  });
+
   it('serves subnet paths, with the ranges at the old path too', () => {
     const nodeId = s.keys.nodeId.toUint8Array();
     const t = read([['subnet', sid, 'public_key'], ['subnet', sid, 'type'], ['subnet', sid, 'node', nodeId, 'public_key'], ['subnet', sid, 'canister_ranges']], on('canister'));

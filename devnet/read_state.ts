@@ -35,7 +35,8 @@ const REQUEST_ID_BYTES = 32;
 const NAME_IN_ERROR_CHARS = 100;
 
 const invalidPath = (): HttpError => new HttpError(404, 'Invalid path requested.');
-const text = (b: Uint8Array): string => new TextDecoder().decode(b);
+// A leading BOM is a character like any other: a label that starts with one names nothing the replica knows.
+const text = (b: Uint8Array): string => new TextDecoder('utf-8', { ignoreBOM: true }).decode(b);
 
 /** The state tree answering `paths` for `sender`; throws HttpError where a replica refuses the request. */
 export function readStateTree(s: StateSources, paths: Uint8Array[][], sender: Principal, target: ReadStateTarget): StateMap {
@@ -136,7 +137,7 @@ function canisterPath(s: StateSources, root: StateMap, rest: Uint8Array[], sende
   }
   let sectionName: string;
   try {
-    sectionName = new TextDecoder('utf-8', { fatal: true }).decode(name);
+    sectionName = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(name);
   } catch (e) {
     throw new HttpError(400, `Could not parse the custom section name: ${(e as Error).message}.`);
   }

@@ -15,6 +15,11 @@ const FIRST_CANISTER_INDEX = 0x8000000000100000n;
 const FIRST_ALLOCATED_INDEX = FIRST_CANISTER_INDEX + 1n;
 const LAST_CANISTER_INDEX = 0x80000000001fffffn;
 
+const MANAGEMENT = Principal.managementCanister().toText();
+
+/** Whether `id` is the management canister's (aaaaa-aa), which no registry holds. */
+export const isManagementCanister = (id: Principal): boolean => id.toText() === MANAGEMENT;
+
 function canisterIdOf(index: bigint): Principal {
   const b = new Uint8Array(10);
   new DataView(b.buffer).setBigUint64(0, index);
@@ -55,7 +60,7 @@ export class CanisterRegistry {
     return all.sort(([a], [b]) => compareBytes(a, b));
   }
 
-  /** Whether `id` falls in this subnet's canister range (the routing table of a one-subnet IC). */
+  /** Whether `id` falls in one of this subnet's canister ranges, the allocation range or a builtin's (the routing table of a one-subnet IC). */
   hostsRange(id: Principal): boolean {
     const b = id.toUint8Array();
     return this.ranges.some(([lo, hi]) => compareBytes(b, lo) >= 0 && compareBytes(b, hi) <= 0);

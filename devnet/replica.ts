@@ -3,22 +3,22 @@
 // become requests whose replies run the callbacks, so a call context may be
 // answered several messages after the ingress that opened it. Calls to the
 // management canister and to builtin canisters are answered by them at once;
-// global timers fire as messages too.
+// global timers fire as messages too. A call to a query method runs it
+// replicated, as a replica does: charged and logged, its changes discarded.
 import { ReplicaRejectCode } from '@dfinity/agent';
 import { Principal } from '@dfinity/principal';
 import { bytesToHex } from '@noble/hashes/utils';
 import type { BuiltinCanister, Builtins } from './builtin.ts';
 import { answerOf, noResponse, rejected, trapped, type CallResult } from './call_result.ts';
-import type { Canister } from './canister.ts';
+import type { Canister, EntryPoint } from './canister.ts';
 import type { Clock } from './clock.ts';
 import type { IngressStatus } from './ingress_status.ts';
 import type { ManagementCanister } from './management.ts';
 import type { Callback, Message, OutgoingCall, Outcome } from './message.ts';
-import type { CanisterRegistry } from './registry.ts';
+import { isManagementCanister, type CanisterRegistry } from './registry.ts';
 
 const MAX_UPDATE_REPLY_BYTES = 2 * 1024 * 1024;
 const MAX_INTER_CANISTER_BYTES = 2 * 1024 * 1024;
-const MANAGEMENT = Principal.managementCanister().toText();
 
 interface CallContext {
   origin: Origin;
@@ -66,7 +66,7 @@ export class Replica {
     const { fresh, done } = this.ingress.open(key, sender.toText());
     if (!fresh) return done;
     try {
-      if (canisterId.toText() !== MANAGEMENT) this.canisters.find(canisterId)?.payIngress(envelopeBytes, this.clock.now());
+      if (!isManagementCanister(canisterId)) this.canisters.find(canisterId)?.payIngress(envelopeBytes, this.clock.now());
     } catch (e) {
       this.ingress.answer(key, rejected(e));
       return done;
@@ -153,7 +153,7 @@ export class Replica {
 
   private processRequest(t: Request): void {
     const context: CallContext = { origin: t.origin, caller: t.caller.toUint8Array(), responded: false, outstanding: 0, instructions: 0n };
-    if (t.callee.toText() === MANAGEMENT) {
+    if (isManagementCanister(t.callee)) {
       this.respond(context, this.callManagement(t));
       return;
     }
@@ -163,7 +163,7 @@ export class Replica {
       return;
     }
     let c: Canister;
-    let entry: string;
+    let entry: EntryPoint;
     try {
       c = this.canisters.get(t.callee);
       entry = c.entryFor('update', t.method);
@@ -172,10 +172,10 @@ export class Replica {
       return;
     }
     const msg: Message = {
-      kind: 'update', method: t.method, arg: t.arg, caller: context.caller, time: this.clock.now(), cycles: t.cycles,
+      kind: entry.kind, method: t.method, arg: t.arg, caller: context.caller, time: this.clock.now(), cycles: t.cycles,
       responded: false, maxReplyBytes: t.origin.kind === 'ingress' ? MAX_UPDATE_REPLY_BYTES : MAX_INTER_CANISTER_BYTES,
     };
-    this.settle(c, context, c.execute(msg, entry, true, context.instructions));
+    this.settle(c, context, c.execute(msg, entry.name, true, context.instructions));
   }
 
   private callManagement(t: Request): CallResult {

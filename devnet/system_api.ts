@@ -3,7 +3,8 @@
 // Each call is charged instructions first, as the replica charges it.
 import type { Principal } from '@dfinity/principal';
 import type { StableMemory } from './stable.ts';
-import type { Budget, Effects, Message, MessageKind, OutgoingCall, TrapCode } from './message.ts';
+import { isQuery, isReplicated, type Budget, type Effects, type Message, type MessageKind, type OutgoingCall, type TrapCode } from './message.ts';
+import { MAX_RECORD_CONTENT } from './canister_log.ts';
 import { instructionLimitExceeded } from './limits.ts';
 import { xnetCallCost } from '../common/cycles.ts';
 import { STABLE_DIRTY_PAGE, STABLE_OS_PAGE, feeOf } from './system_fees.ts';
@@ -15,8 +16,8 @@ export interface CanisterEnv {
   version(): bigint;
   balance(): bigint;
   timer(): bigint;
-  /** ic0.debug_print from the running message. */
-  print(content: Uint8Array, msg: Message): void;
+  /** ic0.debug_print from the running message: `content` is what one log record can hold of a print of `size` bytes. */
+  print(content: Uint8Array, size: number, msg: Message): void;
   /** Nodes of the subnet whose fees are charged. */
   readonly subnetSize: number;
 }
@@ -53,7 +54,7 @@ export interface ApiHost {
 }
 
 const CALL_CONTEXTS: MessageKind[] = ['update', 'reply_callback', 'reject_callback', 'timer'];
-const REPLY_CONTEXTS: MessageKind[] = ['update', 'query', 'reply_callback', 'reject_callback'];
+const REPLY_CONTEXTS: MessageKind[] = ['update', 'query', 'replicated_query', 'reply_callback', 'reject_callback'];
 const CERTIFY_CONTEXTS: MessageKind[] = ['init', 'pre_upgrade', 'post_upgrade', 'update', 'timer', 'reply_callback', 'reject_callback', 'cleanup'];
 
 type Imports = Record<string, (...args: never[]) => unknown>;
@@ -127,12 +128,13 @@ class Access {
     return new Trap('IC0522', instructionLimitExceeded(r.budget.limit));
   }
 
-  slice(src: number, size: number): Uint8Array {
+  /** A copy of heap bytes src..src+size, all checked, of which only the first `keep` are copied. */
+  slice(src: number, size: number, keep = Infinity): Uint8Array {
     const m = this.heap();
     const start = src >>> 0;
     const n = size >>> 0;
     if (start + n > m.length) throw violation(`memory access out of bounds: ${start}+${n}`);
-    return m.slice(start, start + n);
+    return m.slice(start, start + Math.min(n, keep));
   }
 
   text(src: number, size: number): string {
@@ -162,7 +164,6 @@ const I64_MIN = -(2n ** 63n);
 /** A 128-bit amount passed as two i64 halves (JS sees them signed). */
 const u128 = (high: bigint, low: bigint): bigint => (BigInt.asUintN(64, high) << 64n) | BigInt.asUintN(64, low);
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
-const isQuery = (r: Running): boolean => r.msg.kind === 'query' || r.msg.kind === 'inspect';
 
 /** Joins appended pieces; a loop, not a spread, as a module may append byte by byte. */
 function join(parts: Uint8Array[]): Uint8Array {
@@ -267,11 +268,11 @@ function canisterApi(a: Access): Imports {
       if (p.length > 29) throw violation('ic0.is_controller: principal longer than 29 bytes');
       return a.env.isController(p) ? 1 : 0;
     },
-    in_replicated_execution: () => (isQuery(a.cur()) ? 0 : 1),
+    in_replicated_execution: () => (isReplicated(a.cur().msg.kind) ? 1 : 0),
     time: () => a.cur().msg.time,
     global_timer_set: (ts: bigint) => {
       const r = a.cur();
-      if (isQuery(r)) throw violation('ic0.global_timer_set cannot be called in a query');
+      if (isQuery(r.msg.kind)) throw violation(`ic0.global_timer_set cannot be called in ${r.msg.kind}`);
       const previous = r.effects.timer ?? a.env.timer();
       r.effects.timer = ts;
       return previous;
@@ -388,7 +389,8 @@ function callApi(a: Access): Imports {
 /** Logging, explicit traps and the instruction counters. */
 function debugApi(a: Access): Imports {
   return {
-    debug_print: (src: number, size: number) => a.env.print(a.slice(src, size), a.cur().msg),
+    // Only what a log record can hold is copied: a canister may print its whole heap, again and again.
+    debug_print: (src: number, size: number) => a.env.print(a.slice(src, size, MAX_RECORD_CONTENT), size >>> 0, a.cur().msg),
     trap: (src: number, size: number) => {
       throw new Trap('IC0503', a.text(src, size));
     },

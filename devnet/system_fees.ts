@@ -11,9 +11,9 @@ const BYTE_TRANSMISSION_FACTOR = 50n;
 export const STABLE_DIRTY_PAGE = 1_000n;
 export const STABLE_OS_PAGE = 4096;
 /**
- * The canister log's capacity, which bounds debug_print's byte charge. The
- * replica charges by the log's remaining space; the devnet keeps no log, so it
- * charges as if the log always had this much room.
+ * The room debug_print's byte charge is bounded by. The replica charges by the
+ * room left in the canister log; the devnet, as a deliberate simplification,
+ * charges as if the log always had 4 KiB free, whatever its limit and fill.
  */
 const LOG_CAPACITY = 4096n;
 

@@ -157,10 +157,14 @@ function meterCached(raw: Uint8Array, cacheDir: string | undefined): Metered {
   return metered;
 }
 
-/** Compiles a canister module (raw or gzipped) ready for the host. */
-export function compileCanisterModule(bytes: Uint8Array, opts: { metering: boolean; cacheDir?: string }): CanisterModule {
+/**
+ * Compiles a canister module (raw or gzipped) ready for the host, enforcing
+ * the replica's metadata rules unless `restoring`: a module restored from disk
+ * was checked when it was installed, by the rules of that day.
+ */
+export function compileCanisterModule(bytes: Uint8Array, opts: { metering: boolean; cacheDir?: string; restoring?: boolean }): CanisterModule {
   const raw = decompress(bytes);
-  const metadata = readMetadata(raw);
+  const metadata = readMetadata(raw, !opts.restoring);
   const customSectionBytes = sections(raw)
     .filter((s) => s.id === SEC.custom)
     .reduce((n, s) => n + (s.end - s.start), 0);

@@ -72,4 +72,27 @@ describe('module metadata', () => {
     refused(withMetadata(EMPTY, name, new Uint8Array(MAX_METADATA_BYTES - name.length + 1)));
     refused(withMetadata(withMetadata(EMPTY, 'a', new Uint8Array(MAX_METADATA_BYTES / 2)), 'b', new Uint8Array(MAX_METADATA_BYTES / 2)));
   });
+
+  it('refuses a section name that is not UTF-8, and reads a leading BOM as a character', () => {
+    const bad = Buffer.concat([bytes('icp:public '), Uint8Array.of(0xff)]);
+    const payload = Buffer.concat([lebEncode(bad.length), bad, bytes('x')]);
+    refused(new Uint8Array(Buffer.concat([EMPTY, Uint8Array.of(0), lebEncode(payload.length), payload])));
+    // A name starting with a BOM is not in the icp: namespace, so it is no metadata.
+    assert.equal(readMetadata(withSection(EMPTY, '\uFEFFicp:public a', bytes('x'))).size, 0);
+  });
+
+  it('reads a restored module leniently: sections a replica refuses are skipped, the others kept', () => {
+    let wasm = withSection(EMPTY, 'icp:public', bytes('bare'));
+    wasm = withMetadata(wasm, 'a', bytes('1'));
+    wasm = withMetadata(wasm, 'a', bytes('2'), 'private');
+    for (let i = 0; i < MAX_METADATA_SECTIONS; i++) wasm = withMetadata(wasm, `s${i}`, bytes('x'));
+    wasm = withMetadata(wasm, 'big', new Uint8Array(MAX_METADATA_BYTES));
+    refused(wasm);
+    const m = readMetadata(wasm, false);
+    assert.equal(m.size, MAX_METADATA_SECTIONS);
+    assert.deepEqual(m.get('a'), { visibility: 'public', content: bytes('1') });
+    assert.equal(m.has('big'), false);
+    assert.equal(m.has(`s${MAX_METADATA_SECTIONS - 2}`), true);
+    assert.equal(m.has(`s${MAX_METADATA_SECTIONS - 1}`), false);
+  });
 });

@@ -27,26 +27,45 @@ function scopeOf(sectionName: string): [MetadataVisibility, string] | null {
   throw new WasmError(`Invalid custom section: Custom section '${sectionName}' has no public/private scope defined.`);
 }
 
-/** The metadata of an uncompressed module, by name; throws WasmError where a replica refuses the module. */
-export function readMetadata(wasm: Uint8Array): Map<string, MetadataSection> {
+/**
+ * The metadata of an uncompressed module, by name. At install (`strict`) a
+ * section a replica refuses throws WasmError; a module restored from disk was
+ * accepted once, so such sections are skipped and the canister is kept.
+ */
+export function readMetadata(wasm: Uint8Array, strict = true): Map<string, MetadataSection> {
   const out = new Map<string, MetadataSection>();
   let total = 0;
+  const refuse = (message: string): void => {
+    if (strict) throw new WasmError(message);
+  };
   for (const s of sections(wasm)) {
     if (s.id !== SEC.custom) continue;
     const r = new Reader(wasm, s.start, s.end);
-    const scoped = scopeOf(r.name());
+    let scoped: [MetadataVisibility, string] | null;
+    try {
+      scoped = scopeOf(r.name());
+    } catch (e) {
+      if (strict || !(e instanceof WasmError)) throw e;
+      continue;
+    }
     if (!scoped) continue;
     const [visibility, name] = scoped;
-    if (out.has(name)) throw new WasmError(`Invalid custom section: name ${name} already exists`);
+    if (out.has(name)) {
+      refuse(`Invalid custom section: name ${name} already exists`);
+      continue;
+    }
     const content = wasm.slice(r.p, s.end);
-    total += content.length + new TextEncoder().encode(name).length;
-    if (total > MAX_METADATA_BYTES) {
-      throw new WasmError(`Invalid custom sections: total size of the custom sections exceeds the maximum allowed: size ${total} bytes, allowed ${MAX_METADATA_BYTES} bytes`);
+    const size = content.length + new TextEncoder().encode(name).length;
+    if (total + size > MAX_METADATA_BYTES) {
+      refuse(`Invalid custom sections: total size of the custom sections exceeds the maximum allowed: size ${total + size} bytes, allowed ${MAX_METADATA_BYTES} bytes`);
+      continue;
     }
+    if (out.size === MAX_METADATA_SECTIONS) {
+      refuse(`Wasm module defined ${out.size + 1} custom sections which exceeds the maximum number allowed ${MAX_METADATA_SECTIONS}.`);
+      continue;
+    }
+    total += size;
     out.set(name, { visibility, content });
-    if (out.size > MAX_METADATA_SECTIONS) {
-      throw new WasmError(`Wasm module defined ${out.size} custom sections which exceeds the maximum number allowed ${MAX_METADATA_SECTIONS}.`);
-    }
   }
   return out;
 }

@@ -5,6 +5,8 @@
 /** A module the devnet cannot take; the message is one line, fit for IC0505. */
 export class WasmError extends Error {}
 
+const NAME_DECODER = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 export class Reader {
   constructor(readonly b: Uint8Array, public p: number, readonly end: number = b.length) {}
   byte(): number {
@@ -33,11 +35,16 @@ export class Reader {
     if (this.p + n > this.end) throw new WasmError(`wasm module is truncated at byte ${this.p}`);
     this.p += n;
   }
+  /** A name as the Wasm spec reads it: UTF-8, invalid bytes refused, a leading BOM kept as a character. */
   name(): string {
     const n = this.u32();
     const start = this.p;
     this.skip(n);
-    return new TextDecoder().decode(this.b.subarray(start, start + n));
+    try {
+      return NAME_DECODER.decode(this.b.subarray(start, start + n));
+    } catch {
+      throw new WasmError(`the name at byte ${start} of the wasm module is not valid UTF-8`);
+    }
   }
 }
 
