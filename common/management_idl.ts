@@ -4,8 +4,9 @@
 // which icp-cli 1.5 decodes strictly).
 import { IDL } from '@dfinity/candid';
 
-const LogVisibility = IDL.Variant({ controllers: IDL.Null, public: IDL.Null, allowed_viewers: IDL.Vec(IDL.Principal) });
-const EnvVar = IDL.Record({ name: IDL.Text, value: IDL.Text });
+/** Who may see a canister's logs, status or snapshots; the cycles ledger's settings use it too. */
+export const LogVisibility = IDL.Variant({ controllers: IDL.Null, public: IDL.Null, allowed_viewers: IDL.Vec(IDL.Principal) });
+export const EnvVar = IDL.Record({ name: IDL.Text, value: IDL.Text });
 const Settings = IDL.Record({
   controllers: IDL.Opt(IDL.Vec(IDL.Principal)),
   compute_allocation: IDL.Opt(IDL.Nat),

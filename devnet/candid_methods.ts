@@ -7,7 +7,7 @@ import { ReplicaRejectCode } from '@dfinity/agent';
 import { IDL } from '@dfinity/candid';
 import type { Principal } from '@dfinity/principal';
 import type { BuiltinCanister } from './builtin.ts';
-import { assertNoZeroSizedVectors } from './candid_guard.ts';
+import { assertSafeToDecode } from './candid_guard.ts';
 import { RejectError } from './errors.ts';
 
 /** A method body: the decoded arguments in, the reply's values out; throws a RejectError to reject. */
@@ -16,6 +16,11 @@ export type MethodBody = (caller: Principal, args: unknown[], time: bigint) => u
 /** The reject of a canister that trapped with `message`, as the replica reports it. */
 export function trap(canister: Principal, message: string): RejectError {
   return new RejectError(ReplicaRejectCode.CanisterError, 'IC0503', `Error from Canister ${canister.toText()}: Canister called \`ic0.trap\` with message: ${message}`);
+}
+
+/** The trap of a Rust CDK canister whose call arguments do not decode, `why` being the decoder's one-line reason. */
+export function decodeFailure(canister: Principal, why: string): RejectError {
+  return trap(canister, `failed to decode call arguments: ${why}`);
 }
 
 export class CandidMethods implements BuiltinCanister {
@@ -44,10 +49,10 @@ export class CandidMethods implements BuiltinCanister {
     }
     let args: unknown[];
     try {
-      assertNoZeroSizedVectors(arg);
+      assertSafeToDecode(arg);
       args = IDL.decode(m.func.argTypes, arg);
     } catch (e) {
-      throw trap(this.id, `failed to decode call arguments: ${(e as Error).message.split('\n')[0]}`);
+      throw decodeFailure(this.id, (e as Error).message.split('\n')[0]);
     }
     return new Uint8Array(IDL.encode(m.func.retTypes, m.body(caller, args, time)));
   }

@@ -9,7 +9,7 @@ import { Principal } from '@dfinity/principal';
 import { FEES, scale } from '../common/cycles.ts';
 import { executionOptions } from './canister.ts';
 import { ANONYMOUS_SEED, CyclesLedger, LEDGER_FEE } from './cycles_ledger.ts';
-import { cyclesLedgerIdl } from './cycles_ledger_idl.ts';
+import { Account, cyclesLedgerIdl } from './cycles_ledger_idl.ts';
 import { RejectError } from './errors.ts';
 import { ManagementCanister } from './management.ts';
 import { CanisterRegistry } from './registry.ts';
@@ -30,13 +30,15 @@ describe('cycles ledger', () => {
   const dirs: string[] = [];
   after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-  function setup(dir = mkdtempSync(join(tmpdir(), 'icboot-ledger-'))) {
+  function setup(dir = mkdtempSync(join(tmpdir(), 'icboot-ledger-')), options: { maxRecent?: number; management?: (m: ManagementCanister) => Pick<ManagementCanister, 'handle'> } = {}) {
     dirs.push(dir);
     const canisters = new CanisterRegistry(dir, quiet, executionOptions());
-    const ledger = new CyclesLedger(dir, new ManagementCanister(canisters, quiet), subnet);
-    const run = (kind: 'update' | 'query', caller: Principal, method: string, ...args: unknown[]): unknown => {
+    const management = new ManagementCanister(canisters, quiet);
+    const ledger = new CyclesLedger(dir, options.management?.(management) ?? management, subnet, options.maxRecent);
+    const run = (kind: 'update' | 'query', caller: Principal, method: string, ...args: unknown[]): unknown => runAt(NOW, kind, caller, method, ...args);
+    const runAt = (time: bigint, kind: 'update' | 'query', caller: Principal, method: string, ...args: unknown[]): unknown => {
       const f = methods.get(method)!;
-      const reply = ledger[kind](caller, method, new Uint8Array(IDL.encode(f.argTypes, args)), NOW);
+      const reply = ledger[kind](caller, method, new Uint8Array(IDL.encode(f.argTypes, args)), time);
       return IDL.decode(f.retTypes, reply)[0];
     };
     const call = (caller: Principal, method: string, arg: unknown): Result => run('update', caller, method, arg) as Result;
@@ -45,7 +47,7 @@ describe('cycles ledger', () => {
       call(from, 'icrc1_transfer', { from_subaccount: [], to: { owner: to, subaccount: [] }, amount, fee: [], memo: [], created_at_time: [], ...more });
     const create = (caller: Principal, amount: bigint, more: Record<string, unknown> = {}): Result =>
       call(caller, 'create_canister', { from_subaccount: [], created_at_time: [], amount, creation_args: [], ...more });
-    return { dir, canisters, ledger, run, call, balance, transfer, create };
+    return { dir, canisters, ledger, run, runAt, call, balance, transfer, create };
   }
 
   it('starts with the anonymous principal funded and serves the ICRC-1 queries', () => {
@@ -113,6 +115,18 @@ describe('cycles ledger', () => {
     assert.throws(() => ledger.update(alice, 'icrc1_transfer', new Uint8Array(IDL.encode([IDL.Text], ['x'])), NOW), trapped);
   });
 
+  it('refuses a long nat before decoding it, as a trap, and still answers', () => {
+    const { ledger, balance } = setup();
+    // icrc1_balance_of(account, nat) with the extra nat, which a decoder would skip, 100 KB long.
+    const arg = new Uint8Array(IDL.encode([Account, IDL.Nat], [{ owner: alice, subaccount: [] }, 0n]));
+    const hostile = new Uint8Array([...arg.subarray(0, -1), ...new Uint8Array(100_000).fill(0xff), 0x01]);
+    const trapped = (e: unknown): boolean => e instanceof RejectError && e.rejectCode === ReplicaRejectCode.CanisterError && e.errorCode === 'IC0503';
+    assert.throws(() => ledger.query(alice, 'icrc1_balance_of', hostile, NOW), trapped);
+    assert.throws(() => ledger.update(alice, 'icrc1_transfer', hostile, NOW), trapped);
+    assert.deepEqual(IDL.decode([IDL.Nat], ledger.query(alice, 'icrc1_balance_of', arg, NOW)), [0n], 'the same argument with a short nat passes');
+    assert.equal(balance(anonymous), ANONYMOUS_SEED);
+  });
+
   it('answers only its own methods, and updates only as updates', () => {
     const { ledger } = setup();
     const noMethod = (e: unknown): boolean => e instanceof RejectError && e.errorCode === 'IC0536';
@@ -177,6 +191,38 @@ describe('cycles ledger', () => {
     assert.deepEqual(withdraw(alice, T), { Err: { InvalidReceiver: { receiver: alice } } });
     assert.equal((withdraw(id, 0n).Err?.GenericError as { error_code: bigint }).error_code, 100_002n);
     assert.deepEqual(withdraw(id, 100n * T), { Err: { InsufficientFunds: { balance: 7n * T - 4n * LEDGER_FEE } } });
+  });
+
+  it('has kept the debit of a withdrawal or creation on disk when it calls the management canister', () => {
+    const seen: bigint[] = [];
+    const first = setup(undefined, {
+      // A ledger restored from the state dir mid-call sees what a crash at that point would leave.
+      management: (real) => ({
+        handle: (...a: Parameters<ManagementCanister['handle']>) => {
+          const restored = new CyclesLedger(first.dir, real, subnet);
+          const reply = restored.query(alice, 'icrc1_balance_of', new Uint8Array(IDL.encode([Account], [{ owner: alice, subaccount: [] }])), NOW);
+          seen.push(IDL.decode([IDL.Nat], reply)[0] as bigint);
+          return real.handle(...a);
+        },
+      }),
+    });
+    first.transfer(anonymous, alice, 10n * T);
+    const { canister_id: id } = first.create(alice, 3n * T).Ok as { canister_id: Principal };
+    first.call(alice, 'withdraw', { amount: 2n * T, from_subaccount: [], to: id, created_at_time: [] });
+    assert.deepEqual(seen, [7n * T - LEDGER_FEE, 5n * T - 2n * LEDGER_FEE]);
+  });
+
+  it('keeps at most its cap of deduplicated transactions, refusing more until the window lets old ones go', () => {
+    const { runAt, balance } = setup(undefined, { maxRecent: 3 });
+    const transfer = (at: bigint, now = NOW): unknown => runAt(now, 'update', anonymous, 'icrc1_transfer',
+      { from_subaccount: [], to: { owner: alice, subaccount: [] }, amount: T, fee: [], memo: [], created_at_time: [at] });
+    assert.deepEqual([transfer(NOW - 3n), transfer(NOW - 2n), transfer(NOW - 1n)], [{ Ok: 1n }, { Ok: 2n }, { Ok: 3n }]);
+    assert.deepEqual(transfer(NOW), { Err: { TemporarilyUnavailable: null } });
+    assert.equal(balance(alice), 3n * T, 'a refused transfer moves nothing');
+    assert.deepEqual(transfer(NOW - 1n), { Err: { Duplicate: { duplicate_of: 3n } } }, 'the ones it keeps still deduplicate');
+    assert.deepEqual(runAt(NOW, 'update', anonymous, 'icrc1_transfer', { from_subaccount: [], to: { owner: alice, subaccount: [] }, amount: T, fee: [], memo: [], created_at_time: [] }), { Ok: 4n }, 'a transfer without a creation time is not kept');
+    const later = NOW + 25n * 3600n * SECOND;
+    assert.deepEqual(transfer(later, later), { Ok: 5n }, 'past the window the old ones are let go');
   });
 
   it('keeps balances, blocks and recent transactions across a restart', () => {

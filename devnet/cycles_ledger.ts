@@ -12,7 +12,7 @@ import { bytesToHex } from '@noble/hashes/utils';
 import { MANAGEMENT_METHODS } from '../common/management_idl.ts';
 import { writeAtomic } from '../common/write_atomic.ts';
 import type { BuiltinCanister } from './builtin.ts';
-import { CandidMethods, trap } from './candid_methods.ts';
+import { CandidMethods, decodeFailure, trap } from './candid_methods.ts';
 import { CanisterSettings, cyclesLedgerIdl } from './cycles_ledger_idl.ts';
 import { RejectError } from './errors.ts';
 import type { ManagementCanister } from './management.ts';
@@ -30,6 +30,13 @@ const SECOND = 1_000_000_000n;
 /** created_at_time is accepted this far back (plus the drift) and deduplicated that long. */
 const TRANSACTION_WINDOW = 24n * 3600n * SECOND;
 const PERMITTED_DRIFT = 60n * SECOND;
+/**
+ * How many deduplicated transactions the devnet keeps at once. The real ledger
+ * bounds them by the window alone; the devnet, which rewrites its state file
+ * on every transaction, also caps their number and answers TemporarilyUnavailable
+ * when full, as ICRC ledgers do when throttled.
+ */
+export const MAX_RECENT_TRANSACTIONS = 10_000;
 const UNKNOWN_GENERIC_ERROR = 100_000n;
 const CANNOT_TRANSFER_FROM_ZERO = 100_002n;
 const REJECTION_CODES = ['NoError', 'SysFatal', 'SysTransient', 'DestinationInvalid', 'CanisterReject', 'CanisterError'];
@@ -65,7 +72,12 @@ export class CyclesLedger implements BuiltinCanister {
   private readonly recent = new Map<string, Recent>();
   private blocks = 0n;
 
-  constructor(stateDir: string, private readonly management: Pick<ManagementCanister, 'handle'>, private readonly subnetId: Principal) {
+  constructor(
+    stateDir: string,
+    private readonly management: Pick<ManagementCanister, 'handle'>,
+    private readonly subnetId: Principal,
+    private readonly maxRecent = MAX_RECENT_TRANSACTIONS,
+  ) {
     this.file = join(stateDir, 'cycles_ledger.json');
     if (existsSync(this.file)) {
       const saved = JSON.parse(readFileSync(this.file, 'utf8')) as Saved;
@@ -146,6 +158,8 @@ export class CyclesLedger implements BuiltinCanister {
     this.checkFunds(from, a.amount);
     const block = this.emit(tx, undefined, a.created_at_time[0], time);
     this.move(from, -(a.amount + LEDGER_FEE));
+    // The burn is kept before calling out, as the real ledger commits it before its await.
+    this.save();
     try {
       const top = MANAGEMENT_METHODS.provisional_top_up_canister.arg;
       this.management.handle(this.id, 'provisional_top_up_canister', new Uint8Array(IDL.encode([top], [{ canister_id: a.to, amount: a.amount }])), 'canister', time);
@@ -155,7 +169,6 @@ export class CyclesLedger implements BuiltinCanister {
       this.save();
       throw new Refusal({ FailedToWithdraw: { fee_block: refund, rejection_code: { [REJECTION_CODES[e.rejectCode] ?? 'Unknown']: null }, rejection_reason: e.message } });
     }
-    this.save();
     return block;
   }
 
@@ -167,6 +180,7 @@ export class CyclesLedger implements BuiltinCanister {
     this.checkFunds(from, a.amount);
     const block = this.emit(tx, undefined, a.created_at_time[0], time);
     this.move(from, -(a.amount + LEDGER_FEE));
+    this.save();
     const creation = a.creation_args[0];
     const given = creation?.settings[0];
     // Controllers left out default to the caller; an empty list given stays empty.
@@ -221,6 +235,7 @@ export class CyclesLedger implements BuiltinCanister {
       if (createdAt > now + PERMITTED_DRIFT) throw new Refusal({ CreatedInFuture: { ledger_time: now } });
     }
     for (const [k, r] of this.recent) if (r.at + TRANSACTION_WINDOW + PERMITTED_DRIFT < now) this.recent.delete(k);
+    if (tx !== null && createdAt !== undefined && this.recent.size >= this.maxRecent) throw new Refusal({ TemporarilyUnavailable: null });
     const block = this.blocks++;
     if (tx !== null && createdAt !== undefined) this.recent.set(tx, { block, at: createdAt });
     return block;
@@ -239,7 +254,7 @@ export class CyclesLedger implements BuiltinCanister {
   /** The account as given, trapping as Candid decoding of a 32-byte subaccount would. */
   private account(a: Account): Account {
     const sub = a.subaccount[0];
-    if (sub && sub.length !== 32) throw trap(this.id, `failed to decode call arguments: a subaccount is 32 bytes, not ${sub.length}`);
+    if (sub && sub.length !== 32) throw decodeFailure(this.id, `a subaccount is 32 bytes, not ${sub.length}`);
     return a;
   }
 

@@ -1,11 +1,11 @@
 // Candid types of the cycles ledger methods the devnet serves, as in
 // dfinity/cycles-ledger cycles-ledger.did (the interface icp-cli calls).
 import { IDL } from '@dfinity/candid';
+import { EnvVar, LogVisibility } from '../common/management_idl.ts';
 
 const Subaccount = IDL.Vec(IDL.Nat8);
 export const Account = IDL.Record({ owner: IDL.Principal, subaccount: IDL.Opt(Subaccount) });
 
-const LogVisibility = IDL.Variant({ controllers: IDL.Null, public: IDL.Null, allowed_viewers: IDL.Vec(IDL.Principal) });
 /** The ledger's view of canister settings: fields a caller sends beyond these are dropped on decoding. */
 export const CanisterSettings = IDL.Record({
   controllers: IDL.Opt(IDL.Vec(IDL.Principal)),
@@ -16,7 +16,7 @@ export const CanisterSettings = IDL.Record({
   wasm_memory_limit: IDL.Opt(IDL.Nat),
   wasm_memory_threshold: IDL.Opt(IDL.Nat),
   log_visibility: IDL.Opt(LogVisibility),
-  environment_variables: IDL.Opt(IDL.Vec(IDL.Record({ name: IDL.Text, value: IDL.Text }))),
+  environment_variables: IDL.Opt(IDL.Vec(EnvVar)),
 });
 const SubnetSelection = IDL.Variant({
   Subnet: IDL.Record({ subnet: IDL.Principal }),

@@ -188,6 +188,26 @@ describe('provisional_create_canister_with_cycles', () => {
   });
 });
 
+describe('hostile arguments', () => {
+  /** The method's argument followed by one more, a nat 100 KB long: quadratic to decode, so refused unread. */
+  const withLongNat = (name: Name, arg: unknown): Uint8Array => {
+    const bytes = new Uint8Array(IDL.encode([MANAGEMENT_METHODS[name].arg!, IDL.Nat], [arg, 0n]));
+    return new Uint8Array([...bytes.subarray(0, -1), ...new Uint8Array(100_000).fill(0xff), 0x01]);
+  };
+
+  it('refuses a long nat before decoding it, in calls, queries and the effective-id lookup, and still answers', () => {
+    const n = devnet();
+    const topUp = { canister_id: n.c.id, amount: 5n };
+    rejects(() => n.ic.handle(owner, 'provisional_top_up_canister', withLongNat('provisional_top_up_canister', topUp), 'ingress', T0), 'IC0406');
+    assert.equal(n.ic.target('provisional_top_up_canister', withLongNat('provisional_top_up_canister', topUp)), null);
+    rejects(() => n.ic.query(owner, 'fetch_canister_logs', withLongNat('fetch_canister_logs', { canister_id: n.c.id, filter: [] })), 'IC0406');
+    const before = n.c.balance();
+    n.ic.handle(owner, 'provisional_top_up_canister', encode('provisional_top_up_canister', topUp), 'ingress', T0);
+    assert.equal(n.c.balance(), before + 5n);
+    assert.equal(n.ic.target('provisional_top_up_canister', encode('provisional_top_up_canister', topUp))?.toText(), n.c.id.toText());
+  });
+});
+
 describe('canister logs', () => {
   it('keeps prints and traps of replicated messages, not of queries', () => {
     const n = devnet();

@@ -11,7 +11,7 @@ import { Principal } from '@dfinity/principal';
 import { sha256 } from '@noble/hashes/sha2';
 import { bytesToHex, concatBytes, hexToBytes } from '@noble/hashes/utils';
 import type { Canister, InstallMode } from './canister.ts';
-import { assertNoZeroSizedVectors } from './candid_guard.ts';
+import { assertSafeToDecode } from './candid_guard.ts';
 import type { LogFilter } from './canister_log.ts';
 import { DEFAULT_SETTINGS, updateSettings, visibleTo, type Settings, type SettingsArg } from './canister_settings.ts';
 import { RejectError } from './errors.ts';
@@ -42,7 +42,7 @@ export class ManagementCanister {
     const m = MANAGEMENT_METHODS[method as MethodName];
     if (!m || !m.arg) return null;
     try {
-      assertNoZeroSizedVectors(arg);
+      assertSafeToDecode(arg);
       const [decoded] = IDL.decode([m.arg], arg) as unknown as Arg[];
       const id = decoded.canister_id ?? decoded.target_canister;
       return id instanceof Principal ? id : null;
@@ -221,10 +221,10 @@ function decodeArg(method: MethodName, bytes: Uint8Array): Arg {
   const m = MANAGEMENT_METHODS[method];
   if (!m.arg) return {};
   try {
-    assertNoZeroSizedVectors(bytes);
+    assertSafeToDecode(bytes);
     return (IDL.decode([m.arg], bytes) as unknown as Arg[])[0];
   } catch (e) {
-    throw new RejectError(ReplicaRejectCode.CanisterReject, 'IC0406', `Error decoding candid for ${method}: ${(e as Error).message}`);
+    throw new RejectError(ReplicaRejectCode.CanisterReject, 'IC0406', `Error decoding candid for ${method}: ${(e as Error).message.split('\n')[0]}`);
   }
 }
 

@@ -14,7 +14,7 @@ import { Principal } from '@dfinity/principal';
 import { sha256 } from '@noble/hashes/sha2';
 import { CMC_ID, cmcIdl } from '../devnet/cmc.ts';
 import { ANONYMOUS_SEED, CYCLES_LEDGER_ID, LEDGER_FEE } from '../devnet/cycles_ledger.ts';
-import { cyclesLedgerIdl } from '../devnet/cycles_ledger_idl.ts';
+import { Account, cyclesLedgerIdl } from '../devnet/cycles_ledger_idl.ts';
 import { startDevnetProcess, type RunningDevnet } from '../lab/devnet.ts';
 import { until } from '../lab/poll.ts';
 import { rejected } from './helpers/rejects.ts';
@@ -340,5 +340,17 @@ describe('icboot devnet: the cycles ledger and the CMC', () => {
     const again = await agentFor(devnet.url, alice);
     assert.equal(await balance(again, me), 2n * T - 2n * LEDGER_FEE);
     assert.deepEqual(await ledger(again).icrc1_transfer({ from_subaccount: [], to: { owner: Principal.anonymous(), subaccount: [] }, amount: T, fee: [], memo: [], created_at_time: [] }), { Ok: 4n });
+  });
+
+  it('refuses a query whose argument holds a 100 KB nat, unread, and answers the next one', async () => {
+    const anonymous = await agentFor(devnet.url);
+    const account = { owner: Principal.anonymous(), subaccount: [] };
+    // icrc1_balance_of(account, nat): a decoder skips the extra nat, but reading it is quadratic in its length.
+    const arg = new Uint8Array(IDL.encode([Account, IDL.Nat], [account, 0n]));
+    const hostile = new Uint8Array([...arg.subarray(0, -1), ...new Uint8Array(100_000).fill(0xff), 0x01]);
+    const reply = await anonymous.query(CYCLES_LEDGER_ID, { methodName: 'icrc1_balance_of', arg: hostile });
+    assert.equal(reply.status, 'rejected');
+    assert.deepEqual(reply.status === 'rejected' && [reply.reject_code, reply.error_code], [ReplicaRejectCode.CanisterError, 'IC0503']);
+    assert.equal(typeof await balance(anonymous, Principal.anonymous()), 'bigint');
   });
 });
