@@ -141,6 +141,8 @@ describe('icp-cli against the devnet', () => {
     assert.doesNotMatch(q.stderr, /no Candid interface/);
     assert.equal(ok(await icp(['canister', 'call', id, 'authorize', `(principal "${bob}")`], e), 'call authorize').trim(), '()');
     assert.match(ok(await icp(['canister', 'call', id, 'authorized', '()', '--query'], e), 'call authorized').trim(), new RegExp(`^\\(\\s*vec \\{\\s*principal "${bob}";\\s*\\},\\s*\\)$`));
+    // Without --query icp sends an update call, which runs the query method replicated.
+    assert.match(ok(await icp(['canister', 'call', id, 'status', '()'], e), 'call status as an update'), /releases = 1 : nat32;/);
   });
 
   it('canister metadata candid:service is the interface azle generated', async () => {
