@@ -6,12 +6,12 @@
 import { ReplicaRejectCode } from '@dfinity/agent';
 import { IDL } from '@dfinity/candid';
 import type { Principal } from '@dfinity/principal';
-import type { BuiltinCanister } from './builtin.ts';
+import { AttachedCycles, type BuiltinCanister } from './builtin.ts';
 import { assertSafeToDecode } from './candid_guard.ts';
 import { RejectError } from './errors.ts';
 
-/** A method body: the decoded arguments in, the reply's values out; throws a RejectError to reject. */
-export type MethodBody = (caller: Principal, args: unknown[], time: bigint) => unknown[];
+/** A method body: the decoded arguments in, the reply's values out; throws a RejectError to reject. A query's `cycles` are none. */
+export type MethodBody = (caller: Principal, args: unknown[], time: bigint, cycles: AttachedCycles) => unknown[];
 
 /** The reject of a canister that trapped with `message`, as the replica reports it. */
 export function trap(canister: Principal, message: string): RejectError {
@@ -34,15 +34,15 @@ export class CandidMethods implements BuiltinCanister {
   }
 
   /** An update call runs query methods too, as on a replica. */
-  update(caller: Principal, method: string, arg: Uint8Array, time: bigint): Uint8Array {
-    return this.run('update', caller, method, arg, time);
+  update(caller: Principal, method: string, arg: Uint8Array, time: bigint, cycles = new AttachedCycles(0n)): Uint8Array {
+    return this.run('update', caller, method, arg, time, cycles);
   }
 
   query(caller: Principal, method: string, arg: Uint8Array, time: bigint): Uint8Array {
-    return this.run('query', caller, method, arg, time);
+    return this.run('query', caller, method, arg, time, new AttachedCycles(0n));
   }
 
-  private run(kind: 'query' | 'update', caller: Principal, name: string, arg: Uint8Array, time: bigint): Uint8Array {
+  private run(kind: 'query' | 'update', caller: Principal, name: string, arg: Uint8Array, time: bigint, cycles: AttachedCycles): Uint8Array {
     const m = this.methods.get(name);
     if (!m || (kind === 'query' && !m.func.annotations.includes('query'))) {
       throw new RejectError(ReplicaRejectCode.CanisterError, 'IC0536', `Error from Canister ${this.id.toText()}: Canister has no ${kind} method '${name}'.`);
@@ -54,6 +54,6 @@ export class CandidMethods implements BuiltinCanister {
     } catch (e) {
       throw decodeFailure(this.id, (e as Error).message.split('\n')[0]);
     }
-    return new Uint8Array(IDL.encode(m.func.retTypes, m.body(caller, args, time)));
+    return new Uint8Array(IDL.encode(m.func.retTypes, m.body(caller, args, time, cycles)));
   }
 }

@@ -12,7 +12,7 @@ import { Principal } from '@dfinity/principal';
 import { ReplicaRejectCode } from '@dfinity/agent';
 import { CanisterInstance } from './instance.ts';
 import { isQuery, isReplicated, type Callback, type Effects, type Message, type MessageKind, type Outcome } from './message.ts';
-import type { CanisterEnv } from './system_api.ts';
+import { outOfCyclesMessage, type CanisterEnv } from './system_api.ts';
 import { ChunkStore } from './chunk_store.ts';
 import { writeAtomic } from '../common/write_atomic.ts';
 import {
@@ -262,7 +262,7 @@ export class Canister implements CanisterEnv {
   outOfCycles(cost: bigint): RejectError | null {
     const needed = this.freezingThresholdCycles() + cost - this.balance();
     if (needed <= 0n) return null;
-    return new RejectError(ReplicaRejectCode.SysTransient, 'IC0207', `Canister ${this.id.toText()} is out of cycles: please top up the canister with at least ${needed} additional cycles`);
+    return new RejectError(ReplicaRejectCode.SysTransient, 'IC0207', outOfCyclesMessage(this.id, needed));
   }
 
   /** Takes the cost of inducting an ingress message of `bytes`, or refuses it when that would freeze the canister. */
@@ -382,7 +382,9 @@ export class Canister implements CanisterEnv {
   private commit(e: Persisted = {}): void {
     if (e.certifiedData) this.meta.certifiedData = bytesToHex(e.certifiedData);
     if (e.timer !== undefined) this.meta.timer = e.timer.toString();
-    this.meta.cycles = (this.balance() + (e.cyclesAccepted ?? 0n) - (e.cyclesBurned ?? 0n)).toString();
+    // Cycles attached to the message's calls leave with them; unaccepted ones come back as refunds.
+    const sent = (e.calls ?? []).reduce((sum, c) => sum + c.cycles, 0n);
+    this.meta.cycles = (this.balance() + (e.cyclesAccepted ?? 0n) - (e.cyclesBurned ?? 0n) - sent).toString();
     this.stable.commit({ 'meta.json': this.metaJson() });
   }
 
@@ -551,7 +553,7 @@ export class Canister implements CanisterEnv {
 }
 
 /** The effects of a message that outlive it in the canister's state. */
-type Persisted = Partial<Pick<Effects, 'certifiedData' | 'timer' | 'cyclesAccepted' | 'cyclesBurned'>>;
+type Persisted = Partial<Pick<Effects, 'certifiedData' | 'timer' | 'cyclesAccepted' | 'cyclesBurned' | 'calls'>>;
 
 function persisted(e: Effects): Persisted {
   const out: Persisted = { cyclesAccepted: e.cyclesAccepted, cyclesBurned: e.cyclesBurned };

@@ -7,6 +7,7 @@ import { ReplicaRejectCode } from '@dfinity/agent';
 import { IDL } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 import { FEES, scale } from '../common/cycles.ts';
+import { AttachedCycles } from './builtin.ts';
 import { executionOptions } from './canister.ts';
 import { ANONYMOUS_SEED, CyclesLedger, LEDGER_FEE } from './cycles_ledger.ts';
 import { Account, cyclesLedgerIdl } from './cycles_ledger_idl.ts';
@@ -17,6 +18,7 @@ import { CanisterRegistry } from './registry.ts';
 const anonymous = Principal.anonymous();
 const alice = Principal.selfAuthenticating(new Uint8Array(32).fill(7));
 const subnet = Principal.selfAuthenticating(new Uint8Array(32).fill(9));
+const canisterCaller = Principal.fromText('bkyz2-fmaaa-aaaaa-qaaaq-cai');
 const quiet = (): void => {};
 const T = 1_000_000_000_000n;
 const SECOND = 1_000_000_000n;
@@ -47,7 +49,14 @@ describe('cycles ledger', () => {
       call(from, 'icrc1_transfer', { from_subaccount: [], to: { owner: to, subaccount: [] }, amount, fee: [], memo: [], created_at_time: [], ...more });
     const create = (caller: Principal, amount: bigint, more: Record<string, unknown> = {}): Result =>
       call(caller, 'create_canister', { from_subaccount: [], created_at_time: [], amount, creation_args: [], ...more });
-    return { dir, canisters, ledger, run, runAt, call, balance, transfer, create };
+    /** A canister's deposit of `attached` cycles: the reply and what the ledger left of them for the refund. */
+    const deposit = (to: Principal, attached: bigint, memo: [] | [Uint8Array] = []): { reply: unknown; refund: bigint } => {
+      const cycles = new AttachedCycles(attached);
+      const f = methods.get('deposit')!;
+      const reply = IDL.decode(f.retTypes, ledger.update(canisterCaller, 'deposit', new Uint8Array(IDL.encode(f.argTypes, [{ to: { owner: to, subaccount: [] }, memo }])), NOW, cycles))[0];
+      return { reply, refund: cycles.available };
+    };
+    return { dir, canisters, ledger, run, runAt, call, balance, transfer, create, deposit };
   }
 
   it('starts with the anonymous principal funded and serves the ICRC-1 queries', () => {
@@ -225,14 +234,33 @@ describe('cycles ledger', () => {
     assert.deepEqual(transfer(later, later), { Ok: 5n }, 'past the window the old ones are let go');
   });
 
+  it('mints the attached cycles less the fee on deposit, keeping all of them', () => {
+    const { deposit, balance, run } = setup();
+    assert.deepEqual(deposit(alice, 3n * T), { reply: { block_index: 1n, balance: 3n * T - LEDGER_FEE }, refund: 0n });
+    assert.deepEqual(deposit(alice, LEDGER_FEE + 1n, [new Uint8Array(32)]), { reply: { block_index: 2n, balance: 3n * T - LEDGER_FEE + 1n }, refund: 0n }, 'one cycle over the fee is enough');
+    assert.equal(balance(alice), 3n * T - LEDGER_FEE + 1n);
+    assert.equal(run('query', alice, 'icrc1_total_supply'), ANONYMOUS_SEED + 3n * T - LEDGER_FEE + 1n);
+  });
+
+  it('traps on a deposit the fee would leave nothing of, or with a memo over 32 bytes, minting nothing', () => {
+    const { deposit, balance } = setup();
+    const trapped = (e: unknown): boolean => e instanceof RejectError && e.rejectCode === ReplicaRejectCode.CanisterError && e.errorCode === 'IC0503';
+    assert.throws(() => deposit(alice, 0n), trapped, 'an ingress deposit brings no cycles');
+    assert.throws(() => deposit(alice, LEDGER_FEE - 1n), trapped);
+    assert.throws(() => deposit(alice, LEDGER_FEE), trapped);
+    assert.throws(() => deposit(alice, T, [new Uint8Array(33)]), trapped);
+    assert.equal(balance(alice), 0n);
+  });
+
   it('keeps balances, blocks and recent transactions across a restart', () => {
     const first = setup();
     const at = { created_at_time: [NOW] };
     first.transfer(anonymous, alice, T, at);
     first.canisters.close();
+    first.deposit(alice, 2n * T);
     const second = setup(first.dir);
-    assert.equal(second.balance(alice), T);
+    assert.equal(second.balance(alice), 3n * T - LEDGER_FEE);
     assert.deepEqual(second.transfer(anonymous, alice, T, at), { Err: { Duplicate: { duplicate_of: 1n } } });
-    assert.deepEqual(second.transfer(anonymous, alice, T), { Ok: 2n });
+    assert.deepEqual(second.transfer(anonymous, alice, T), { Ok: 3n });
   });
 });

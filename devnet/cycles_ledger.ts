@@ -1,5 +1,5 @@
 // The cycles ledger (um5iw-rqaaa-aaaaq-qaaba-cai) as a devnet builtin: ICRC-1
-// balances and transfers of cycles, create_canister and withdraw, with the
+// balances and transfers of cycles, deposit, create_canister and withdraw, with the
 // real ledger's fee, error variants and deduplication. As on PocketIC's local
 // network, the anonymous principal starts with 2^127-1 cycles to fund others
 // from. Balances and the block count persist in the state dir.
@@ -11,7 +11,7 @@ import { Principal } from '@dfinity/principal';
 import { bytesToHex } from '@noble/hashes/utils';
 import { MANAGEMENT_METHODS } from '../common/management_idl.ts';
 import { writeAtomic } from '../common/write_atomic.ts';
-import type { BuiltinCanister } from './builtin.ts';
+import type { AttachedCycles, BuiltinCanister } from './builtin.ts';
 import { CandidMethods, decodeFailure, trap } from './candid_methods.ts';
 import { CanisterSettings, cyclesLedgerIdl } from './cycles_ledger_idl.ts';
 import { RejectError } from './errors.ts';
@@ -44,6 +44,7 @@ const REJECTION_CODES = ['NoError', 'SysFatal', 'SysTransient', 'DestinationInva
 type Opt<T> = [] | [T];
 interface Account { owner: Principal; subaccount: Opt<Uint8Array> }
 interface TransferArgs { from_subaccount: Opt<Uint8Array>; to: Account; amount: bigint; fee: Opt<bigint>; memo: Opt<Uint8Array>; created_at_time: Opt<bigint> }
+interface DepositArgs { to: Account; memo: Opt<Uint8Array> }
 interface WithdrawArgs { amount: bigint; from_subaccount: Opt<Uint8Array>; to: Principal; created_at_time: Opt<bigint> }
 interface CreateCanisterArgs {
   from_subaccount: Opt<Uint8Array>;
@@ -111,16 +112,18 @@ export class CyclesLedger implements BuiltinCanister {
         ['icrc1:fee', { Nat: LEDGER_FEE }],
         ['icrc1:max_memo_length', { Nat: BigInt(MAX_MEMO_BYTES) }],
       ]],
-      icrc1_total_supply: () => [[...this.balances.values()].reduce((a, b) => a + b, 0n)],
+      icrc1_total_supply: () => [this.totalSupply()],
       icrc1_supported_standards: () => [[{ name: 'ICRC-1', url: 'https://github.com/dfinity/ICRC-1/blob/main/standards/ICRC-1/README.md' }]],
       icrc1_transfer: (caller, [a], time) => ok(() => this.transfer(caller, a as TransferArgs, time)),
+      // All the attached cycles are taken: what the fee leaves is minted.
+      deposit: (_, [a], time, cycles) => [this.deposit(a as DepositArgs, cycles.accept(cycles.available), time)],
       withdraw: (caller, [a], time) => ok(() => this.withdraw(caller, a as WithdrawArgs, time)),
       create_canister: (caller, [a], time) => ok(() => this.createCanister(caller, a as CreateCanisterArgs, time)),
     });
   }
 
-  update(caller: Principal, method: string, arg: Uint8Array, time: bigint): Uint8Array {
-    return this.service.update(caller, method, arg, time);
+  update(caller: Principal, method: string, arg: Uint8Array, time: bigint, cycles?: AttachedCycles): Uint8Array {
+    return this.service.update(caller, method, arg, time, cycles);
   }
 
   query(caller: Principal, method: string, arg: Uint8Array, time: bigint): Uint8Array {
@@ -144,6 +147,23 @@ export class CyclesLedger implements BuiltinCanister {
     this.move(to, a.amount);
     this.save();
     return block;
+  }
+
+  /**
+   * Mints `amount` cycles (those a canister attached) less the fee to `to`.
+   * It traps, as the real ledger does, when nothing would be left, and the
+   * replica then refunds the cycles to the caller.
+   */
+  private deposit(a: DepositArgs, amount: bigint, time: bigint): { block_index: bigint; balance: bigint } {
+    const to = this.account(a.to);
+    if (amount < LEDGER_FEE) throw trap(this.id, `The requested amount ${amount} to be deposited is less than the cycles ledger fee: ${LEDGER_FEE}`);
+    if (amount === LEDGER_FEE) throw trap(this.id, `Cannot deposit 0 cycles (amount: ${amount}, cycles ledger fee: ${LEDGER_FEE})`);
+    const minted = amount - LEDGER_FEE;
+    if (this.balance(to) + minted > U128_MAX || this.totalSupply() + minted > U128_MAX) throw trap(this.id, `Unable to mint ${minted} cycles to ${keyOf(to)}`);
+    const block_index = this.emit(null, a.memo[0], undefined, time);
+    this.move(to, minted);
+    this.save();
+    return { block_index, balance: this.balance(to) };
   }
 
   private withdraw(caller: Principal, a: WithdrawArgs, time: bigint): bigint {
@@ -239,6 +259,10 @@ export class CyclesLedger implements BuiltinCanister {
     const block = this.blocks++;
     if (tx !== null && createdAt !== undefined) this.recent.set(tx, { block, at: createdAt });
     return block;
+  }
+
+  private totalSupply(): bigint {
+    return [...this.balances.values()].reduce((a, b) => a + b, 0n);
   }
 
   private balance(a: Account): bigint {

@@ -43,6 +43,9 @@ export const TransferError = IDL.Variant({
   GenericError,
 });
 
+export const DepositArgs = IDL.Record({ to: Account, memo: IDL.Opt(IDL.Vec(IDL.Nat8)) });
+export const DepositResult = IDL.Record({ balance: IDL.Nat, block_index: IDL.Nat });
+
 export const WithdrawArgs = IDL.Record({
   amount: IDL.Nat,
   from_subaccount: IDL.Opt(Subaccount),
@@ -96,6 +99,7 @@ export const cyclesLedgerIdl: IDL.InterfaceFactory = ({ IDL: I }) => I.Service({
   icrc1_total_supply: I.Func([], [I.Nat], ['query']),
   icrc1_supported_standards: I.Func([], [I.Vec(SupportedStandard)], ['query']),
   icrc1_transfer: I.Func([TransferArgs], [I.Variant({ Ok: I.Nat, Err: TransferError })], []),
+  deposit: I.Func([DepositArgs], [DepositResult], []),
   withdraw: I.Func([WithdrawArgs], [I.Variant({ Ok: I.Nat, Err: WithdrawError })], []),
   create_canister: I.Func([CreateCanisterArgs], [I.Variant({ Ok: CreateCanisterSuccess, Err: CreateCanisterError })], []),
 });

@@ -5,10 +5,12 @@
 // management canister and to builtin canisters are answered by them at once;
 // global timers fire as messages too. A call to a query method runs it
 // replicated, as a replica does: charged and logged, its changes discarded.
+// Cycles a canister attaches to a call leave its balance when the call is
+// made; those the callee does not accept come back with the response.
 import { ReplicaRejectCode } from '@dfinity/agent';
 import { Principal } from '@dfinity/principal';
 import { bytesToHex } from '@noble/hashes/utils';
-import type { BuiltinCanister, Builtins } from './builtin.ts';
+import { AttachedCycles, type BuiltinCanister, type Builtins } from './builtin.ts';
 import { answerOf, noResponse, rejected, trapped, type CallResult } from './call_result.ts';
 import type { Canister, EntryPoint } from './canister.ts';
 import type { Clock } from './clock.ts';
@@ -30,6 +32,8 @@ interface CallContext {
   trap?: CallResult;
   /** Instructions its messages have run so far. */
   instructions: bigint;
+  /** Cycles of the opening call not accepted (yet): refunded with the answer. */
+  cycles: bigint;
 }
 
 type Origin =
@@ -38,7 +42,7 @@ type Origin =
   | { kind: 'system' };
 
 type Request = { kind: 'request'; callee: Principal; method: string; arg: Uint8Array; caller: Principal; cycles: bigint; origin: Origin };
-type Response = { kind: 'response'; canister: Canister; context: CallContext; call: OutgoingCall; epoch: number; result: CallResult };
+type Response = { kind: 'response'; canister: Canister; context: CallContext; call: OutgoingCall; epoch: number; result: CallResult; refund: bigint };
 type Task = Request | Response | { kind: 'timer'; canister: Canister };
 
 export class Replica {
@@ -135,7 +139,7 @@ export class Replica {
   private failTask(task: Task, e: Error): void {
     const result: CallResult = { status: 'rejected', code: ReplicaRejectCode.SysTransient, errorCode: 'IC0502', message: `devnet internal error: ${e.message}` };
     if (task.kind === 'request') {
-      this.respond({ origin: task.origin, caller: task.caller.toUint8Array(), responded: false, outstanding: 0, instructions: 0n }, result);
+      this.respond({ origin: task.origin, caller: task.caller.toUint8Array(), responded: false, outstanding: 0, instructions: 0n, cycles: task.cycles }, result);
     } else if (task.kind === 'response' && !task.context.responded && task.context.outstanding === 0) {
       this.respond(task.context, result);
     }
@@ -152,14 +156,15 @@ export class Replica {
   }
 
   private processRequest(t: Request): void {
-    const context: CallContext = { origin: t.origin, caller: t.caller.toUint8Array(), responded: false, outstanding: 0, instructions: 0n };
+    const context: CallContext = { origin: t.origin, caller: t.caller.toUint8Array(), responded: false, outstanding: 0, instructions: 0n, cycles: t.cycles };
+    // The management canister accepts no cycles on the devnet: they all go back.
     if (isManagementCanister(t.callee)) {
       this.respond(context, this.callManagement(t));
       return;
     }
     const builtin = this.builtins.find(t.callee);
     if (builtin) {
-      this.respond(context, this.callBuiltin(builtin, t));
+      this.callBuiltin(builtin, t, context);
       return;
     }
     let c: Canister;
@@ -186,17 +191,24 @@ export class Replica {
     }
   }
 
-  private callBuiltin(b: BuiltinCanister, t: Request): CallResult {
+  /** A builtin keeps the cycles it accepted only when it replies. */
+  private callBuiltin(b: BuiltinCanister, t: Request, context: CallContext): void {
+    const cycles = new AttachedCycles(t.cycles);
+    let result: CallResult;
     try {
-      return { status: 'replied', reply: b.update(t.caller, t.method, t.arg, this.clock.now()) };
+      result = { status: 'replied', reply: b.update(t.caller, t.method, t.arg, this.clock.now(), cycles) };
+      context.cycles = cycles.available;
     } catch (e) {
-      return rejected(e);
+      result = rejected(e);
     }
+    this.respond(context, result);
   }
 
   private processResponse(t: Response): void {
-    const { canister: c, context, call, result } = t;
+    const { canister: c, context, call, result, refund } = t;
     context.outstanding--;
+    // The refund is the caller's whatever becomes of the callback; a deleted caller's are lost.
+    if (refund > 0n && this.canisters.find(c.id) === c) c.addCycles(refund);
     if (t.epoch !== c.codeEpoch) {
       // Code was uninstalled or reinstalled since the call: its callbacks are gone.
       if (context.outstanding === 0 && !context.responded) {
@@ -211,7 +223,7 @@ export class Replica {
     const msg: Message = {
       kind: replied ? 'reply_callback' : 'reject_callback',
       method: '', arg: replied ? result.reply : new Uint8Array(), caller: context.caller, time: this.clock.now(),
-      cycles: 0n, responded: context.responded, maxReplyBytes: MAX_UPDATE_REPLY_BYTES,
+      cycles: refund, responded: context.responded, maxReplyBytes: MAX_UPDATE_REPLY_BYTES,
       reject: replied ? undefined : { code: result.code, message: result.message },
     };
     // The canister may have been uninstalled since it made the call.
@@ -232,7 +244,7 @@ export class Replica {
 
   private processTimer(c: Canister): void {
     if (!c.hasEntry('canister_global_timer')) return;
-    const context: CallContext = { origin: { kind: 'system' }, caller: c.id.toUint8Array(), responded: true, outstanding: 0, instructions: 0n };
+    const context: CallContext = { origin: { kind: 'system' }, caller: c.id.toUint8Array(), responded: true, outstanding: 0, instructions: 0n, cycles: 0n };
     const msg: Message = {
       kind: 'timer', method: 'canister_global_timer', arg: new Uint8Array(), caller: c.id.toUint8Array(),
       time: this.clock.now(), cycles: 0n, responded: true, maxReplyBytes: 0,
@@ -248,6 +260,7 @@ export class Replica {
       // Other calls of this context may still come back and answer it.
       context.trap = trapped(c.id, outcome);
     } else {
+      context.cycles -= outcome.effects.cyclesAccepted;
       const answer = answerOf(outcome.effects);
       if (answer) this.respond(context, answer);
       for (const call of outcome.effects.calls) {
@@ -269,7 +282,7 @@ export class Replica {
     if (o.kind === 'ingress') {
       this.ingress.answer(o.requestId, result);
     } else if (o.kind === 'canister') {
-      this.enqueue({ kind: 'response', canister: o.caller, context: o.context, call: o.call, epoch: o.epoch, result });
+      this.enqueue({ kind: 'response', canister: o.caller, context: o.context, call: o.call, epoch: o.epoch, result, refund: context.cycles });
     }
   }
 }

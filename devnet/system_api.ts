@@ -29,6 +29,10 @@ export class Trap extends Error {
 }
 export const violation = (message: string): Trap => new Trap('IC0504', message);
 
+/** The replica's words (IC0207) when `canister` lacks `needed` cycles for what it asked. */
+export const outOfCyclesMessage = (canister: Principal, needed: bigint): string =>
+  `Canister ${canister.toText()} is out of cycles: please top up the canister with at least ${needed} additional cycles`;
+
 export interface PendingCall extends OutgoingCall { parts: Uint8Array[] }
 
 /** The message an instance is running, and what it has produced so far. */
@@ -225,11 +229,22 @@ function replyApi(a: Access): Imports {
   };
 }
 
+/**
+ * The balance as the running message sees it: what it accepted is in, what it
+ * burnt or attached to calls is out.
+ */
+function liquid(a: Access): bigint {
+  const r = a.cur();
+  const attached = r.effects.calls.reduce((sum, c) => sum + c.cycles, r.call?.cycles ?? 0n);
+  return a.env.balance() + r.effects.cyclesAccepted - r.effects.cyclesBurned - attached;
+}
+
 /** Cycles: what the message carries, the canister's balance, burning, the cost of a call. */
 function cyclesApi(a: Access): Imports {
-  const balance = (dst: number): void => a.write128(a.env.balance() - a.cur().effects.cyclesBurned, dst);
+  const balance = (dst: number): void => a.write128(liquid(a), dst);
   return {
-    msg_cycles_available128: (dst: number) => a.write128(a.cur().msg.cycles - a.cur().effects.cyclesAccepted, dst),
+    // A callback's msg.cycles are the refund, not cycles it may accept.
+    msg_cycles_available128: (dst: number) => a.write128(a.cur().msg.kind === 'update' ? a.cur().msg.cycles - a.cur().effects.cyclesAccepted : 0n, dst),
     msg_cycles_refunded128: (dst: number) => a.write128(a.cur().msg.kind.endsWith('_callback') ? a.cur().msg.cycles : 0n, dst),
     msg_cycles_accept128: (high: bigint, low: bigint, dst: number) => {
       const r = a.cur();
@@ -245,7 +260,7 @@ function cyclesApi(a: Access): Imports {
     cycles_burn128: (high: bigint, low: bigint, dst: number) => {
       const r = a.cur();
       const want = u128(high, low);
-      const left = a.env.balance() - r.effects.cyclesBurned;
+      const left = liquid(a);
       const burned = want < left ? want : left;
       r.effects.cyclesBurned += burned;
       a.write128(burned, dst);
@@ -369,8 +384,13 @@ function callApi(a: Access): Imports {
     call_data_append: (src: number, size: number) => {
       building('call_data_append').parts.push(a.slice(src, size));
     },
+    // The cycles leave the balance at once, as on the IC, so a canister cannot attach more than it has.
     call_cycles_add128: (high: bigint, low: bigint) => {
-      building('call_cycles_add128').cycles += u128(high, low);
+      const c = building('call_cycles_add128');
+      const amount = u128(high, low);
+      const left = liquid(a);
+      if (amount > left) throw new Trap('IC0207', outOfCyclesMessage(a.env.id, amount - left));
+      c.cycles += amount;
     },
     call_with_best_effort_response: () => {
       building('call_with_best_effort_response');
