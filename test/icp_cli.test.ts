@@ -42,6 +42,13 @@ describe('icp-cli against the devnet', () => {
 
   const icboot = (args: string[]): Promise<Ran> => icbootIn(args, cli);
   const status = async (): Promise<string> => ok(await icp(['canister', 'status', id], e), 'canister status');
+  /** `who`'s balance on the devnet's cycles ledger. */
+  const balance = async (who: string): Promise<bigint> => {
+    const out = ok(await icp(['cycles', 'balance', '--identity', who], e), `cycles balance ${who}`);
+    const m = /^Balance: ([\d_]+) cycles$/m.exec(out);
+    assert.ok(m, out);
+    return BigInt(m[1].replaceAll('_', ''));
+  };
 
   before(async () => {
     // Built once here (canister/build.ts caches it), so icp's build step only gzips.
@@ -108,12 +115,6 @@ describe('icp-cli against the devnet', () => {
   });
 
   it('cycles: anonymous funds alice through the cycles ledger, and alice tops the canister up', async () => {
-    const balance = async (who: string): Promise<bigint> => {
-      const out = ok(await icp(['cycles', 'balance', '--identity', who], e), `cycles balance ${who}`);
-      const m = /^Balance: ([\d_]+) cycles$/m.exec(out);
-      assert.ok(m, out);
-      return BigInt(m[1].replaceAll('_', ''));
-    };
     assert.equal(await balance('alice'), 0n);
     assert.match(ok(await icp(['cycles', 'transfer', '5t', alice, '--identity', 'anonymous'], e), 'cycles transfer'),
       new RegExp(`^Transferred 5_000_000_000_000 cycles to ${alice}`, 'm'));
@@ -170,5 +171,18 @@ describe('icp-cli against the devnet', () => {
     assert.notEqual(trapped.code, 0);
     assert.match(trapped.stderr, /IC0503/);
     assert.match(ok(await icp(['canister', 'logs', id], e), 'logs'), new RegExp(`^\\[\\d+\\. \\S+\\]: \\[TRAP\\]: icboot: .*${bob}`, 'm'));
+  });
+
+  it('canister delete recovers the cycles to the deleting identity, then the canister is gone', async () => {
+    const before = await balance('alice');
+    const d = await icp(['canister', 'delete', id, '--identity', 'alice'], e);
+    const recovered = /Recovered (\d+) cycles from canister (\S+) to (\S+)/.exec(ok(d, 'canister delete') + d.stderr);
+    assert.ok(recovered, `${d.stdout}\n${d.stderr}`);
+    assert.deepEqual([recovered[2], recovered[3]], [id, alice]);
+    // The deposit pays the ledger's 100 M fee.
+    assert.equal(await balance('alice'), before + BigInt(recovered[1]) - 100_000_000n);
+    const gone = await icp(['canister', 'status', id], e);
+    assert.notEqual(gone.code, 0);
+    assert.match(gone.stderr, new RegExp(`Canister ${id} was not found`));
   });
 });
