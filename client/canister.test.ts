@@ -13,12 +13,13 @@ import {
 import { Principal } from '@dfinity/principal';
 import { CanisterIdsError, findCanisterId, icpRecord, recordCanisterId, userError, type Connection, type FailureContext } from './canister.ts';
 import { deploy } from './deploy.ts';
-import { NotControllerError, OutOfCyclesError, TransientError, UserError } from './errors.ts';
+import { CanisterNotFoundError, NotControllerError, OutOfCyclesError, RefusedError, TransientError, UserError } from './errors.ts';
 import { resolveNetwork } from './network.ts';
 
 const HOST = 'http://127.0.0.1:4943';
 const CANISTER = Principal.fromText('bkyz2-fmaaa-aaaaa-qaaaq-cai');
 const requestId = new Uint8Array(32) as RequestId;
+const ADVICE = '; run `icboot deploy` to create one there, or pass --canister ID';
 
 /** A reject as the agent reports it for a call to `canisterId`. */
 function reject(rejectCode: ReplicaRejectCode, errorCode: string, message: string, canisterId = CANISTER, certified = true): RejectError {
@@ -38,20 +39,20 @@ function classifies(e: unknown, type: typeof UserError, message: string, o: Part
 
 describe('agent failures as UserErrors', () => {
   it('a canister that does not exist (IC0301), for a query and for an update', () => {
-    const message = `canister ${CANISTER.toText()} does not exist on ${HOST}`;
-    classifies(reject(ReplicaRejectCode.DestinationInvalid, 'IC0301', `Canister ${CANISTER.toText()} not found`, CANISTER, false), UserError, message);
-    classifies(reject(ReplicaRejectCode.DestinationInvalid, 'IC0301', `Canister ${CANISTER.toText()} not found`), UserError, message);
+    const message = `canister ${CANISTER.toText()} does not exist on ${HOST}${ADVICE}`;
+    classifies(reject(ReplicaRejectCode.DestinationInvalid, 'IC0301', `Canister ${CANISTER.toText()} not found`, CANISTER, false), CanisterNotFoundError, message);
+    classifies(reject(ReplicaRejectCode.DestinationInvalid, 'IC0301', `Canister ${CANISTER.toText()} not found`), CanisterNotFoundError, message);
   });
 
   it('names the canister a management call was about, not the management canister', () => {
     const e = reject(ReplicaRejectCode.DestinationInvalid, 'IC0301', `Canister ${CANISTER.toText()} not found`, Principal.managementCanister());
-    classifies(e, UserError, `canister ${CANISTER.toText()} does not exist on ${HOST}`, { canisterId: CANISTER });
+    classifies(e, CanisterNotFoundError, `canister ${CANISTER.toText()} does not exist on ${HOST}${ADVICE}`, { canisterId: CANISTER });
   });
 
   it('a reject after polling has no call details: the canister is the one the caller names, if any', () => {
     const polled = RejectError.fromCode(new CertifiedRejectErrorCode(requestId, ReplicaRejectCode.DestinationInvalid, `Canister ${CANISTER.toText()} not found`, 'IC0301'));
-    classifies(polled, UserError, `canister ${CANISTER.toText()} does not exist on ${HOST}`, { canisterId: CANISTER });
-    classifies(polled, UserError, `the canister does not exist on ${HOST}`);
+    classifies(polled, CanisterNotFoundError, `canister ${CANISTER.toText()} does not exist on ${HOST}${ADVICE}`, { canisterId: CANISTER });
+    classifies(polled, CanisterNotFoundError, `the canister does not exist on ${HOST}${ADVICE}`);
   });
 
   it('a canister without code (IC0537)', () => {
@@ -59,10 +60,10 @@ describe('agent failures as UserErrors', () => {
       UserError, 'the canister has no code installed; run `icboot deploy`');
   });
 
-  it('the canister\'s own refusal (trap "icboot: …", IC0503) is passed on as it is', () => {
+  it('the canister\'s own refusal (trap "icboot: …", IC0503) is passed on as it is, as its own type', () => {
     const own = 'abc is not authorized to write; a controller can run `icboot authorize abc`';
     classifies(reject(ReplicaRejectCode.CanisterError, 'IC0503', `Error from Canister ${CANISTER.toText()}: Canister called \`ic0.trap\` with message: icboot: ${own}`),
-      UserError, own);
+      RefusedError, own);
   });
 
   it('a caller that is not a controller (IC0512): its own type, with the message\'s first line', () => {

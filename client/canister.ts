@@ -3,12 +3,14 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  Actor, AgentError, CertifiedRejectErrorCode, HttpAgent, HttpErrorCode, HttpFetchErrorCode, ReplicaRejectCode,
+  Actor, AgentError, CanisterStatus, CertifiedRejectErrorCode, HttpAgent, HttpErrorCode, HttpFetchErrorCode, ReplicaRejectCode,
   TimeoutWaitingForResponseErrorCode, UncertifiedRejectErrorCode, UncertifiedRejectUpdateErrorCode, type Identity,
 } from '@dfinity/agent';
 import { Principal } from '@dfinity/principal';
-import { NotControllerError, OutOfCyclesError, TransientError, UserError } from './errors.ts';
-import { icbootIdlFactory, type IcbootService } from '../common/icboot_idl.ts';
+import {
+  AnonymousCallerError, CanisterNotFoundError, NotControllerError, OutOfCyclesError, RefusedError, TransientError, UserError,
+} from './errors.ts';
+import { icbootIdlFactory, icbootMethods, type IcbootService } from '../common/icboot_idl.ts';
 import { isObject } from '../common/json.ts';
 import { loadIdentity, type IdentityOptions } from './identity.ts';
 import { resolveNetwork, type Network } from './network.ts';
@@ -215,11 +217,8 @@ export function userError(e: unknown, o: FailureContext): UserError {
 function rejected(r: RejectCode, o: FailureContext): UserError {
   const text = r.rejectMessage;
   const own = r.rejectErrorCode === IC_CANISTER_CALLED_TRAP ? text.indexOf(OWN_TRAP_PREFIX) : -1;
-  if (own >= 0) return new UserError(firstLine(text.slice(own + OWN_TRAP_PREFIX.length)));
-  if (r.rejectErrorCode === IC_CANISTER_NOT_FOUND) {
-    const id = o.canisterId ?? r.callContext?.canisterId;
-    return new UserError(`${id ? `canister ${id.toText()}` : 'the canister'} does not exist on ${o.host}`);
-  }
+  if (own >= 0) return new RefusedError(firstLine(text.slice(own + OWN_TRAP_PREFIX.length)));
+  if (r.rejectErrorCode === IC_CANISTER_NOT_FOUND) return notFound(o.canisterId ?? r.callContext?.canisterId, o.host);
   if (r.rejectErrorCode === IC_INVALID_CONTROLLER) return new NotControllerError(firstLine(text));
   if (r.rejectErrorCode === IC_NO_WASM_MODULE) return new UserError('the canister has no code installed; run `icboot deploy`');
   // A replica sends this one as transient, but waiting does not refill a balance.
@@ -230,17 +229,66 @@ function rejected(r: RejectCode, o: FailureContext): UserError {
   return new UserError(firstLine(text));
 }
 
+function notFound(id: Principal | undefined, host: string): CanisterNotFoundError {
+  return new CanisterNotFoundError(`${id ? `canister ${id.toText()}` : 'the canister'} does not exist on ${host}; run \`icboot deploy\` to create one there, or pass --canister ID`);
+}
+
+/**
+ * Asks the network for its time through the canister's subnet before the
+ * first call, so a canister id no subnet holds (HTTP 400 or 404 from the
+ * endpoint's routing) and an unreachable endpoint each end in one error. A
+ * call would fetch the subnet's node keys beside the query: the agent reports
+ * that fetch's failure as "no node signatures" and writes its trace to the
+ * console, whichever of the two fails first.
+ */
+async function locate(c: Connection, canisterId: Principal, o: FailureContext): Promise<void> {
+  try {
+    await c.agent.readState(canisterId, { paths: [[new TextEncoder().encode('time')]] });
+  } catch (e) {
+    if (e instanceof AgentError && e.code instanceof HttpErrorCode && (e.code.status === 400 || e.code.status === 404)) throw notFound(canisterId, o.host);
+    throw userError(e, o);
+  }
+}
+
+/** The icboot canister's update methods: the ones that change it, which only controllers and writers may call. */
+const UPDATES = new Set(Object.entries(icbootMethods).filter(([, f]) => !f.annotations.includes('query')).map(([name]) => name));
+
+/**
+ * An update the canister refused for the anonymous principal is refused for
+ * being unsigned, unless anonymous controls the canister: no writer can be
+ * anonymous (`authorize` refuses it), so the fix is to sign, not to authorize.
+ */
+async function refusedAsAnonymous(c: Connection, canisterId: Principal, method: string, e: UserError): Promise<UserError> {
+  if (!(e instanceof RefusedError) || !UPDATES.has(method) || !c.identity.getPrincipal().isAnonymous()) return e;
+  const status = await CanisterStatus.request({ agent: c.agent, canisterId, paths: ['controllers'] }).catch(() => null);
+  const controllers = status?.get('controllers');
+  if (Array.isArray(controllers) && (controllers as Principal[]).some((p) => p.isAnonymous())) return e;
+  return new AnonymousCallerError(`canister ${canisterId.toText()} refuses ${method} from the anonymous identity, which cannot be authorized; `
+    + 'sign with an identity: --pem FILE, --identity NAME (a dfx identity), or neither flag for icboot\'s own');
+}
+
 /** The icboot canister's methods; every failure is a UserError. */
 export function icbootCanister(c: Connection, canisterId: Principal): IcbootService {
   const actor = Actor.createActor<IcbootService>(icbootIdlFactory, { agent: c.agent, canisterId });
+  const o: FailureContext = { host: c.network.host, requestTimeoutMs: c.requestTimeoutMs, canisterId };
+  // Located once per actor; a failure is not kept, so a later call asks again.
+  let located: Promise<void> | undefined;
+  const ready = (): Promise<void> => (located ??= locate(c, canisterId, o).catch((e: unknown) => {
+    located = undefined;
+    throw e;
+  }));
   return new Proxy(actor, {
     get(target, key) {
       const value = Reflect.get(target, key) as unknown;
       if (typeof value !== 'function') return value;
-      return (...args: unknown[]) =>
-        (value as (...a: unknown[]) => Promise<unknown>).apply(target, args).catch((e: unknown) => {
-          throw userError(e, { host: c.network.host, requestTimeoutMs: c.requestTimeoutMs, canisterId });
-        });
+      return async (...args: unknown[]) => {
+        await ready();
+        try {
+          return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        } catch (e) {
+          throw await refusedAsAnonymous(c, canisterId, String(key), userError(e, o));
+        }
+      };
     },
   }) as IcbootService;
 }

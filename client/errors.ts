@@ -13,3 +13,12 @@ export class OutOfCyclesError extends UserError {}
 
 /** The caller is not a controller of the canister, and the call needs one. */
 export class NotControllerError extends UserError {}
+
+/** The canister id names no canister on the network: the id or the network is wrong, or it was never deployed there. */
+export class CanisterNotFoundError extends UserError {}
+
+/** The icboot canister refused the call itself (its trap "icboot: …"); the message is its reason. */
+export class RefusedError extends UserError {}
+
+/** A change was sent unsigned (the anonymous principal), which the canister never lets write or authorize. */
+export class AnonymousCallerError extends UserError {}
