@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InvalidArgumentError } from 'commander';
-import { byteCount, collectHash, endpoint, endpointOrOff, fraction, instructionLimits, integer, port, principal, releaseId } from './flags.ts';
+import { byteCount, byteSize, collectHash, endpoint, endpointOrOff, fraction, instructionLimits, integer, port, principal, releaseId } from './flags.ts';
 
 const refused = (parse: () => unknown): void => {
   assert.throws(parse, InvalidArgumentError);
@@ -34,6 +34,13 @@ describe('flag parsers', () => {
     assert.equal(byteCount('64KiB'), 64 * 1024);
     assert.equal(byteCount('2mb'), 2 * 1024 ** 2);
     for (const bad of ['', '1.5M', '4T', '-1', 'M']) refused(() => byteCount(bad));
+  });
+
+  it('byteSize: a byte count within the bounds only', () => {
+    const size = byteSize(4096, 1_900_000);
+    assert.equal(size('1M'), 1024 * 1024);
+    assert.equal(size('4096'), 4096);
+    for (const bad of ['4095', '2M', 'big']) refused(() => size(bad));
   });
 
   it('fraction: a number from 0 to 1', () => {

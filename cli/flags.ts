@@ -34,6 +34,15 @@ export function byteCount(value: string): number {
   return Number(m[1]) * 1024 ** ' KMG'.indexOf(m[2].toUpperCase() || ' ');
 }
 
+/** A byte count (as byteCount reads it) from `min` to `max`. */
+export function byteSize(min: number, max: number) {
+  return (value: string): number => {
+    const n = byteCount(value);
+    if (n < min || n > max) throw new InvalidArgumentError(`must be from ${min} to ${max} bytes`);
+    return n;
+  };
+}
+
 export function fraction(value: string): number {
   const n = Number(value);
   if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError('must be a number from 0 to 1');

@@ -11,6 +11,14 @@ export function bytes(n: number): string {
   return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
 }
 
+/** A byte count as a flag value reads it back: the largest of G, M, K that divides it (268435456 → `256M`). */
+export function byteFlag(n: number): string {
+  for (const [unit, size] of [['G', 1024 ** 3], ['M', 1024 ** 2], ['K', 1024]] as const) {
+    if (n >= size && n % size === 0) return `${n / size}${unit}`;
+  }
+  return String(n);
+}
+
 /** Nanoseconds since the epoch (decimal string) → ISO time, to the second. */
 export function isoTime(ns: string): string {
   return new Date(Number(BigInt(ns) / 1_000_000n)).toISOString().replace(/\.\d{3}Z$/, 'Z');

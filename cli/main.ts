@@ -1,6 +1,9 @@
 // The `icboot` command line: each command parses its flags and calls one module.
 import { Command, CommanderError } from 'commander';
 import { UserError } from '../client/errors.ts';
+import { notice } from './canister_command.ts';
+import { example } from './help.ts';
+import { versions, versionText } from './version.ts';
 import * as access from './commands/access.ts';
 import * as cat from './commands/cat.ts';
 import * as deleteRelease from './commands/delete.ts';
@@ -19,12 +22,33 @@ import * as upload from './commands/upload.ts';
 /** In the order `icboot --help` lists them. */
 const COMMANDS = [devnet, sample, libvirtNetwork, gateway, deploy, upload, machines, ls, cat, releases, publish, deleteRelease, access, status];
 
+/**
+ * Thrown while the flags are parsed, as commander's own --version does, but
+ * answered after parsing: the module hash may need a build, which is async.
+ */
+class VersionRequested extends Error {}
+
 export function program(): Command {
   const p = new Command('icboot')
     .description('Network boot (PXE over TFTP/HTTP) from boot trees certified by an Internet Computer canister')
+    .option('-V, --version', 'print the icboot version, the SHA-256 of the canister module deploy installs, and the Node version')
+    .on('option:version', () => {
+      throw new VersionRequested();
+    })
     .configureOutput({ outputError: (text, write) => write(`icboot: ${text.replace(/^error: /, '')}`) });
+  example(p, 'icboot upload ./debian-tree --label "debian 12"', 'icboot COMMAND --help');
   for (const command of COMMANDS) command.register(p);
   return p;
+}
+
+/** Parses and runs the command; --version is answered here, once parsing stopped for it. */
+async function run(argv: string[]): Promise<void> {
+  try {
+    await program().exitOverride().parseAsync(argv);
+  } catch (e) {
+    if (!(e instanceof VersionRequested)) throw e;
+    process.stdout.write(versionText(await versions(notice)));
+  }
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -34,10 +58,10 @@ export async function main(argv: string[]): Promise<void> {
     throw e;
   });
   try {
-    await program().exitOverride().parseAsync(argv);
+    await run(argv);
   } catch (e) {
     if (e instanceof CommanderError) {
-      // Help and version output are not errors; usage errors were already printed.
+      // Help output is not an error; usage errors were already printed.
       process.exitCode = e.exitCode;
       return;
     }

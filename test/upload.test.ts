@@ -123,4 +123,53 @@ describe('icboot upload', () => {
     assert.equal(now.chunks, before.chunks);
     rmSync(dir, { recursive: true, force: true });
   });
+
+  it('creates nothing for a tree the current release holds, and names that release; --force creates one anyway', async () => {
+    const dir = tempDir('identical');
+    writeFileSync(join(dir, 'boot.img'), randomBytes(64 * 1024));
+    const first = await icboot(['upload', dir], env);
+    assert.equal(first.code, 0, first.stderr);
+    const id = Number(/release (\d+) published/.exec(first.stdout.toString())![1]);
+    const before = await canister.status();
+    const again = await icboot(['upload', dir], env);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout.toString(), new RegExp(`\\nrelease ${id} is current and holds this tree already: nothing created \\(--force creates a new release\\)\\n$`));
+    const now = await canister.status();
+    assert.equal(now.releases, before.releases);
+    assert.deepEqual(now.current, [BigInt(id)]);
+    const forced = await icboot(['upload', dir, '--force'], env);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.match(forced.stdout.toString(), new RegExp(`\\(0 new, 1 reused\\), sent 0 B in .*\\nrelease ${id + 1} published\\n$`));
+    assert.deepEqual((await canister.status()).current, [BigInt(id + 1)]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('on Ctrl-C says what was sent and that the same command resumes, exits 130, and the re-run sends only the rest', async () => {
+    const dir = tempDir('sigint');
+    const total = 40;
+    for (let i = 0; i < total; i++) writeFileSync(join(dir, `part${i}.img`), randomBytes(1024 * 1024));
+    const before = (await canister.status()).chunks;
+    const child = spawn(process.execPath, [join(REPO, 'cli', 'icboot.js'), 'upload', dir, '--concurrency', '1'], { cwd: env.cwd, env: env.env });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    // The progress log shows chunks stored: interrupt then, as an operator would.
+    await until(() => new RegExp(`^sending .*, [1-9]\\d*/${total} chunks`, 'm').test(stderr), 'progress showing chunks sent', 120_000, 20);
+    child.kill('SIGINT');
+    assert.equal(await exited, 130, stderr);
+    const said = new RegExp(`^upload interrupted: sent (\\d+) of ${total} chunks \\(([\\d.]+) MiB of ${total}\\.0 MiB\\); run the same command again to resume, it sends only what is still missing$`)
+      .exec(stderr.trim().split('\n').pop()!);
+    assert.ok(said, stderr);
+    const sent = Number(said[1]);
+    assert.equal(Number(said[2]), sent, 'each chunk is 1 MiB');
+    // A call in flight when the signal came may have landed too: the canister holds at least what was reported.
+    const stored = Number((await canister.status()).chunks - before);
+    assert.ok(sent >= 1 && sent <= stored && stored < total, `sent ${sent}, stored ${stored} of ${total}`);
+    const r = await icboot(['upload', dir], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout.toString(), new RegExp(`\\(${total - stored} new, ${stored} reused\\), sent ${total - stored}\\.0 MiB in .*\\nrelease \\d+ published\\n$`));
+    rmSync(dir, { recursive: true, force: true });
+  });
 });

@@ -31,7 +31,7 @@ export interface UploadOptions {
   concurrency: number;
   dryRun: boolean;
   publish: boolean;
-  /** Create no release when the current one already holds exactly this tree. */
+  /** Create no release when the current one already holds exactly this tree, under this label. */
   skipIfCurrent?: boolean;
   /** Nodes of the subnet the dry run prices the upload for (13 when not given). */
   subnetSize?: number;
@@ -43,6 +43,8 @@ export interface Progress {
   phase: UploadPhase;
   done: number;
   total: number;
+  /** While sending (where done and total are bytes): chunks stored so far, of those to send. */
+  chunks?: { done: number; total: number };
 }
 
 export interface UploadReport {
@@ -55,7 +57,7 @@ export interface UploadReport {
   seconds: number;
   releaseId: bigint | null;
   published: boolean;
-  /** The current release already held this tree; nothing was created. */
+  /** The current release already held this tree under this label; nothing was created. */
   unchanged?: boolean;
   /** A dry run's estimate of what the upload would cost on mainnet. */
   cost?: UploadCost;
@@ -103,11 +105,15 @@ export async function upload(
   }
   if (o.skipIfCurrent && missing.length === 0) {
     const current = await currentRelease(canister);
-    if (current && sameTree(current, files, o.chunkSize)) {
+    if (current && current.label === o.label && sameTree(current, files, o.chunkSize)) {
       return { ...report, releaseId: BigInt(current.id), published: true, unchanged: true, seconds: seconds(started) };
     }
   }
-  const bytesSent = await sendChunks(canister, missing, o, (sent) => progress({ phase: 'sending', done: sent, total: missingBytes }));
+  const sending = (bytes: number, chunks: number): void => {
+    progress({ phase: 'sending', done: bytes, total: missingBytes, chunks: { done: chunks, total: missing.length } });
+  };
+  sending(0, 0);
+  const bytesSent = await sendChunks(canister, missing, o, sending);
   progress({ phase: 'publishing', done: 0, total: 1 });
   const release = await createRelease(canister, files, o);
   progress({ phase: 'publishing', done: 1, total: 1 });
@@ -152,12 +158,15 @@ async function findMissing(canister: IcbootService, all: string[], progress: (p:
 
 /**
  * Sends the chunks in put_chunks calls, `o.concurrency` calls in flight, and
- * returns the bytes sent; `sent` hears the running total after each call.
+ * returns the bytes sent; `sent` hears the running totals after each call.
  */
-async function sendChunks(canister: IcbootService, chunks: ChunkRef[], o: UploadOptions, sent: (bytes: number) => void): Promise<number> {
+async function sendChunks(
+  canister: IcbootService, chunks: ChunkRef[], o: UploadOptions, sent: (bytes: number, chunks: number) => void,
+): Promise<number> {
   if (o.chunkSize > MAX_PUT_BYTES) throw new UserError(`chunk size ${o.chunkSize} exceeds the ${MAX_PUT_BYTES}-byte call limit`);
   const calls = packPutCalls(chunks);
   let bytesSent = 0;
+  let chunksSent = 0;
   let next = 0;
   let failed = false;
   const worker = async (): Promise<void> => {
@@ -175,7 +184,8 @@ async function sendChunks(canister: IcbootService, chunks: ChunkRef[], o: Upload
         throw e;
       }
       bytesSent += uploads.reduce((n, u) => n + u.data.length, 0);
-      sent(bytesSent);
+      chunksSent += uploads.length;
+      sent(bytesSent, chunksSent);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency, calls.length)) }, worker));

@@ -4,6 +4,7 @@ import type { Principal } from '@dfinity/principal';
 import type { CommonOptions } from '../../client/canister.ts';
 import { canisterCommand, open } from '../canister_command.ts';
 import { principal } from '../flags.ts';
+import { example } from '../help.ts';
 
 interface AccessChange {
   name: 'authorize' | 'deauthorize';
@@ -20,12 +21,13 @@ const CHANGES: AccessChange[] = [
 /** Registers both commands, authorize first. */
 export function register(program: Command): void {
   for (const change of CHANGES) {
-    canisterCommand(program, change.name, change.description)
+    const command = canisterCommand(program, change.name, change.description)
       .argument('<principal>', `principal to ${change.name}`, principal)
       .action(async (who: Principal, o: CommonOptions) => {
         const { canister } = await open(o);
         await canister[change.name](who);
         process.stdout.write(`${who.toText()} ${change.outcome}\n`);
       });
+    example(command, `icboot ${change.name} $(dfx identity get-principal --identity uploader)`);
   }
 }

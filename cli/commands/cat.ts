@@ -6,9 +6,10 @@ import { retry } from '../../client/retry.ts';
 import { writeVerified } from '../../client/spool.ts';
 import { canisterCommand, open, releaseManifest } from '../canister_command.ts';
 import { releaseId } from '../flags.ts';
+import { example } from '../help.ts';
 
 export function register(program: Command): void {
-  canisterCommand(program, 'cat', 'write a file of a release to stdout, verified against the certified release')
+  const command = canisterCommand(program, 'cat', 'write a file of a release to stdout, verified against the certified release')
     .argument('<path>', 'path inside the boot tree')
     .option('--release <n>', 'release id (default: current)', releaseId)
     .action(async (path: string, o: CommonOptions & { release?: number }) => {
@@ -19,4 +20,5 @@ export function register(program: Command): void {
       if (!file) throw new UserError(`${wanted}: no such file in release ${m.id}`);
       await writeVerified(file, (hash) => retry(() => reader.chunk(hash)), process.stdout);
     });
+  example(command, 'icboot cat pxelinux.cfg/default --release 2');
 }

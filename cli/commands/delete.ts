@@ -5,9 +5,10 @@ import { collectGarbage } from '../../client/gc.ts';
 import { canisterCommand, open } from '../canister_command.ts';
 import { releaseId } from '../flags.ts';
 import { bytes } from '../format.ts';
+import { example } from '../help.ts';
 
 export function register(program: Command): void {
-  canisterCommand(program, 'delete', 'delete a release that is not current and reclaim chunks no release uses')
+  const command = canisterCommand(program, 'delete', 'delete a release that is not current and reclaim chunks no release uses')
     .argument('<release>', 'release id', releaseId)
     .action(async (id: number, o: CommonOptions) => {
       const { canister } = await open(o);
@@ -15,4 +16,5 @@ export function register(program: Command): void {
       const { deleted, freedBytes } = await collectGarbage(canister);
       process.stdout.write(`release ${id} deleted; ${deleted} unused chunks reclaimed (${bytes(Number(freedBytes))})\n`);
     });
+  example(command, 'icboot delete 3');
 }

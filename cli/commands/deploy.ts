@@ -3,14 +3,22 @@ import { Option, type Command } from 'commander';
 import { connect, type CommonOptions } from '../../client/canister.ts';
 import { deploy, type DeployMode } from '../../client/deploy.ts';
 import { canisterCommand, notice, where } from '../canister_command.ts';
+import { example } from '../help.ts';
+import { jsonOption, printJson } from '../json.ts';
 
 export function register(program: Command): void {
-  canisterCommand(program, 'deploy', 'build the icboot canister if needed, create it on first deploy, install or upgrade it')
+  const command = canisterCommand(program, 'deploy', 'build the icboot canister if needed, create it on first deploy, install or upgrade it')
     .addOption(new Option('--mode <mode>', 'install mode').choices(['auto', 'install', 'upgrade', 'reinstall']).default('auto'))
-    .action(async (o: CommonOptions & { mode: DeployMode }) => {
+    .addOption(jsonOption())
+    .action(async (o: CommonOptions & { mode: DeployMode; json?: boolean }) => {
       const c = await connect(o, notice);
       const r = await deploy(c, o.mode, o.canister, notice);
       notice(`${r.action === 'unchanged' ? 'module unchanged' : r.action} on ${where(c)}`);
-      process.stdout.write(`${r.canisterId.toText()}\n`);
+      if (o.json) {
+        printJson({ canister: r.canisterId.toText(), network: c.network.name, host: c.network.host, action: r.action, created: r.created, built: r.built });
+      } else {
+        process.stdout.write(`${r.canisterId.toText()}\n`);
+      }
     });
+  example(command, 'icboot deploy                  # on the devnet: creates the canister, records its id', 'icboot deploy --network ic --canister ID');
 }

@@ -1,16 +1,17 @@
 // `icboot devnet`: a local IC endpoint until SIGINT or SIGTERM.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { collectHash, fraction, instructionLimits, integer, port, type LimitKind } from '../flags.ts';
+import { example } from '../help.ts';
 
 export function register(program: Command): void {
-  program.command('devnet')
+  const command = program.command('devnet')
     .description('run a local IC endpoint that hosts canister wasm, for dfx-less development and tests')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0 picks a free one)', port, 4943)
     .option('--state-dir <dir>', 'where keys, canisters and stable memory are kept', '.icboot/devnet')
-    .option('--latency <ms>', 'fault injection: delay every reply', integer(0, 60_000))
-    .option('--fail-queries <fraction>', 'fault injection: answer this share of queries with HTTP 503', fraction)
-    .option('--corrupt-chunk <sha256>', 'fault injection: corrupt query replies naming this chunk (repeatable)', collectHash, [])
+    .addOption(new Option('--latency <ms>', 'fault injection: delay every reply').argParser(integer(0, 60_000)).default(undefined, 'off'))
+    .addOption(new Option('--fail-queries <fraction>', 'fault injection: answer this share of queries with HTTP 503').argParser(fraction).default(undefined, 'off'))
+    .addOption(new Option('--corrupt-chunk <sha256>', 'fault injection: corrupt query replies naming this chunk (repeatable)').argParser(collectHash).default([], 'none'))
     .option('--log-instructions', "log each message's method, instructions and cycles")
     .option('--no-metering', 'count no instructions and enforce no limits (to compare speed)')
     .option('--instruction-limits <kind=n,...>', "replace the replica's limits (query 5e9, update 40e9, install 300e9, inspect 2e8), e.g. for tests", instructionLimits)
@@ -39,4 +40,5 @@ export function register(program: Command): void {
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
     });
+  example(command, 'icboot devnet --port 0 --state-dir /tmp/devnet');
 }

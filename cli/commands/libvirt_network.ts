@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { UserError } from '../../client/errors.ts';
 import { notice } from '../canister_command.ts';
+import { example } from '../help.ts';
 
 interface Flags {
   name: string;
@@ -14,7 +15,7 @@ interface Flags {
 }
 
 export function register(program: Command): void {
-  program.command('libvirt-network')
+  const command = program.command('libvirt-network')
     .description('edit a libvirt network so its DHCP sends PXE clients to the gateway: prints the change, --apply makes it, --revert undoes it')
     .option('--name <name>', 'libvirt network', 'default')
     .option('--gateway-ip <ip>', 'address PXE clients fetch the boot file from (default: the network\'s own IPv4 address)')
@@ -48,4 +49,5 @@ export function register(program: Command): void {
         : p.stale ? `network ${p.name} is defined to send PXE clients to ${p.gatewayIp}, but runs without it: --apply restarts it`
           : `network ${p.name} already sends PXE clients to ${p.gatewayIp}; nothing to change`);
     });
+  example(command, 'icboot libvirt-network --name default --ipxe --apply');
 }

@@ -2,7 +2,7 @@
 // the iPXE script (GRUB config, for arm64) it would receive from the gateway, worked out from a
 // local tree (checked as `icboot upload` checks it) or from the canister's
 // certified release (read as `icboot cat` reads it).
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { CommonOptions } from '../../client/canister.ts';
 import { UserError } from '../../client/errors.ts';
 import { retry } from '../../client/retry.ts';
@@ -15,12 +15,15 @@ import { grubConfig, type GatewayAddress } from '../../gateway/machines/render.t
 import { localTree } from '../../uploader/tree.ts';
 import { canisterCommand, open, releaseManifest } from '../canister_command.ts';
 import { releaseId } from '../flags.ts';
+import { example } from '../help.ts';
+import { jsonOption, printJson } from '../json.ts';
 
 interface MachinesFlags extends CommonOptions {
   release?: number;
   mac?: string; uuid?: string; hostname?: string; serial?: string; arch?: string;
   selector: [string, string][];
   gatewayHttp: GatewayAddress;
+  json?: boolean;
 }
 
 /** Where templates think the gateway is, when no --gateway-http is given: a placeholder that reads as one. */
@@ -75,8 +78,61 @@ async function tree(dir: string | undefined, o: MachinesFlags): Promise<{ tree: 
   return { tree: manifestTree(m, (hash) => retry(() => reader.chunk(hash))), what: `release ${m.id}` };
 }
 
+/** What a machine gets: the group and profile chosen (none when no group matches) and what it is sent. */
+interface Answer {
+  source: string;
+  selectors: Record<string, string>;
+  chosen: { group: Group; profile: Profile } | null;
+  /** /grub for arm64 machines, /ipxe for the others. */
+  endpoint: 'ipxe' | 'grub';
+  /** null: /grub answers 404 (no group matches). */
+  script: string | null;
+}
+
+async function answer(dir: string | undefined, o: MachinesFlags): Promise<Answer> {
+  const selectors = flagSelectors(o);
+  const { tree: t, what } = await tree(dir, o);
+  const machines = await loadMachines(t);
+  if (!machines) throw new UserError(`${what} has no icboot/profiles/ or icboot/groups/`);
+  const read = fileReader(t);
+  // arm64 machines boot through GRUB (Debian has no iPXE for them): show what /grub gives them instead.
+  if (selectors.arch === 'efi-arm64') {
+    const match = selectGroup(machines, selectors);
+    const script = match ? await grubConfig({ selectors, ...match, gateway: o.gatewayHttp }, read) : null;
+    return { source: what, selectors, chosen: match, endpoint: 'grub', script };
+  }
+  const { context, script } = await machineIpxe(machines, read, selectors, o.gatewayHttp);
+  return { source: what, selectors, chosen: context ?? null, endpoint: 'ipxe', script };
+}
+
+function answerText(a: Answer): string {
+  const lines = [`machine: ${describeSelectors(a.selectors)}`];
+  if (a.chosen) {
+    const { group, profile } = a.chosen;
+    const selector = Object.keys(group.selector).length ? `selects ${describeSelectors(group.selector)}` : 'the default group';
+    lines.push(`group: ${titled(group)}, ${selector}`, `profile: ${titled(profile)}`);
+  } else {
+    lines.push(a.endpoint === 'grub' ? 'group: none matches; /grub answers 404 with the reason' : 'group: none matches; the machine gets a script that says so and stops');
+  }
+  if (a.script !== null) lines.push(a.endpoint === 'grub' ? 'GRUB config from /grub:' : 'iPXE script from /ipxe:', a.script.replace(/\n$/, ''));
+  return `${lines.join('\n')}\n`;
+}
+
+/** The `machines --json` document (docs/cli.md). */
+function answerJson(a: Answer): object {
+  const { group, profile } = a.chosen ?? {};
+  return {
+    source: a.source,
+    selectors: a.selectors,
+    group: group ? { id: group.id, name: group.name, selector: group.selector } : null,
+    profile: profile ? { id: profile.id, name: profile.name } : null,
+    endpoint: a.endpoint,
+    script: a.script,
+  };
+}
+
 export function register(program: Command): void {
-  canisterCommand(program, 'machines', 'show which group and profile a machine gets, and the iPXE script (arm64: GRUB config) it receives')
+  const command = canisterCommand(program, 'machines', 'show which group and profile a machine gets, and the iPXE script (arm64: GRUB config) it receives')
     .argument('[dir]', 'a local boot tree (default: the canister\'s certified release)')
     .option('--release <n>', 'release id, without DIR (default: current)', releaseId)
     .option('--mac <mac>', 'the machine\'s MAC address')
@@ -84,34 +140,13 @@ export function register(program: Command): void {
     .option('--hostname <name>', 'its host name')
     .option('--serial <serial>', 'its serial number')
     .option('--arch <arch>', 'its firmware: bios, efi-x86_64 or efi-arm64')
-    .option('--selector <key=value>', 'any other selector (repeatable)', keyValue, [])
-    .option('--gateway-http <url>', 'the gateway address templates see (default: a placeholder, GATEWAY)', gatewayHttp, PLACEHOLDER_GATEWAY)
+    .addOption(new Option('--selector <key=value>', 'any other selector (repeatable)').argParser(keyValue).default([], 'none'))
+    .addOption(new Option('--gateway-http <url>', 'the gateway address templates see').argParser(gatewayHttp).default(PLACEHOLDER_GATEWAY, 'a placeholder, http://GATEWAY'))
+    .addOption(jsonOption())
     .action(async (dir: string | undefined, o: MachinesFlags) => {
-      const selectors = flagSelectors(o);
-      const { tree: t, what } = await tree(dir, o);
-      const machines = await loadMachines(t);
-      if (!machines) throw new UserError(`${what} has no icboot/profiles/ or icboot/groups/`);
-      const read = fileReader(t);
-      const lines = [`machine: ${describeSelectors(selectors)}`];
-      const chosen = (group: Group, profile: Profile): void => {
-        const selector = Object.keys(group.selector).length ? `selects ${describeSelectors(group.selector)}` : 'the default group';
-        lines.push(`group: ${titled(group)}, ${selector}`, `profile: ${titled(profile)}`);
-      };
-      // arm64 machines boot through GRUB (Debian has no iPXE for them): show what /grub gives them instead.
-      if (selectors.arch === 'efi-arm64') {
-        const match = selectGroup(machines, selectors);
-        if (match) {
-          chosen(match.group, match.profile);
-          lines.push('GRUB config from /grub:', (await grubConfig({ selectors, ...match, gateway: o.gatewayHttp }, read)).replace(/\n$/, ''));
-        } else {
-          lines.push('group: none matches; /grub answers 404 with the reason');
-        }
-      } else {
-        const { context, script } = await machineIpxe(machines, read, selectors, o.gatewayHttp);
-        if (context) chosen(context.group, context.profile);
-        else lines.push('group: none matches; the machine gets a script that says so and stops');
-        lines.push('iPXE script from /ipxe:', script.replace(/\n$/, ''));
-      }
-      process.stdout.write(`${lines.join('\n')}\n`);
+      const a = await answer(dir, o);
+      if (o.json) printJson(answerJson(a));
+      else process.stdout.write(answerText(a));
     });
+  example(command, 'icboot machines ./debian-tree --mac 52:54:00:12:34:56 --gateway-http http://192.168.122.1:8080');
 }

@@ -1,9 +1,10 @@
 // `icboot sample debian DIR`: a bootable tree from installed Debian packages.
 import type { Command } from 'commander';
 import { UserError } from '../../client/errors.ts';
+import { example } from '../help.ts';
 
 export function register(program: Command): void {
-  program.command('sample')
+  const command = program.command('sample')
     .description('assemble a bootable PXE tree from Debian packages (no downloads)')
     .argument('<kind>', 'debian: the Debian 12 netboot installer, serial console')
     .argument('[dir]', 'where to write it', 'debian-tree')
@@ -13,4 +14,5 @@ export function register(program: Command): void {
       assembleDebianTree(dir);
       process.stdout.write(`${dir}\n`);
     });
+  example(command, 'icboot sample debian ./debian-tree');
 }

@@ -1,15 +1,20 @@
 // `icboot status`: the canister's counters as a table and, for a controller,
 // its memory and what it burns from the management canister's canister_status.
 import type { Command } from 'commander';
-import { requireCanisterId, type CommonOptions } from '../../client/canister.ts';
+import type { Principal } from '@dfinity/principal';
+import { requireCanisterId, type CommonOptions, type Connection } from '../../client/canister.ts';
 import { NotControllerError } from '../../client/errors.ts';
 import { readCanisterFunds, type CanisterFunds } from '../../client/management.ts';
+import type { CanisterStatus as Status } from '../../common/icboot_idl.ts';
 import { canisterCommand, open, where } from '../canister_command.ts';
 import { bytes, cycles, table } from '../format.ts';
+import { example } from '../help.ts';
+import { amount, jsonOption, printJson } from '../json.ts';
 
 export function register(program: Command): void {
-  canisterCommand(program, 'status', 'releases, chunks, storage, dedup ratio and cycles of the canister')
-    .action(async (o: CommonOptions) => {
+  const command = canisterCommand(program, 'status', 'releases, chunks, storage, dedup ratio and cycles of the canister')
+    .addOption(jsonOption())
+    .action(async (o: CommonOptions & { json?: boolean }) => {
       const { c, canister } = await open(o);
       const id = requireCanisterId(c.network, o.canister);
       const [s, funds] = await Promise.all([
@@ -19,23 +24,31 @@ export function register(program: Command): void {
           throw e;
         }),
       ]);
-      const stored = Number(s.chunk_bytes);
-      const logical = Number(s.logical_bytes);
-      process.stdout.write(table([
-        ['network', where(c)],
-        ['canister', id.toText()],
-        ['releases', String(s.releases)],
-        ['current', s.current.length ? String(s.current[0]) : '(none)'],
-        ['chunks', `${s.chunks} (${bytes(stored)})`],
-        ['unused chunks', String(s.garbage_chunks)],
-        ['release bytes', bytes(logical)],
-        ['dedup ratio', stored > 0 ? `${(logical / stored).toFixed(2)}x` : '-'],
-        ['authorized', String(s.authorized)],
-        ['cycles', s.cycles.toLocaleString('en-US')],
-        ...(funds ? fundRows(funds) : []),
-      ]) + '\n');
-      if (!funds) process.stdout.write(`memory and burn: only a controller of the canister can read them (${c.identity.getPrincipal().toText()} is not one)\n`);
+      if (o.json) printJson(statusJson(c, id, s, funds));
+      else process.stdout.write(statusText(c, id, s, funds));
     });
+  example(command, 'icboot status --network ic --canister ID');
+}
+
+/** Release bytes over stored bytes; null while nothing is stored. */
+const dedupRatio = (s: Status): number | null => (s.chunk_bytes > 0n ? Number(s.logical_bytes) / Number(s.chunk_bytes) : null);
+
+function statusText(c: Connection, id: Principal, s: Status, funds: CanisterFunds | null): string {
+  const ratio = dedupRatio(s);
+  const text = table([
+    ['network', where(c)],
+    ['canister', id.toText()],
+    ['releases', String(s.releases)],
+    ['current', s.current.length ? String(s.current[0]) : '(none)'],
+    ['chunks', `${s.chunks} (${bytes(Number(s.chunk_bytes))})`],
+    ['unused chunks', String(s.garbage_chunks)],
+    ['release bytes', bytes(Number(s.logical_bytes))],
+    ['dedup ratio', ratio === null ? '-' : `${ratio.toFixed(2)}x`],
+    ['authorized', String(s.authorized)],
+    ['cycles', s.cycles.toLocaleString('en-US')],
+    ...(funds ? fundRows(funds) : []),
+  ]) + '\n';
+  return funds ? text : `${text}memory and burn: only a controller of the canister can read them (${c.identity.getPrincipal().toText()} is not one)\n`;
 }
 
 function fundRows(f: CanisterFunds): string[][] {
@@ -45,4 +58,29 @@ function fundRows(f: CanisterFunds): string[][] {
     ['freezing threshold', cycles(f.freezingThreshold)],
     ['lasts idle', f.idleDays === null ? 'indefinitely (burns nothing)' : `${f.idleDays.toLocaleString('en-US')} days until frozen`],
   ];
+}
+
+/** The `status --json` document (docs/cli.md). */
+function statusJson(c: Connection, id: Principal, s: Status, funds: CanisterFunds | null): object {
+  return {
+    network: c.network.name,
+    host: c.network.host,
+    canister: id.toText(),
+    releases: s.releases,
+    current: s.current.length ? Number(s.current[0]) : null,
+    chunks: Number(s.chunks),
+    chunk_bytes: Number(s.chunk_bytes),
+    unused_chunks: Number(s.garbage_chunks),
+    release_bytes: Number(s.logical_bytes),
+    dedup_ratio: dedupRatio(s),
+    authorized: s.authorized,
+    cycles: amount(s.cycles),
+    // canister_status is for controllers only: null for anyone else.
+    controller: funds ? {
+      memory_bytes: Number(funds.memoryBytes),
+      idle_burn_per_day: amount(funds.burnPerDay),
+      freezing_threshold: amount(funds.freezingThreshold),
+      idle_days: funds.idleDays === null ? null : Number(funds.idleDays),
+    } : null,
+  };
 }
