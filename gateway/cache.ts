@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { IntegrityError } from '../client/errors.ts';
 import { writeAtomic } from '../common/write_atomic.ts';
 import { retry } from '../client/retry.ts';
+import type { CacheFill, CacheObserver } from './activity.ts';
 import type { LogThrottle } from './log.ts';
 
 export interface CacheOptions {
@@ -22,7 +23,11 @@ export interface CacheOptions {
   log: (line: string) => void;
   /** For lines that can repeat for every chunk of every transfer (read-ahead and disk failures); the gateway's is `new LogThrottle(log)`. */
   notices: LogThrottle;
+  /** Told of hits, misses, evictions, retries and integrity failures (the gateway's Activity). */
+  observer?: CacheObserver;
 }
+
+const unobserved: CacheObserver = { hit: () => {}, miss: () => {}, evicted: () => {}, retried: () => {}, integrityFailed: () => {} };
 
 const sha256hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
@@ -33,9 +38,16 @@ export class ChunkCache {
   private readonly disk = new Map<string, number>();
   private diskUsed = 0;
   private readonly inflight = new Map<string, Promise<Uint8Array>>();
+  private readonly observer: CacheObserver;
 
   constructor(private readonly o: CacheOptions) {
+    this.observer = o.observer ?? unobserved;
     if (o.dir) this.scanDisk(o.dir);
+  }
+
+  /** Bytes held and allowed in memory and on disk. */
+  get fill(): CacheFill {
+    return { memory: this.memUsed, memoryLimit: this.o.memBytes, disk: this.diskUsed, diskLimit: this.o.dir ? this.o.diskBytes : 0 };
   }
 
   get(hash: string): Promise<Uint8Array> {
@@ -43,10 +55,14 @@ export class ChunkCache {
     if (hit) {
       this.mem.delete(hash);
       this.mem.set(hash, hit);
+      this.observer.hit('memory');
       return Promise.resolve(hit);
     }
     const pending = this.inflight.get(hash);
-    if (pending) return pending;
+    if (pending) {
+      this.observer.miss();
+      return pending;
+    }
     const p = this.load(hash).finally(() => this.inflight.delete(hash));
     this.inflight.set(hash, p);
     return p;
@@ -72,19 +88,24 @@ export class ChunkCache {
   private async load(hash: string): Promise<Uint8Array> {
     const fromDisk = this.readDisk(hash);
     if (fromDisk) {
+      this.observer.hit('disk');
       this.remember(hash, fromDisk);
       return fromDisk;
     }
+    this.observer.miss();
     let tries = 0;
     const attempt = async (): Promise<Uint8Array> => {
-      tries++;
+      if (++tries > 1) this.observer.retried();
       try {
         const data = await this.o.fetch(hash);
         // The fetcher verifies; check again here, as the cache is where trust is kept.
         if (sha256hex(data) !== hash) throw new IntegrityError(`chunk ${hash} does not match its hash`);
         return data;
       } catch (e) {
-        if (e instanceof IntegrityError) this.o.log(`integrity: ${e.message} (attempt ${tries})`);
+        if (e instanceof IntegrityError) {
+          this.o.log(`integrity: ${e.message} (attempt ${tries})`);
+          this.observer.integrityFailed(e.message);
+        }
         throw e;
       }
     };
@@ -102,6 +123,7 @@ export class ChunkCache {
       if (this.memUsed <= this.o.memBytes) break;
       this.mem.delete(k);
       this.memUsed -= v.length;
+      this.observer.evicted('memory');
     }
   }
 
@@ -139,6 +161,7 @@ export class ChunkCache {
     }
     if (sha256hex(data) !== hash) {
       this.o.log(`integrity: disk cache entry ${hash} is corrupt; removed`);
+      this.observer.integrityFailed(`disk cache entry ${hash} is corrupt; removed`);
       this.dropDisk(hash);
       return null;
     }
@@ -165,6 +188,7 @@ export class ChunkCache {
     for (const hash of this.disk.keys()) {
       if (this.diskUsed <= this.o.diskBytes) break;
       this.dropDisk(hash);
+      this.observer.evicted('disk');
     }
   }
 

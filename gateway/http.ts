@@ -3,18 +3,23 @@
 // that cannot be read completely ends the connection early, so a client never
 // mistakes a partial body for the whole file. A few exact paths are the
 // machine endpoints instead (gateway/machines/endpoints.ts), each reply
-// rendered whole before it is sent. Connections are capped, idle ones time
-// out, and nothing a client does can end the process.
+// rendered whole before it is sent, and `/` and `/metrics` are the gateway's
+// own status page and Prometheus metrics (a release file named `metrics` is
+// reached as `//metrics`). Connections are capped, idle ones time out, and
+// nothing a client does can end the process.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { httpUrl } from '../common/machines/firmware.ts';
+import type { Activity, LiveTransfer, TransferResult } from './activity.ts';
 import type { Files } from './files.ts';
 import type { Listener } from './listeners.ts';
 import { LogThrottle, printable } from './log.ts';
 import { machineReply, machineRoute } from './machines/endpoints.ts';
 import type { ReleaseMachines } from './machines/index.ts';
 import type { GatewayAddress } from './machines/render.ts';
+import type { GatewayMetrics } from './metrics.ts';
 import { requestPath } from './path.ts';
+import { serveStatus } from './status.ts';
 
 export interface HttpOptions {
   /** Open connections at most; more are closed at once (and logged). */
@@ -23,6 +28,8 @@ export interface HttpOptions {
   machines: ReleaseMachines;
   /** The TFTP port listened on at `address` (a local address), which templates see with it. */
   tftpPort: (address: string) => number;
+  activity: Activity;
+  metrics: GatewayMetrics;
 }
 
 /** How long a client may take to send its request headers. */
@@ -52,8 +59,37 @@ function createHttpServer(files: Files, log: (line: string) => void, o: HttpOpti
 }
 
 /** A server of its own listening on `address:port`; closing it also ends its open connections. */
-export async function listenHttp(files: Files, log: (line: string) => void, o: HttpOptions, address: string, port: number): Promise<Listener> {
-  const server = createHttpServer(files, log, o);
+export function listenHttp(files: Files, log: (line: string) => void, o: HttpOptions, address: string, port: number): Promise<Listener> {
+  return listen(createHttpServer(files, log, o), address, port);
+}
+
+/** `--metrics HOST:PORT`: a server answering GET /metrics, and 404 to anything else. */
+export function listenMetrics(metrics: GatewayMetrics, log: (line: string) => void, address: string, port: number): Promise<Listener> {
+  const server = createServer((req, res) => {
+    if (targetPath(req.url ?? '') !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('only GET /metrics here\n');
+      return;
+    }
+    sendMetrics(metrics, req, res).catch((e: Error) => {
+      log(`metrics: internal error: ${e.message}`);
+      res.destroy();
+    });
+  });
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.requestTimeout = HEADERS_TIMEOUT_MS;
+  server.on('error', (e: Error) => {
+    if (server.listening) log(`metrics: ${e.message}`);
+  });
+  return listen(server, address, port);
+}
+
+async function sendMetrics(metrics: GatewayMetrics, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { contentType, body } = await metrics.scrape();
+  res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store' });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+async function listen(server: Server, address: string, port: number): Promise<Listener> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, address, () => {
@@ -99,6 +135,13 @@ function gatewayAddress(req: IncomingMessage, tftpPort: (address: string) => num
   return { http: httpUrl(host, req.socket.localPort ?? 0), tftp: `${host}:${tftpPort(address)}` };
 }
 
+/** How a request for a tree file that was answered in full counts in metrics. */
+function outcome(status: number): TransferResult {
+  if (status === 404) return 'not_found';
+  if (status >= 400 && status < 500) return 'refused';
+  return status >= 500 ? 'failed' : 'ok';
+}
+
 /** Resolves once `res` can take more bytes, or has closed. */
 function writable(res: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
@@ -142,9 +185,14 @@ async function serve(
   files: Files, req: IncomingMessage, res: ServerResponse, log: (line: string) => void, notices: LogThrottle, o: HttpOptions,
 ): Promise<void> {
   const started = performance.now();
+  const ip = (req.socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
   const client = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
-  const finish = (status: number, bytes: number, result: string, path: string): void =>
+  // Each request for a tree file is a transfer the gateway observes; the gateway's own pages are not.
+  let transfer: LiveTransfer | null = null;
+  const finish = (status: number, bytes: number, result: string, path: string, failed = false): void => {
     log(`http ${client} ${req.method} ${printable(path)} ${status} ${bytes} bytes ${((performance.now() - started) / 1000).toFixed(3)} s ${result}`);
+    transfer?.end(failed ? 'failed' : outcome(status), `${status} ${result}`);
+  };
   const plain = (status: number, text: string, path: string): void => {
     res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text) + 1 });
     res.end(req.method === 'HEAD' ? undefined : text + '\n');
@@ -156,8 +204,12 @@ async function serve(
   }
   const raw = targetPath(req.url ?? '/');
   if (raw === null) return plain(400, 'bad URL encoding', req.url ?? '');
+  if (raw === '/') return serveStatus(req, res, o.activity, targetQuery(req.url ?? ''));
+  if (raw === '/metrics') return sendMetrics(o.metrics, req, res);
   const route = machineRoute(raw);
   if (route) {
+    const mac = new URLSearchParams(targetQuery(req.url ?? '')).get('mac');
+    if (mac && /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(mac)) o.activity.mac(ip, mac);
     const hasFile = (path: string): boolean => files.open(path) !== null;
     const reply = await machineReply(route, raw, targetQuery(req.url ?? ''), gatewayAddress(req, o.tftpPort), o.machines, hasFile);
     if (reply) {
@@ -172,6 +224,7 @@ async function serve(
       return notices.line(`machines ${route.endpoint} ${reply.status}`, `http ${client} ${req.method} ${printable(req.url ?? '')} ${reply.status}: ${printable(reply.problem)}`);
     }
   }
+  transfer = o.activity.transfer('http', ip, raw.replace(/^\/+/, ''));
   const asked = requestPath(raw);
   if (!asked.ok) return plain(asked.refused ? 403 : 404, asked.message, raw);
   const { path } = asked;
@@ -205,6 +258,7 @@ async function serve(
   const length = range ? range.end - range.start + 1 : size;
   if (range) headers['Content-Range'] = `bytes ${range.start}-${range.end}/${size}`;
   headers['Content-Length'] = length;
+  transfer.size = length;
   res.writeHead(status, headers);
   if (req.method === 'HEAD' || length === 0) {
     res.end();
@@ -215,6 +269,7 @@ async function serve(
     for await (const piece of range ? f.range(range.start, range.end) : f.stream()) {
       if (res.destroyed) throw new Error('client went away');
       sent += piece.length;
+      transfer.bytes = sent;
       if (!res.write(piece)) await writable(res);
       if (res.destroyed) throw new Error('client went away');
     }
@@ -222,6 +277,6 @@ async function serve(
     finish(status, sent, `ok (release ${f.release})`, path);
   } catch (e) {
     res.destroy();
-    finish(status, sent, `aborted: ${(e as Error).message}`, path);
+    finish(status, sent, `aborted: ${(e as Error).message}`, path, true);
   }
 }

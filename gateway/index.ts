@@ -1,7 +1,6 @@
 // `icboot gateway`: serves the certified boot tree of an icboot canister over
 // TFTP (and HTTP) on the LAN. Data flows one way: canister → verified reader →
 // chunk cache → files → TFTP/HTTP.
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { IC_ROOT_KEY } from '@dfinity/agent';
 import { hexToBytes } from '@noble/hashes/utils';
@@ -11,21 +10,25 @@ import { TransientError } from '../client/errors.ts';
 import { resolveNetwork } from '../client/network.ts';
 import { VerifiedReader } from '../client/verify.ts';
 import { UserError } from '../common/errors.ts';
+import { Activity } from './activity.ts';
 import { AddressWatcher } from './addresses.ts';
 import { ChunkCache } from './cache.ts';
 import { dhcpInterface, type DhcpInterface } from './dhcp/interface.ts';
 import { proxySettings, type ProxySettings } from './dhcp/proxy.ts';
 import { startProxyDhcp, type ProxyDhcp } from './dhcp/server.ts';
 import { Files } from './files.ts';
-import { listenHttp } from './http.ts';
-import { Listeners, type ListenerEvent } from './listeners.ts';
+import { listenHttp, listenMetrics } from './http.ts';
+import { Listeners, type Listener, type ListenerEvent } from './listeners.ts';
 import { LogThrottle } from './log.ts';
 import { ReleaseMachines } from './machines/index.ts';
+import { GatewayMetrics } from './metrics.ts';
 import { requestPath } from './path.ts';
 import { ReleaseTracker, type Snapshot } from './release.ts';
+import { checkCacheDir, portError } from './startup_errors.ts';
 import { ERR } from './tftp/packet.ts';
 import { TftpServer } from './tftp/server.ts';
 import { TftpError } from './tftp/source.ts';
+import { warm } from './warm.ts';
 
 export interface Endpoint {
   host: string;
@@ -35,6 +38,8 @@ export interface Endpoint {
 export interface GatewayOptions extends CommonOptions {
   tftp: Endpoint;
   http: Endpoint | null;
+  /** Where else /metrics is served (also with HTTP off); null: only on the HTTP listener. */
+  metrics?: Endpoint | null;
   /** A release id, or null to follow the current release. */
   release: number | null;
   pollSeconds: number;
@@ -68,6 +73,8 @@ export interface Gateway {
   readonly http: Endpoint | null;
   /** The interface and address the proxyDHCP answers on; null with --dhcp off. */
   readonly dhcp: DhcpInterface | null;
+  /** The --metrics address listened on; null without --metrics. */
+  readonly metrics: Endpoint | null;
   close(): Promise<void>;
 }
 
@@ -87,22 +94,12 @@ function upstream(o: GatewayOptions, id: Principal): () => Promise<VerifiedReade
   };
 }
 
-/** Loads a release's chunks into the cache, two at a time, while there is room. */
-async function warm(cache: ChunkCache, snap: Snapshot, log: (line: string) => void): Promise<void> {
+/** Prefetches a release into the cache, and logs how far it got. */
+async function warmLogged(cache: ChunkCache, snap: Snapshot, log: (line: string) => void): Promise<void> {
   const started = performance.now();
-  const chunks = [...new Set(snap.manifest.files.flatMap((f) => f.chunks))];
-  let next = 0;
-  let bytes = 0;
-  const worker = async (): Promise<void> => {
-    while (next < chunks.length && cache.hasRoomFor(snap.manifest.chunk_size)) {
-      // Awaited first: `bytes += await …` would read `bytes` before the other worker adds to it.
-      const chunk = await cache.get(chunks[next++]);
-      bytes += chunk.length;
-    }
-  };
   try {
-    await Promise.all([worker(), worker()]);
-    log(`cache: release ${snap.manifest.id} warm, ${next} of ${chunks.length} chunks (${(bytes / 1e6).toFixed(1)} MB) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    const w = await warm(cache, snap);
+    log(`cache: release ${snap.manifest.id} warm, ${w.chunks} of ${w.of} chunks (${(w.bytes / 2 ** 20).toFixed(1)} MiB) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   } catch (e) {
     log(`cache: warming release ${snap.manifest.id} stopped: ${(e as Error).message}`);
   }
@@ -139,20 +136,26 @@ function proxyDhcpPlan(o: GatewayOptions): { iface: DhcpInterface; settings: Pro
 }
 
 export async function startGateway(o: GatewayOptions): Promise<Gateway> {
+  // Everything that can be wrong with the command line or this host is found before anything slow.
   const dhcpPlan = proxyDhcpPlan(o);
-  if (o.cacheDir) mkdirSync(o.cacheDir, { recursive: true });
+  if (o.cacheDir) checkCacheDir(o.cacheDir);
   const network = resolveNetwork(o.network);
   const canisterId = requireCanisterId(network, o.canister);
   const reader = upstream(o, canisterId);
+  const activity = new Activity();
+  const metrics = new GatewayMetrics(activity);
+  activity.durations = metrics;
   const cache = new ChunkCache({
     memBytes: o.cacheMem,
     dir: o.cacheDir ? join(o.cacheDir, 'chunks') : undefined,
     diskBytes: o.cacheDisk,
-    fetch: async (hash) => (await reader()).chunk(hash),
+    fetch: (hash) => activity.query('chunk', async () => (await reader()).chunk(hash)),
     fetchTimeoutMs: o.fetchTimeoutMs,
     log: o.log,
     notices: new LogThrottle(o.log),
+    observer: activity,
   });
+  activity.cacheFill = () => cache.fill;
   const release = new ReleaseTracker({
     reader,
     // A saved release is checked against mainnet's built-in key; other networks publish theirs.
@@ -160,14 +163,14 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     pin: o.release, pollSeconds: o.pollSeconds, fetchTimeoutMs: o.fetchTimeoutMs, cacheDir: o.cacheDir, log: o.log,
     // Each release loaded from the canister, the first included; not a saved one, served because the canister cannot be reached.
     onChange: (s) => {
-      if (o.prefetch) void warm(cache, s, o.log);
+      activity.served(s);
+      if (o.prefetch) void warmLogged(cache, s, o.log);
       machines.preload();
     },
+    query: (kind, work) => activity.query(kind, work),
+    verified: (at) => activity.certified(at),
   });
   const machines = new ReleaseMachines(release, (hash) => cache.get(hash), o.log);
-  const snap = await release.start();
-  // A release saved by an earlier run is not announced through onChange.
-  if (snap.origin === 'disk') machines.preload();
   const files = new Files(release, cache);
   // One look at the interfaces every few seconds serves both TFTP and HTTP.
   const addresses = new AddressWatcher();
@@ -177,7 +180,10 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     maxPerSubnet: o.maxPerSubnet,
     minRate: o.minRate,
     log: o.log,
+    watch: (client, path) => activity.transfer('tftp', client.address, path),
     handler: async (name) => {
+      // Listening starts before the release is loaded, so that port problems show at once.
+      if (!release.snapshot) throw new TftpError(ERR.UNDEFINED, 'the gateway is starting: no release loaded yet, try again');
       const asked = requestPath(name);
       if (!asked.ok) throw new TftpError(asked.refused ? ERR.ACCESS : ERR.NOT_FOUND, asked.message);
       const f = files.open(asked.path);
@@ -189,7 +195,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   // firmware wants replies from that address: so TFTP on 0.0.0.0 gets one socket per local address.
   const tftp = new Listeners({
     service: 'tftp', host: o.tftp.host, port: o.tftp.port, perAddress: true, addresses, log: o.log,
-    open: (address, port) => tftpServer.listenOn(address, port),
+    open: (address, port) => tftpServer.listenOn(address, port).catch((e: unknown) => { throw portError(e, 'tftp', address, port); }),
     changed: (e) => o.listening?.('tftp', e),
   });
   // Templates see the TFTP port of the address the machine reached over HTTP; with port 0 each address has its own.
@@ -198,19 +204,37 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   // A TCP socket on 0.0.0.0 accepts on addresses that appear later, so HTTP needs one listener at most.
   const http = o.http && new Listeners({
     service: 'http', host: o.http.host, port: o.http.port, perAddress: false, addresses, log: o.log,
-    open: (address, port) => listenHttp(files, o.log, { maxConnections: o.maxHttpConnections, machines, tftpPort }, address, port),
+    open: (address, port) => listenHttp(files, o.log, { maxConnections: o.maxHttpConnections, machines, tftpPort, activity, metrics }, address, port)
+      .catch((e: unknown) => { throw portError(e, 'http', address, port); }),
     changed: (e) => o.listening?.('http', e),
   });
+  let metricsListener: Listener | null = null;
   let dhcp: ProxyDhcp | null = null;
+  let snap: Snapshot;
   try {
     await tftp.start();
     await http?.start();
+    if (o.metrics) {
+      const { host, port } = o.metrics;
+      metricsListener = await listenMetrics(metrics, o.log, host, port).catch((e: unknown) => { throw portError(e, 'metrics', host, port); });
+    }
+    snap = await release.start();
+    // A release saved by an earlier run is not announced through onChange.
+    if (snap.origin === 'disk') {
+      activity.served(snap);
+      machines.preload();
+    }
     // Last: PXE clients are told where to boot only once TFTP and HTTP are there to serve them.
-    if (dhcpPlan) dhcp = await startProxyDhcp({ interface: dhcpPlan.iface.name, settings: dhcpPlan.settings, log: o.log });
+    if (dhcpPlan) {
+      dhcp = await startProxyDhcp({
+        interface: dhcpPlan.iface.name, settings: dhcpPlan.settings, log: o.log, offered: (ip, mac) => activity.offered(ip, mac),
+      });
+    }
   } catch (e) {
     release.stop();
     await tftp.close();
     await http?.close();
+    await metricsListener?.close();
     await tftpServer.close();
     throw e;
   }
@@ -224,6 +248,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       return http ? endpoints(http.endpoints)[0] ?? null : null;
     },
     dhcp: dhcpPlan?.iface ?? null,
+    metrics: o.metrics && metricsListener ? { host: o.metrics.host, port: metricsListener.port } : null,
     async close() {
       release.stop();
       // No client is sent here once the gateway is going.
@@ -232,6 +257,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       await tftpServer.close();
       await tftp.close();
       await http?.close();
+      await metricsListener?.close();
     },
   };
 }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Principal } from '@dfinity/principal';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
 import type { Manifest, ManifestFile } from '../common/manifest.ts';
+import type { QueryKind } from './activity.ts';
 import { IntegrityError } from '../client/errors.ts';
 import { writeAtomic } from '../common/write_atomic.ts';
 import { withDeadline } from '../client/retry.ts';
@@ -46,6 +47,10 @@ export interface ReleaseOptions {
   log: (line: string) => void;
   /** Told of every release loaded from the canister (e.g. to warm the cache). */
   onChange?: (s: Snapshot) => void;
+  /** Runs each query to the canister (to time and count it); by default just runs it. */
+  query?: <T>(kind: QueryKind, work: () => Promise<T>) => Promise<T>;
+  /** Told when each index certificate verified was signed, ms since the epoch, whether or not the release changed. */
+  verified?: (certifiedAt: number) => void;
 }
 
 /** The saved release: bytes as base64, keys and ids as text. */
@@ -127,11 +132,13 @@ export class ReleaseTracker {
 
   private async fetch(): Promise<void> {
     const reader = await this.o.reader();
-    const certified = await reader.index();
+    const query = this.o.query ?? ((_, work) => work());
+    const certified = await query('index', () => reader.index());
+    this.o.verified?.(certified.certifiedAt);
     const wanted = this.o.pin ?? certified.index.current;
     if (wanted === null) throw new Error('no release is published yet');
     if (this.current?.origin === 'canister' && this.current.manifest.id === wanted) return;
-    const { manifest, bytes } = await reader.release(certified, wanted);
+    const { manifest, bytes } = await query('manifest', () => reader.release(certified, wanted));
     const previous = this.current?.manifest.id;
     this.current = snapshot(manifest, 'canister', certified.certifiedAt);
     this.save(certified, wanted, bytes);

@@ -9,25 +9,30 @@ import { canisterCommand } from '../canister_command.ts';
 import { byteCount, endpoint, endpointOrOff, integer, releaseId, type Endpoint } from '../flags.ts';
 
 interface GatewayFlags extends CommonOptions {
-  tftp: Endpoint; http: Endpoint | null; release: number | null; poll: number; cacheDir?: string;
+  tftp: Endpoint; http: Endpoint | null; metrics: Endpoint | null; release: number | null; poll: number; cacheDir?: string;
   cacheMem: number; cacheDisk: number; maxTransfers: number; maxPerClient: number; maxPerSubnet: number; minRate: number;
   fetchTimeout: number; maxHttpConnections: number; prefetch: boolean; dhcp: 'off' | 'proxy'; dhcpInterface?: string;
 }
 
 export function register(program: Command): void {
   canisterCommand(program, 'gateway', 'serve the certified boot tree over TFTP (and HTTP) to PXE clients')
-    .option('--tftp <host:port>', 'TFTP address', endpoint, { host: '0.0.0.0', port: 69 })
-    .option('--http <host:port|off>', 'HTTP address for iPXE, or off', endpointOrOff, null)
-    .option('--release <n|current>', 'release to serve', (v: string) => (v === 'current' ? null : releaseId(v)), null)
+    // Defaults are shown as they are typed, not as the values they parse to.
+    .addOption(new Option('--tftp <host:port>', 'TFTP address').argParser(endpoint).default({ host: '0.0.0.0', port: 69 }, '0.0.0.0:69'))
+    .addOption(new Option('--http <host:port|off>', 'HTTP address for iPXE, the status page (/) and /metrics, or off')
+      .argParser(endpointOrOff).default(null, 'off'))
+    .addOption(new Option('--metrics <host:port|off>', 'also serve Prometheus /metrics here (e.g. with --http off)')
+      .argParser(endpointOrOff).default(null, 'off'))
+    .addOption(new Option('--release <n|current>', 'release to serve')
+      .argParser((v: string) => (v === 'current' ? null : releaseId(v))).default(null, 'current'))
     .option('--poll <seconds>', 'how often to look for a new certified release', integer(1, 86_400), 30)
     .option('--cache-dir <dir>', 'verified chunk cache on disk; keeps serving while the canister is unreachable')
-    .option('--cache-mem <bytes>', 'memory cache budget (suffixes K, M, G)', byteCount, 256 * 1024 * 1024)
-    .option('--cache-disk <bytes>', 'disk cache budget (suffixes K, M, G)', byteCount, 4 * 1024 * 1024 * 1024)
+    .addOption(new Option('--cache-mem <bytes>', 'memory cache budget (suffixes K, M, G)').argParser(byteCount).default(256 * 1024 * 1024, '256M'))
+    .addOption(new Option('--cache-disk <bytes>', 'disk cache budget (suffixes K, M, G)').argParser(byteCount).default(4 * 1024 * 1024 * 1024, '4G'))
     .option('--max-transfers <n>', 'concurrent TFTP transfers', integer(1, 10_000), TFTP_DEFAULTS.maxTransfers)
     .option('--max-per-client <n>', 'concurrent TFTP transfers per client address', integer(1, 10_000), TFTP_DEFAULTS.maxPerClient)
     .option('--max-per-subnet <n>', 'concurrent TFTP transfers per /24 of client addresses', integer(1, 10_000), TFTP_DEFAULTS.maxPerSubnet)
-    .option('--min-rate <bytes>', 'when TFTP slots run out, a transfer slower than this many bytes/s gives its slot to a new client (suffixes K, M)',
-      byteCount, TFTP_DEFAULTS.minRate)
+    .addOption(new Option('--min-rate <bytes>', 'when TFTP slots run out, a transfer slower than this many bytes/s gives its slot to a new client (suffixes K, M)')
+      .argParser(byteCount).default(TFTP_DEFAULTS.minRate, `${TFTP_DEFAULTS.minRate / 1024}K`))
     .option('--fetch-timeout <seconds>', 'how long one read from the canister may take before the transfer needing it fails',
       integer(1, 600), GATEWAY_DEFAULTS.fetchTimeoutMs / 1000)
     .option('--max-http-connections <n>', 'open HTTP connections at most', integer(1, 1_000_000), GATEWAY_DEFAULTS.maxHttpConnections)
@@ -35,6 +40,10 @@ export function register(program: Command): void {
     .addOption(new Option('--dhcp <mode>', 'proxy: answer PXE and HTTP Boot clients\' DHCP with what to boot, beside the LAN\'s DHCP server (needs --http)')
       .choices(['off', 'proxy']).default('off'))
     .option('--dhcp-interface <if>', 'interface the proxyDHCP serves (default: the only one with an IPv4 address besides loopback)')
+    .addHelpText('after', `
+Example: serve the current release to the LAN, with a disk cache; the status page and /metrics on port 80:
+  sudo icboot gateway --canister <id> --network ic --tftp 0.0.0.0:69 --http 0.0.0.0:80 --cache-dir /var/cache/icboot
+  then open http://<this host>/ for the status page; Prometheus scrapes http://<this host>/metrics (docs/metrics.md)`)
     .action(async (o: GatewayFlags, cmd: Command) => {
       // Given alone it would be ignored: the proxy is off by default.
       if (o.dhcp !== 'proxy' && cmd.getOptionValueSource('dhcpInterface') === 'cli') {
@@ -59,6 +68,7 @@ export function register(program: Command): void {
       const g = await startGateway({ ...o, pollSeconds: o.poll, fetchTimeoutMs: o.fetchTimeout * 1000, log, listening });
       for (const t of g.tftp) say('tftp', { address: t.host, port: t.port, listening: true });
       if (g.http) say('http', { address: g.http.host, port: g.http.port, listening: true });
+      if (g.metrics) process.stdout.write(`metrics listening on http://${g.metrics.host}:${g.metrics.port}/metrics\n`);
       if (g.dhcp) process.stdout.write(`dhcp proxy listening on ${g.dhcp.name} (${g.dhcp.address}) ports 67 and 4011\n`);
       started = true;
       const stop = (): void => {

@@ -15,6 +15,8 @@ export interface ProxyDhcpOptions {
   interface: string;
   settings: ProxySettings;
   log: (line: string) => void;
+  /** Each answer sent: the client's address (null before it has one) and MAC address. */
+  offered?: (ip: string | null, mac: string | null) => void;
 }
 
 export interface ProxyDhcp {
@@ -101,6 +103,7 @@ export async function startProxyDhcp(o: ProxyDhcpOptions): Promise<ProxyDhcp> {
         if (a.to.address === LIMITED_BROADCAST) out.send(bytes, sent(to));
         else socket.send(bytes, a.to.port, a.to.address, sent(to));
         o.log(printable(a.summary));
+        o.offered?.(from.address === '0.0.0.0' ? null : from.address, macOf(parsed.packet));
       } catch (e) {
         notices.line('internal', `dhcp: internal error on a packet from ${from.address}:${from.port}: ${(e as Error).message}`);
       }

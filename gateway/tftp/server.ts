@@ -7,6 +7,7 @@
 // anything is sent, every send failure ends only its transfer, and slots are
 // shared out by gateway/tftp/slots.ts.
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import type { TransferResult } from '../activity.ts';
 import { LogThrottle, printable } from '../log.ts';
 import { ERR, OP, error, oack, parse } from './packet.ts';
 import { Slots, type SlotHolder } from './slots.ts';
@@ -33,7 +34,19 @@ export interface TftpOptions {
   /** How long a transfer waits for its handler or source before it fails, ms. */
   sourceTimeoutMs?: number;
   log?: (line: string) => void;
+  /** Called as each transfer starts; the server keeps what it returns current (gateway/activity.ts). */
+  watch?: (client: Client, path: string) => TransferWatch;
 }
+
+/** What an observer sees of a transfer: fields the server overwrites (no allocation per packet), and its end. */
+export interface TransferWatch {
+  size: number | null;
+  /** Bytes the client has acknowledged. */
+  bytes: number;
+  end(result: TransferResult, detail: string): void;
+}
+
+const unwatched: TransferWatch = { size: null, bytes: 0, end: () => {} };
 
 /** One listening socket, as listenOn() opened it. */
 export interface TftpListener {
@@ -88,7 +101,8 @@ export class TftpServer {
 
   constructor(o: TftpOptions) {
     this.o = {
-      ...TFTP_DEFAULTS, maxBlksize: 1468, maxWindow: 64, maxTimeout: 10, retries: 5, timeoutMs: 1000, sourceTimeoutMs: 30_000, log: () => {}, ...o,
+      ...TFTP_DEFAULTS, maxBlksize: 1468, maxWindow: 64, maxTimeout: 10, retries: 5, timeoutMs: 1000, sourceTimeoutMs: 30_000, log: () => {},
+      watch: () => unwatched, ...o,
     };
     this.slots = new Slots(this.o);
     this.notices = new LogThrottle(this.o.log);
@@ -246,6 +260,9 @@ class Transfer implements SlotHolder {
   private ackedBytes = 0;
   private clientWaitMs = 0;
   private waitingSince: number | null = null;
+  /** How a failure counts (not_found, refused); anything else that ends a transfer early is `failed`. */
+  private outcome: TransferResult = 'failed';
+  private readonly watch: TransferWatch;
 
   constructor(
     private readonly o: Options,
@@ -259,6 +276,7 @@ class Transfer implements SlotHolder {
   ) {
     this.timeoutMs = o.timeoutMs;
     this.initialTimeoutMs = o.timeoutMs;
+    this.watch = o.watch(client, path);
   }
 
   get address(): string {
@@ -327,6 +345,7 @@ class Transfer implements SlotHolder {
       return this.fail(code, (e as Error).message);
     }
     this.size = src.size;
+    this.watch.size = src.size;
     this.source = new BlockReader(this.ascii ? netascii(src.stream) : src.stream);
     if (this.done) {
       // Ended while the handler answered: end() could not close this source yet.
@@ -418,6 +437,7 @@ class Transfer implements SlotHolder {
   /** The client acknowledged `bytes` more: retries and backoff start over. */
   private progress(now: number, bytes: number): void {
     this.ackedBytes += bytes;
+    this.watch.bytes = this.ackedBytes;
     if (this.waitingSince !== null) this.clientWaitMs += now - this.waitingSince;
     this.waitingSince = now;
     this.tries = 0;
@@ -561,6 +581,8 @@ class Transfer implements SlotHolder {
 
   private fail(code: number, message: string): void {
     if (this.done) return;
+    if (code === ERR.NOT_FOUND) this.outcome = 'not_found';
+    else if (code === ERR.ACCESS) this.outcome = 'refused';
     this.sendPacket(error(code, message));
     this.end(`error ${code}: ${message}`);
   }
@@ -597,5 +619,6 @@ class Transfer implements SlotHolder {
       packets: this.packets,
       result,
     });
+    this.watch.end(result === 'ok' ? 'ok' : this.outcome, result);
   }
 }
