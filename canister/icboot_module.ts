@@ -3,6 +3,7 @@
 // sees the other's install as up to date (module hashes compare equal), and the
 // module fits one install_code call instead of going through the chunk store.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { buildAzleCanister } from './build.ts';
@@ -19,8 +20,16 @@ export interface IcbootModule {
   built: boolean;
 }
 
-/** Builds the canister when its wasm is stale, and gzips it (deterministic: same wasm, same bytes). */
+/** Where azle writes the icboot canister's wasm (canister/build.ts). */
+export const ICBOOT_WASM = join(PROJECT_DIR, '.azle', 'icboot', 'icboot.wasm');
+
+/** The module installed for a built wasm: gzipped, deterministic (same wasm, same bytes). */
+export function moduleOf(wasm: Uint8Array): Uint8Array {
+  return new Uint8Array(gzipSync(wasm, { level: 9 }));
+}
+
+/** Builds the canister when its wasm is stale, and gzips it. */
 export async function icbootModule(): Promise<IcbootModule> {
   const { wasm, candid, built } = await buildAzleCanister(PROJECT_DIR, 'icboot');
-  return { module: new Uint8Array(gzipSync(readFileSync(wasm), { level: 9 })), wasm, candid, built };
+  return { module: moduleOf(readFileSync(wasm)), wasm, candid, built };
 }

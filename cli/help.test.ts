@@ -39,7 +39,7 @@ describe('help', () => {
 
   it('shows the upload defaults as a user would write them', () => {
     const upload = helpOf(root.commands.find((c) => c.name() === 'upload')!);
-    assert.match(upload, /--label <text> +release label \(default: DIR as given\)/);
+    assert.match(upload, /--label <text> +release label \(default: the directory's name\)/);
     assert.match(upload, /\(suffixes K, M\) \(default: 1M\)/);
   });
 });

@@ -4,12 +4,19 @@
 // JSON number; one that may not (cycles) is a decimal string, because many
 // JSON parsers read every number as a double and would silently round it.
 import { Option } from 'commander';
+import type { Principal } from '@dfinity/principal';
+import type { Connection } from '../client/canister.ts';
 
 export const jsonOption = (): Option => new Option('--json', 'print the result as one JSON document on stdout (fields: docs/cli.md)');
 
 export function printJson(doc: object): void {
   process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
 }
+
+/** Which network and canister answered: the first fields of every document that read a canister. */
+export const origin = (c: Connection, canister: Principal): { network: string; host: string; canister: string } => (
+  { network: c.network.name, host: c.network.host, canister: canister.toText() }
+);
 
 /** Cycles and other unbounded amounts: a decimal string (see above). */
 export const amount = (n: bigint): string => n.toString();

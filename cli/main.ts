@@ -1,7 +1,6 @@
 // The `icboot` command line: each command parses its flags and calls one module.
 import { Command, CommanderError } from 'commander';
 import { UserError } from '../client/errors.ts';
-import { notice } from './canister_command.ts';
 import { example } from './help.ts';
 import { versions, versionText } from './version.ts';
 import * as access from './commands/access.ts';
@@ -47,7 +46,7 @@ async function run(argv: string[]): Promise<void> {
     await program().exitOverride().parseAsync(argv);
   } catch (e) {
     if (!(e instanceof VersionRequested)) throw e;
-    process.stdout.write(versionText(await versions(notice)));
+    process.stdout.write(versionText(versions()));
   }
 }
 

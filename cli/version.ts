@@ -2,31 +2,44 @@
 // deployed canister against: the package version, the SHA-256 of the module
 // `icboot deploy` installs (the module hash `dfx canister info` and
 // canister_status report once it is installed), and the Node version.
+// It reads what is there and never builds: answering takes no time and
+// writes nothing, even in a read-only install.
 import { readFileSync } from 'node:fs';
-import { relative } from 'node:path';
 import { sha256 } from '@noble/hashes/sha2';
 import { bytesToHex } from '@noble/hashes/utils';
-import { PROJECT_DIR, icbootModule } from '../canister/icboot_module.ts';
+import { UserError } from '../client/errors.ts';
+import { ICBOOT_WASM, moduleOf } from '../canister/icboot_module.ts';
 
 export interface Versions {
   icboot: string;
-  /** SHA-256 of the gzipped module deploy installs, hex. */
-  moduleSha256: string;
+  /** SHA-256 of the gzipped module deploy installs, hex; null before the first build. */
+  moduleSha256: string | null;
   node: string;
 }
 
 /**
- * Builds the canister first when its sources changed since the last build,
- * as deploy would, so the hash is the one deploy would install; `log` hears
- * of a build, since it takes a while.
+ * The hash of the module built from `wasm`, gzipped as icbootModule() does,
+ * or null when it was never built. It is the last build's: deploy rebuilds
+ * first when the sources changed since.
  */
-export async function versions(log: (line: string) => void): Promise<Versions> {
+export function moduleSha256(wasm: string): string | null {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(wasm);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    throw new UserError(`cannot read ${wasm} (${code ?? (e as Error).message})`);
+  }
+  return bytesToHex(sha256(moduleOf(bytes)));
+}
+
+export function versions(): Versions {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  const m = await icbootModule();
-  if (m.built) log(`built ${relative(PROJECT_DIR, m.wasm)} (the canister sources had changed)`);
-  return { icboot: pkg.version, moduleSha256: bytesToHex(sha256(m.module)), node: process.version };
+  return { icboot: pkg.version, moduleSha256: moduleSha256(ICBOOT_WASM), node: process.version };
 }
 
 export function versionText(v: Versions): string {
-  return `icboot ${v.icboot}\ncanister module sha256 ${v.moduleSha256}\nnode ${v.node}\n`;
+  const module = v.moduleSha256 === null ? 'canister module: not built (icboot deploy builds it)' : `canister module sha256 ${v.moduleSha256}`;
+  return `icboot ${v.icboot}\n${module}\nnode ${v.node}\n`;
 }

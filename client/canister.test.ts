@@ -3,17 +3,23 @@
 // gave for each case (unknown canister, no code, trap, closed port, 503).
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import {
-  AnonymousIdentity, CertifiedRejectErrorCode, HttpAgent, HttpErrorCode, HttpFetchErrorCode, ProtocolError, RejectError,
+  AnonymousIdentity, CertifiedRejectErrorCode, HttpAgent, HttpErrorCode, HttpFetchErrorCode, IngressExpiryInvalidErrorCode, InputError, ProtocolError, RejectError,
   ReplicaRejectCode, TimeoutWaitingForResponseErrorCode, TransportError, UncertifiedRejectErrorCode, UnknownError, type RequestId,
 } from '@dfinity/agent';
 import { Principal } from '@dfinity/principal';
-import { CanisterIdsError, findCanisterId, icpRecord, recordCanisterId, userError, type Connection, type FailureContext } from './canister.ts';
+import {
+  CanisterIdsError, connect, findCanisterId, icbootCanister, icpRecord, recordCanisterId, userError, type Connection, type FailureContext,
+} from './canister.ts';
 import { deploy } from './deploy.ts';
-import { CanisterNotFoundError, NotControllerError, OutOfCyclesError, RefusedError, TransientError, UserError } from './errors.ts';
+import {
+  CanisterNotFoundError, ClockError, EndpointError, NotControllerError, OutOfCyclesError, RefusedError, TransientError, UserError,
+} from './errors.ts';
 import { resolveNetwork } from './network.ts';
 
 const HOST = 'http://127.0.0.1:4943';
@@ -189,5 +195,39 @@ describe('canister id records', () => {
     write(record, JSON.stringify({ icboot: { local: CANISTER.toText() } }));
     assert.equal(findCanisterId(network, undefined)?.toText(), CANISTER.toText());
     assert.ok(existsSync(join('.dfx', 'local', 'canister_ids.json')));
+  });
+});
+
+describe('a refusal by the endpoint (HTTP 400 or 404), told apart after it happens', () => {
+  /** A real HTTP server that is no IC endpoint: 404 for every request. */
+  let server: Server;
+  let url: string;
+  before(async () => {
+    server = createServer((_req, res) => res.writeHead(404).end('no such page\n'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => server.close());
+
+  it('a URL that is no IC endpoint: connect says so, not "cannot reach"', async () => {
+    await assert.rejects(connect({ network: url, identity: 'anonymous' }), EndpointError);
+  });
+
+  it('a query and an update to it: EndpointError, never "canister does not exist; run icboot deploy"', async () => {
+    // As for mainnet, whose root key is built in: connecting asks nothing, the first call meets the 404.
+    const c: Connection = { network: { name: url, host: url, fetchRootKey: false }, agent: HttpAgent.createSync({ host: url, retryTimes: 0 }), identity: new AnonymousIdentity(), requestTimeoutMs: 5000 };
+    await assert.rejects(icbootCanister(c, CANISTER).status(), EndpointError);
+    await assert.rejects(icbootCanister(c, CANISTER).publish(1n), EndpointError);
+  });
+
+  it('the network refusing the request\'s expiry: this machine\'s clock', () => {
+    const e = InputError.fromCode(new IngressExpiryInvalidErrorCode('Invalid request expiry: too far in the past', 5));
+    assert.ok(userError(e, { host: HOST }) instanceof ClockError);
+  });
+
+  it('on mainnet an unknown canister is never told to deploy (that spends cycles)', () => {
+    const e = reject(ReplicaRejectCode.DestinationInvalid, 'IC0301', `Canister ${CANISTER.toText()} not found`);
+    const u = userError(e, { host: 'https://icp-api.io', mainnet: true });
+    assert.ok(u instanceof CanisterNotFoundError && !u.message.includes('deploy'), u.message);
   });
 });

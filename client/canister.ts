@@ -3,12 +3,13 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  Actor, AgentError, CanisterStatus, CertifiedRejectErrorCode, HttpAgent, HttpErrorCode, HttpFetchErrorCode, ReplicaRejectCode,
+  Actor, AgentError, CanisterStatus, CertifiedRejectErrorCode, HttpAgent, HttpErrorCode, HttpFetchErrorCode, IngressExpiryInvalidErrorCode,
+  ReplicaRejectCode,
   TimeoutWaitingForResponseErrorCode, UncertifiedRejectErrorCode, UncertifiedRejectUpdateErrorCode, type Identity,
 } from '@dfinity/agent';
 import { Principal } from '@dfinity/principal';
 import {
-  AnonymousCallerError, CanisterNotFoundError, NotControllerError, OutOfCyclesError, RefusedError, TransientError, UserError,
+  AnonymousCallerError, CanisterNotFoundError, ClockError, EndpointError, NotControllerError, OutOfCyclesError, RefusedError, TransientError, UserError,
 } from './errors.ts';
 import { icbootIdlFactory, icbootMethods, type IcbootService } from '../common/icboot_idl.ts';
 import { isObject } from '../common/json.ts';
@@ -142,8 +143,13 @@ export async function connect(o: CommonOptions, notice?: (line: string) => void,
     });
     return { network, agent, identity, requestTimeoutMs };
   } catch (e) {
-    const why = transportFailure(e, requestTimeoutMs) ?? firstLine(e);
-    throw new TransientError(`cannot reach ${network.host}: ${why}${network.name === 'local' ? ' (is `icboot devnet` or `dfx start` running?)' : ''}`);
+    // Only a network that publishes its root key is asked anything here: for its status.
+    const why = transportFailure(e, requestTimeoutMs);
+    if (why === undefined && !(e instanceof AgentError && e.code instanceof HttpErrorCode && e.code.status >= 500)) {
+      const answer = e instanceof AgentError && e.code instanceof HttpErrorCode ? `HTTP ${e.code.status} for its status` : firstLine(e);
+      throw new EndpointError(`${network.host} is not an IC API endpoint (${answer}); check --network`);
+    }
+    throw new TransientError(`cannot reach ${network.host}: ${why ?? firstLine(e)}${network.name === 'local' ? ' (is `icboot devnet` or `dfx start` running?)' : ''}`);
   }
 }
 
@@ -196,6 +202,8 @@ export interface FailureContext {
    * names only the management canister.
    */
   canisterId?: Principal;
+  /** Mainnet, where advice must not spend cycles on what may be a typo. */
+  mainnet?: boolean;
 }
 
 /** Turns an agent or canister failure into a message a user can act on, by the agent's error types and the IC's codes. */
@@ -206,6 +214,9 @@ export function userError(e: unknown, o: FailureContext): UserError {
   if (!(e instanceof AgentError)) return new UserError(firstLine(e));
   const code = e.code;
   if (code instanceof TimeoutWaitingForResponseErrorCode) return new TransientError(`cannot reach ${o.host}`);
+  if (code instanceof IngressExpiryInvalidErrorCode) {
+    return new ClockError(`${o.host} refused the request's expiry: this machine's clock is off by more than 5 minutes; set it (e.g. \`timedatectl set-ntp true\`)`);
+  }
   if (code instanceof HttpErrorCode && code.status >= 500) return new TransientError(`${o.host} is unavailable: HTTP ${code.status} ${code.statusText}`);
   if (code instanceof HttpErrorCode) return new UserError(`${o.host} refused the request: HTTP ${code.status} ${code.statusText}${code.bodyText ? `: ${firstLine(code.bodyText)}` : ''}`);
   if (code instanceof CertifiedRejectErrorCode || code instanceof UncertifiedRejectErrorCode || code instanceof UncertifiedRejectUpdateErrorCode) {
@@ -218,7 +229,7 @@ function rejected(r: RejectCode, o: FailureContext): UserError {
   const text = r.rejectMessage;
   const own = r.rejectErrorCode === IC_CANISTER_CALLED_TRAP ? text.indexOf(OWN_TRAP_PREFIX) : -1;
   if (own >= 0) return new RefusedError(firstLine(text.slice(own + OWN_TRAP_PREFIX.length)));
-  if (r.rejectErrorCode === IC_CANISTER_NOT_FOUND) return notFound(o.canisterId ?? r.callContext?.canisterId, o.host);
+  if (r.rejectErrorCode === IC_CANISTER_NOT_FOUND) return notFound(o.canisterId ?? r.callContext?.canisterId, o);
   if (r.rejectErrorCode === IC_INVALID_CONTROLLER) return new NotControllerError(firstLine(text));
   if (r.rejectErrorCode === IC_NO_WASM_MODULE) return new UserError('the canister has no code installed; run `icboot deploy`');
   // A replica sends this one as transient, but waiting does not refill a balance.
@@ -229,24 +240,50 @@ function rejected(r: RejectCode, o: FailureContext): UserError {
   return new UserError(firstLine(text));
 }
 
-function notFound(id: Principal | undefined, host: string): CanisterNotFoundError {
-  return new CanisterNotFoundError(`${id ? `canister ${id.toText()}` : 'the canister'} does not exist on ${host}; run \`icboot deploy\` to create one there, or pass --canister ID`);
+function notFound(id: Principal | undefined, o: FailureContext): CanisterNotFoundError {
+  const what = id ? `canister ${id.toText()}` : 'the canister';
+  // Creating one on mainnet spends cycles: a mistyped id or network is the likelier cause there.
+  if (o.mainnet) return new CanisterNotFoundError(`${what} does not exist on ${o.host}; check --canister ID and --network`);
+  return new CanisterNotFoundError(`${what} does not exist on ${o.host}; run \`icboot deploy\` to create one there, or pass --canister ID`);
+}
+
+/** An agent for one quiet check: unsigned, one attempt (4xx is never retried), bounded like every request. */
+function checkAgent(c: Connection): HttpAgent {
+  return HttpAgent.createSync({ host: c.network.host, rootKey: c.agent.rootKey ?? undefined, retryTimes: 0, fetch: boundedFetch(c.requestTimeoutMs) });
+}
+
+/**
+ * What an HTTP 400 or 404 for a canister's request means. The endpoint routes
+ * by canister id, so it is "no subnet holds this canister" only when the same
+ * endpoint answers its own status request; otherwise the URL is not an IC API
+ * endpoint (or one that misrouted just then).
+ */
+async function classifyRefusal(c: Connection, canisterId: Principal, o: FailureContext): Promise<UserError> {
+  try {
+    await checkAgent(c).status();
+  } catch {
+    return new EndpointError(`${o.host} is not an IC API endpoint (it refused an IC request and its status); check --network`);
+  }
+  return notFound(canisterId, o);
+}
+
+function isRefusal(e: unknown): boolean {
+  return e instanceof AgentError && e.code instanceof HttpErrorCode && (e.code.status === 400 || e.code.status === 404);
 }
 
 /**
  * Asks the network for its time through the canister's subnet before the
- * first call, so a canister id no subnet holds (HTTP 400 or 404 from the
- * endpoint's routing) and an unreachable endpoint each end in one error. A
- * call would fetch the subnet's node keys beside the query: the agent reports
- * that fetch's failure as "no node signatures" and writes its trace to the
- * console, whichever of the two fails first.
+ * first query. A query fetches the subnet's node keys beside itself, and when
+ * that fetch fails the agent's canister-status helper writes the error with
+ * its stack to the console unconditionally (no agent option turns it off;
+ * `logToConsole` is already off): an unknown canister or an unreachable
+ * endpoint must fail here, quietly, instead.
  */
 async function locate(c: Connection, canisterId: Principal, o: FailureContext): Promise<void> {
   try {
-    await c.agent.readState(canisterId, { paths: [[new TextEncoder().encode('time')]] });
+    await checkAgent(c).readState(canisterId, { paths: [[new TextEncoder().encode('time')]] });
   } catch (e) {
-    if (e instanceof AgentError && e.code instanceof HttpErrorCode && (e.code.status === 400 || e.code.status === 404)) throw notFound(canisterId, o.host);
-    throw userError(e, o);
+    throw isRefusal(e) ? await classifyRefusal(c, canisterId, o) : userError(e, o);
   }
 }
 
@@ -260,9 +297,10 @@ const UPDATES = new Set(Object.entries(icbootMethods).filter(([, f]) => !f.annot
  */
 async function refusedAsAnonymous(c: Connection, canisterId: Principal, method: string, e: UserError): Promise<UserError> {
   if (!(e instanceof RefusedError) || !UPDATES.has(method) || !c.identity.getPrincipal().isAnonymous()) return e;
-  const status = await CanisterStatus.request({ agent: c.agent, canisterId, paths: ['controllers'] }).catch(() => null);
+  const status = await CanisterStatus.request({ agent: checkAgent(c), canisterId, paths: ['controllers'] }).catch(() => null);
   const controllers = status?.get('controllers');
-  if (Array.isArray(controllers) && (controllers as Principal[]).some((p) => p.isAnonymous())) return e;
+  // Controllers unknown (the check itself failed): the canister's own refusal is the better report.
+  if (!Array.isArray(controllers) || (controllers as Principal[]).some((p) => p.isAnonymous())) return e;
   return new AnonymousCallerError(`canister ${canisterId.toText()} refuses ${method} from the anonymous identity, which cannot be authorized; `
     + 'sign with an identity: --pem FILE, --identity NAME (a dfx identity), or neither flag for icboot\'s own');
 }
@@ -270,8 +308,9 @@ async function refusedAsAnonymous(c: Connection, canisterId: Principal, method: 
 /** The icboot canister's methods; every failure is a UserError. */
 export function icbootCanister(c: Connection, canisterId: Principal): IcbootService {
   const actor = Actor.createActor<IcbootService>(icbootIdlFactory, { agent: c.agent, canisterId });
-  const o: FailureContext = { host: c.network.host, requestTimeoutMs: c.requestTimeoutMs, canisterId };
-  // Located once per actor; a failure is not kept, so a later call asks again.
+  const o: FailureContext = { host: c.network.host, requestTimeoutMs: c.requestTimeoutMs, canisterId, mainnet: c.network.name === 'ic' };
+  // Located once per actor, before its first query (an update fetches no node
+  // keys, so its refusal is classified after it fails); a failure is not kept.
   let located: Promise<void> | undefined;
   const ready = (): Promise<void> => (located ??= locate(c, canisterId, o).catch((e: unknown) => {
     located = undefined;
@@ -281,12 +320,14 @@ export function icbootCanister(c: Connection, canisterId: Principal): IcbootServ
     get(target, key) {
       const value = Reflect.get(target, key) as unknown;
       if (typeof value !== 'function') return value;
+      const method = String(key);
       return async (...args: unknown[]) => {
-        await ready();
+        if (!UPDATES.has(method)) await ready();
         try {
           return await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
         } catch (e) {
-          throw await refusedAsAnonymous(c, canisterId, String(key), userError(e, o));
+          if (isRefusal(e)) throw await classifyRefusal(c, canisterId, o);
+          throw await refusedAsAnonymous(c, canisterId, method, userError(e, o));
         }
       };
     },

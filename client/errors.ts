@@ -22,3 +22,9 @@ export class RefusedError extends UserError {}
 
 /** A change was sent unsigned (the anonymous principal), which the canister never lets write or authorize. */
 export class AnonymousCallerError extends UserError {}
+
+/** The endpoint did not answer as an IC API endpoint does: the URL is wrong, or it briefly misrouted. */
+export class EndpointError extends UserError {}
+
+/** The network refused a request for its expiry time: this machine's clock is off. */
+export class ClockError extends UserError {}

@@ -3,10 +3,11 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { CanisterStatus } from '@dfinity/agent';
 import { Principal } from '@dfinity/principal';
-import { icbootModule } from '../canister/icboot_module.ts';
+import { connect } from '../client/canister.ts';
 import { cliEnv, icboot, type CliEnv } from '../lab/cli.ts';
 import { startDevnetProcess, tempDir, type RunningDevnet } from '../lab/devnet.ts';
 import { walkTree } from '../uploader/walk.ts';
@@ -47,7 +48,7 @@ describe('icboot --json', () => {
   it('deploy: the canister, what was done, and whether it was created', async () => {
     const d = await json(env, ['deploy']);
     canisterId = Principal.fromText(d.canister).toText();
-    assert.deepEqual(d, { canister: canisterId, network: devnet.url, host: devnet.url, action: 'installed', created: true, built: d.built });
+    assert.deepEqual(d, { network: devnet.url, host: devnet.url, canister: canisterId, action: 'installed', created: true, built: d.built });
     assert.equal(typeof d.built, 'boolean');
     assert.equal((await json(env, ['deploy'])).action, 'unchanged');
   });
@@ -57,7 +58,8 @@ describe('icboot --json', () => {
     const bytes = files.reduce((n, f) => n + f.size, 0);
     const u = await json(env, ['upload', tree]);
     assert.deepEqual(u, {
-      files: files.length, bytes, chunks: files.length, new_chunks: files.length, reused_chunks: 0, bytes_sent: bytes, seconds: u.seconds,
+      network: devnet.url, host: devnet.url, canister: canisterId,
+      file_count: files.length, bytes, chunk_count: files.length, new_chunk_count: files.length, reused_chunk_count: 0, bytes_sent: bytes, seconds: u.seconds,
       dry_run: false, unchanged: false, release: 1, published: true, cost: null,
     });
     assert.ok(typeof u.seconds === 'number' && u.seconds > 0);
@@ -80,8 +82,9 @@ describe('icboot --json', () => {
 
   it('ls: the release and each file with size and SHA-256', async () => {
     const l = await json(env, ['ls']);
+    assert.equal(l.canister, canisterId);
     assert.equal(l.release, 1);
-    assert.equal(l.label, tree);
+    assert.equal(l.label, basename(tree), 'the default label: the directory\'s name');
     assert.match(l.created, ISO);
     assert.equal(l.chunk_size, 1024 * 1024);
     assert.deepEqual(l.files, walkTree(tree).map((f) => ({
@@ -91,11 +94,13 @@ describe('icboot --json', () => {
 
   it('releases: the current id and every release', async () => {
     const r = await json(env, ['releases']);
+    assert.deepEqual([r.network, r.host, r.canister], [devnet.url, devnet.url, canisterId]);
     assert.equal(r.current, 1);
     assert.equal(r.releases.length, 1);
     const [one] = r.releases;
-    assert.deepEqual(Object.keys(one), ['id', 'current', 'created', 'files', 'bytes', 'author', 'label', 'manifest_sha256']);
-    assert.equal(one.id, 1);
+    assert.deepEqual(Object.keys(one), ['release', 'current', 'created', 'file_count', 'bytes', 'author', 'label', 'manifest_sha256']);
+    assert.equal(one.release, 1);
+    assert.equal(one.file_count, walkTree(tree).length);
     assert.equal(one.current, true);
     assert.match(one.created, ISO);
     assert.match(one.manifest_sha256, /^[0-9a-f]{64}$/);
@@ -103,11 +108,12 @@ describe('icboot --json', () => {
 
   it('status: the counters, cycles as a decimal string, and the controller-only part', async () => {
     const s = await json(env, ['status']);
-    assert.equal(s.canister, canisterId);
-    assert.equal(s.releases, 1);
+    assert.deepEqual([s.network, s.host, s.canister], [devnet.url, devnet.url, canisterId]);
+    assert.equal(s.release_count, 1);
     assert.equal(s.current, 1);
-    assert.equal(s.chunks, walkTree(tree).length, 'one chunk per file');
-    assert.equal(s.unused_chunks, 0);
+    assert.equal(s.chunk_count, walkTree(tree).length, 'one chunk per file');
+    assert.equal(s.unused_chunk_count, 0);
+    assert.equal(typeof s.authorized_count, 'number');
     assert.equal(s.release_bytes, walkTree(tree).reduce((n, f) => n + f.size, 0));
     assert.equal(s.dedup_ratio, s.release_bytes / s.chunk_bytes);
     assert.match(s.cycles, DECIMAL);
@@ -118,12 +124,25 @@ describe('icboot --json', () => {
 
   it('machines: the group, profile and script a machine gets', async () => {
     const m = await json(env, ['machines', '--mac', '52:54:00:12:34:56', '--gateway-http', 'http://10.0.0.1:8080']);
-    assert.equal(m.source, 'release 1');
+    assert.deepEqual([m.network, m.host, m.canister, m.release, m.dir], [devnet.url, devnet.url, canisterId, 1, null]);
     assert.deepEqual(m.selectors, { mac: '52:54:00:12:34:56' });
     assert.deepEqual(m.group, { id: 'default', name: 'default', selector: {} });
     assert.deepEqual(m.profile, { id: 'debian', name: 'Debian' });
     assert.equal(m.endpoint, 'ipxe');
     assert.match(m.script, /^#!ipxe\n[^]*http:\/\/10\.0\.0\.1:8080\/linux/);
+    const local = await json(env, ['machines', tree, '--mac', '52:54:00:12:34:56']);
+    assert.deepEqual([local.network, local.host, local.canister, local.release, local.dir], [null, null, null, null, tree]);
+    assert.deepEqual(local.profile, { id: 'debian', name: 'Debian' });
+  });
+
+  it('--version: the hash of the module deploy installed, as canister_status reports it', async () => {
+    const r = await icboot(['--version'], env);
+    assert.equal(r.code, 0, r.stderr);
+    const c = await connect({ network: devnet.url, identity: 'anonymous' });
+    const installed = (await CanisterStatus.request({ agent: c.agent, canisterId: Principal.fromText(canisterId), paths: ['module_hash'] })).get('module_hash');
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    assert.equal(r.stdout.toString(), `icboot ${pkg.version}\ncanister module sha256 ${String(installed)}\nnode ${process.version}\n`);
+    assert.deepEqual((await icboot(['-V'], env)).stdout, r.stdout);
   });
 
   it('an error is still one line on stderr, exit 1, and nothing on stdout', async () => {
@@ -131,23 +150,5 @@ describe('icboot --json', () => {
     assert.equal(r.code, 1);
     assert.equal(r.stdout.length, 0);
     assert.match(r.stderr, /^icboot: [^\n]+\n$/);
-  });
-});
-
-describe('icboot --version', () => {
-  it('prints the package version, the hash of the module deploy installs, and the Node version', async () => {
-    const env = cliEnv('http://127.0.0.1:9');
-    try {
-      for (const flag of ['--version', '-V']) {
-        const r = await icboot([flag], env);
-        assert.equal(r.code, 0, r.stderr);
-        const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-        // After the command: it built the module if its sources changed, so this reads that build.
-        const hash = createHash('sha256').update((await icbootModule()).module).digest('hex');
-        assert.equal(r.stdout.toString(), `icboot ${pkg.version}\ncanister module sha256 ${hash}\nnode ${process.version}\n`);
-      }
-    } finally {
-      rmSync(env.cwd, { recursive: true, force: true });
-    }
   });
 });

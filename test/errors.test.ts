@@ -3,11 +3,13 @@
 // stderr, exit 1) and through the client library (its error type).
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Principal } from '@dfinity/principal';
 import { connect, icbootCanister } from '../client/canister.ts';
-import { AnonymousCallerError, CanisterNotFoundError, RefusedError, TransientError } from '../client/errors.ts';
+import { AnonymousCallerError, CanisterNotFoundError, EndpointError, RefusedError, TransientError } from '../client/errors.ts';
 import { deployWithCli, icboot, newPem, type CliEnv, type Deployed } from '../lab/cli.ts';
 import { freePort, startDevnetProcess, tempDir, type RunningDevnet } from '../lab/devnet.ts';
 import { Netns } from '../lab/netns.ts';
@@ -57,6 +59,19 @@ describe('client errors, one line each', () => {
     const line = await oneLine(['ls', '--network', url, '--canister', d.canisterId.toText()], d.env);
     assert.ok(line.includes(url), line);
     await assert.rejects(connect({ network: url, pem: newPem().path }), TransientError);
+  });
+
+  it('an HTTP server that is no IC endpoint (404 for everything): named as such, never "run icboot deploy"', async () => {
+    const server = createServer((_req, res) => res.writeHead(404).end('not found\n'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const line = await oneLine(['ls', '--network', url, '--canister', d.canisterId.toText()], d.env);
+      assert.ok(line.includes(url) && line.includes('--network') && !line.includes('deploy'), line);
+      await assert.rejects(connect({ network: url, pem: newPem().path }), EndpointError);
+    } finally {
+      server.close();
+    }
   });
 
   it('a network with no route to the endpoint (inside a namespace with loopback only): cannot reach it, no stack', async () => {

@@ -7,6 +7,13 @@ import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEBIAN_NETBOOT } from '../cli/sample.ts';
 
+/**
+ * The browser the status page test launches, where Debian's package puts it:
+ * checked at this path, not on PATH, so a chromium found elsewhere (Ubuntu's
+ * snap in /snap/bin) cannot pass the check and then fail the test.
+ */
+export const CHROMIUM = '/usr/bin/chromium';
+
 /** One thing the tests use, and the Debian package that provides it. */
 export interface Prerequisite {
   /** A program looked up on PATH, or an absolute path that must exist. */
@@ -25,7 +32,7 @@ export const PREREQUISITES: readonly Prerequisite[] = [
   { need: 'systemd-analyze', apt: 'systemd' }, // checks the shipped unit
   { need: 'ip', apt: 'iproute2' }, // network namespaces
   { need: 'dnsmasq', apt: 'dnsmasq-base' }, // the DHCP server beside the proxyDHCP gateway
-  { need: 'chromium', apt: 'chromium' }, // the status page's browser test
+  { need: CHROMIUM, apt: 'chromium' }, // the status page's browser test
 ];
 
 export interface Machine {

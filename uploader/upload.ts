@@ -4,6 +4,7 @@
 // release never holds ones the gateway would refuse. Running it again after
 // an interruption sends only what is still missing, because chunks already
 // stored are never asked for.
+import { basename, resolve } from 'node:path';
 import { UserError } from '../client/errors.ts';
 import { retry as retryWith } from '../client/retry.ts';
 import type { IcbootService, NewRelease } from '../common/icboot_idl.ts';
@@ -24,6 +25,16 @@ export const DEFAULT_CHUNK_SIZE = 1024 * 1024;
 export const DEFAULT_CONCURRENCY = 4;
 /** Attempts per call: a transient failure is retried with the shared backoff. */
 const ATTEMPTS = 6;
+
+/**
+ * The label of a tree uploaded without one: the directory's own name, so
+ * `./tree`, `tree/` and `/srv/tree` name the same release (an identical
+ * upload then creates nothing), and no local path is published.
+ */
+export function defaultLabel(dir: string): string {
+  const full = resolve(dir);
+  return basename(full) || full;
+}
 
 export interface UploadOptions {
   label: string;

@@ -4,7 +4,7 @@ import { connect, type CommonOptions } from '../../client/canister.ts';
 import { deploy, type DeployMode } from '../../client/deploy.ts';
 import { canisterCommand, notice, where } from '../canister_command.ts';
 import { example } from '../help.ts';
-import { jsonOption, printJson } from '../json.ts';
+import { jsonOption, origin, printJson } from '../json.ts';
 
 export function register(program: Command): void {
   const command = canisterCommand(program, 'deploy', 'build the icboot canister if needed, create it on first deploy, install or upgrade it')
@@ -15,7 +15,7 @@ export function register(program: Command): void {
       const r = await deploy(c, o.mode, o.canister, notice);
       notice(`${r.action === 'unchanged' ? 'module unchanged' : r.action} on ${where(c)}`);
       if (o.json) {
-        printJson({ canister: r.canisterId.toText(), network: c.network.name, host: c.network.host, action: r.action, created: r.created, built: r.built });
+        printJson({ ...origin(c, r.canisterId), action: r.action, created: r.created, built: r.built });
       } else {
         process.stdout.write(`${r.canisterId.toText()}\n`);
       }

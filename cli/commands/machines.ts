@@ -3,7 +3,7 @@
 // local tree (checked as `icboot upload` checks it) or from the canister's
 // certified release (read as `icboot cat` reads it).
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import type { CommonOptions } from '../../client/canister.ts';
+import { requireCanisterId, type CommonOptions } from '../../client/canister.ts';
 import { UserError } from '../../client/errors.ts';
 import { retry } from '../../client/retry.ts';
 import { loadMachines } from '../../common/machines/parse.ts';
@@ -16,7 +16,7 @@ import { localTree } from '../../uploader/tree.ts';
 import { canisterCommand, open, releaseManifest } from '../canister_command.ts';
 import { releaseId } from '../flags.ts';
 import { example } from '../help.ts';
-import { jsonOption, printJson } from '../json.ts';
+import { jsonOption, origin, printJson } from '../json.ts';
 
 interface MachinesFlags extends CommonOptions {
   release?: number;
@@ -68,19 +68,29 @@ function flagSelectors(o: MachinesFlags): Record<string, string> {
 }
 
 /** The tree to read: DIR, or the certified release (current or --release). */
-async function tree(dir: string | undefined, o: MachinesFlags): Promise<{ tree: TreeReader; what: string }> {
+async function tree(dir: string | undefined, o: MachinesFlags): Promise<{ tree: TreeReader; what: string; source: Source }> {
   if (dir !== undefined) {
     if (o.release !== undefined) throw new UserError('--release names a release in the canister; it cannot be used with DIR');
-    return { tree: localTree(dir), what: dir };
+    return { tree: localTree(dir), what: dir, source: { network: null, host: null, canister: null, release: null, dir } };
   }
-  const { reader } = await open(o);
+  const { c, reader } = await open(o);
   const m = await releaseManifest(reader, o.release);
-  return { tree: manifestTree(m, (hash) => retry(() => reader.chunk(hash))), what: `release ${m.id}` };
+  const source = { ...origin(c, requireCanisterId(c.network, o.canister)), release: m.id, dir: null };
+  return { tree: manifestTree(m, (hash) => retry(() => reader.chunk(hash))), what: `release ${m.id}`, source };
 }
 
 /** What a machine gets: the group and profile chosen (none when no group matches) and what it is sent. */
+/** Where the tree came from: a canister's release, or a local DIR (the other fields null). */
+interface Source {
+  network: string | null;
+  host: string | null;
+  canister: string | null;
+  release: number | null;
+  dir: string | null;
+}
+
 interface Answer {
-  source: string;
+  source: Source;
   selectors: Record<string, string>;
   chosen: { group: Group; profile: Profile } | null;
   /** /grub for arm64 machines, /ipxe for the others. */
@@ -91,7 +101,7 @@ interface Answer {
 
 async function answer(dir: string | undefined, o: MachinesFlags): Promise<Answer> {
   const selectors = flagSelectors(o);
-  const { tree: t, what } = await tree(dir, o);
+  const { tree: t, what, source } = await tree(dir, o);
   const machines = await loadMachines(t);
   if (!machines) throw new UserError(`${what} has no icboot/profiles/ or icboot/groups/`);
   const read = fileReader(t);
@@ -99,10 +109,10 @@ async function answer(dir: string | undefined, o: MachinesFlags): Promise<Answer
   if (selectors.arch === 'efi-arm64') {
     const match = selectGroup(machines, selectors);
     const script = match ? await grubConfig({ selectors, ...match, gateway: o.gatewayHttp }, read) : null;
-    return { source: what, selectors, chosen: match, endpoint: 'grub', script };
+    return { source, selectors, chosen: match, endpoint: 'grub', script };
   }
   const { context, script } = await machineIpxe(machines, read, selectors, o.gatewayHttp);
-  return { source: what, selectors, chosen: context ?? null, endpoint: 'ipxe', script };
+  return { source, selectors, chosen: context ?? null, endpoint: 'ipxe', script };
 }
 
 function answerText(a: Answer): string {
@@ -122,7 +132,7 @@ function answerText(a: Answer): string {
 function answerJson(a: Answer): object {
   const { group, profile } = a.chosen ?? {};
   return {
-    source: a.source,
+    ...a.source,
     selectors: a.selectors,
     group: group ? { id: group.id, name: group.name, selector: group.selector } : null,
     profile: profile ? { id: profile.id, name: profile.name } : null,

@@ -1,23 +1,24 @@
 // `icboot releases`: the certified index as a table.
 import type { Command } from 'commander';
-import type { CommonOptions } from '../../client/canister.ts';
+import { requireCanisterId, type CommonOptions } from '../../client/canister.ts';
 import { retry } from '../../client/retry.ts';
 import { canisterCommand, open } from '../canister_command.ts';
 import { bytes, isoTime, table } from '../format.ts';
 import { example } from '../help.ts';
-import { jsonOption, jsonTime, printJson } from '../json.ts';
+import { jsonOption, jsonTime, origin, printJson } from '../json.ts';
 
 export function register(program: Command): void {
   const command = canisterCommand(program, 'releases', 'list releases (verified); * marks the current one')
     .addOption(jsonOption())
     .action(async (o: CommonOptions & { json?: boolean }) => {
-      const { reader } = await open(o);
+      const { c, reader } = await open(o);
       const { index } = await retry(() => reader.index());
       if (o.json) {
         printJson({
+          ...origin(c, requireCanisterId(c.network, o.canister)),
           current: index.current,
           releases: index.releases.map((r) => ({
-            id: r.id, current: r.id === index.current, created: jsonTime(r.created), files: r.files, bytes: r.bytes,
+            release: r.id, current: r.id === index.current, created: jsonTime(r.created), file_count: r.files, bytes: r.bytes,
             author: r.author, label: r.label, manifest_sha256: r.manifest_sha256,
           })),
         });

@@ -9,7 +9,7 @@ import type { CanisterStatus as Status } from '../../common/icboot_idl.ts';
 import { canisterCommand, open, where } from '../canister_command.ts';
 import { bytes, cycles, table } from '../format.ts';
 import { example } from '../help.ts';
-import { amount, jsonOption, printJson } from '../json.ts';
+import { amount, jsonOption, origin, printJson } from '../json.ts';
 
 export function register(program: Command): void {
   const command = canisterCommand(program, 'status', 'releases, chunks, storage, dedup ratio and cycles of the canister')
@@ -63,17 +63,15 @@ function fundRows(f: CanisterFunds): string[][] {
 /** The `status --json` document (docs/cli.md). */
 function statusJson(c: Connection, id: Principal, s: Status, funds: CanisterFunds | null): object {
   return {
-    network: c.network.name,
-    host: c.network.host,
-    canister: id.toText(),
-    releases: s.releases,
+    ...origin(c, id),
+    release_count: s.releases,
     current: s.current.length ? Number(s.current[0]) : null,
-    chunks: Number(s.chunks),
+    chunk_count: Number(s.chunks),
     chunk_bytes: Number(s.chunk_bytes),
-    unused_chunks: Number(s.garbage_chunks),
+    unused_chunk_count: Number(s.garbage_chunks),
     release_bytes: Number(s.logical_bytes),
     dedup_ratio: dedupRatio(s),
-    authorized: s.authorized,
+    authorized_count: s.authorized,
     cycles: amount(s.cycles),
     // canister_status is for controllers only: null for anyone else.
     controller: funds ? {

@@ -1,14 +1,14 @@
 // `icboot upload DIR`: send a boot tree and publish it as a new release,
 // unless the current release already holds it.
 import { Option, type Command } from 'commander';
-import type { CommonOptions } from '../../client/canister.ts';
+import { requireCanisterId, type CommonOptions, type Connection } from '../../client/canister.ts';
 import { MAX_CHUNK_BYTES, MIN_CHUNK_SIZE } from '../../common/limits.ts';
-import { DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, upload, type Progress, type UploadReport } from '../../uploader/upload.ts';
+import { DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, defaultLabel, upload, type Progress, type UploadReport } from '../../uploader/upload.ts';
 import { canisterCommand, notice, open } from '../canister_command.ts';
 import { byteSize, integer } from '../flags.ts';
 import { byteFlag, bytes, cycles } from '../format.ts';
 import { example } from '../help.ts';
-import { amount, jsonOption, printJson } from '../json.ts';
+import { amount, jsonOption, origin, printJson } from '../json.ts';
 import { interruptedUpload, progressPrinter } from '../progress.ts';
 
 interface UploadFlags extends CommonOptions {
@@ -21,7 +21,7 @@ const SIGINT_STATUS = 130;
 export function register(program: Command): void {
   const command = canisterCommand(program, 'upload', 'upload a boot tree directory and publish it as a new release')
     .argument('<dir>', 'boot tree, laid out like /srv/tftp')
-    .option('--label <text>', 'release label (default: DIR as given)')
+    .option('--label <text>', 'release label (default: the directory\'s name)')
     .option('--dry-run', 'say what would be sent and what it would cost on mainnet; send nothing')
     .option('--no-publish', 'create the release without making it current')
     .option('--force', 'create a new release even when the current one holds this tree under this label')
@@ -31,7 +31,7 @@ export function register(program: Command): void {
     .addOption(new Option('--subnet-size <nodes>', 'with --dry-run: nodes of the mainnet subnet to price for').choices(['13', '34']).default('13'))
     .addOption(jsonOption())
     .action(async (dir: string, o: UploadFlags) => {
-      const { canister } = await open(o);
+      const { c, canister } = await open(o);
       const show = progressPrinter(process.stderr);
       let last: Progress | undefined;
       // Ctrl-C: say what is stored already and that the same command picks up from there.
@@ -41,14 +41,14 @@ export function register(program: Command): void {
         process.exit(SIGINT_STATUS);
       });
       const r = await upload(canister, dir, {
-        label: o.label ?? dir, chunkSize: o.chunkSize, concurrency: o.concurrency, dryRun: Boolean(o.dryRun), publish: o.publish,
+        label: o.label ?? defaultLabel(dir), chunkSize: o.chunkSize, concurrency: o.concurrency, dryRun: Boolean(o.dryRun), publish: o.publish,
         skipIfCurrent: !o.force, subnetSize: Number(o.subnetSize),
       }, (p) => {
         last = p;
         show.update(p);
       });
       show.done();
-      if (o.json) printJson(uploadJson(r, o));
+      if (o.json) printJson(uploadJson(c, r, o));
       else process.stdout.write(uploadText(r, o));
     });
   example(command, 'icboot upload ./debian-tree --label "debian 12"');
@@ -70,13 +70,14 @@ function uploadText(r: UploadReport, o: UploadFlags): string {
 }
 
 /** The `upload --json` document (docs/cli.md). */
-function uploadJson(r: UploadReport, o: UploadFlags): object {
+function uploadJson(c: Connection, r: UploadReport, o: UploadFlags): object {
   return {
-    files: r.files,
+    ...origin(c, requireCanisterId(c.network, o.canister)),
+    file_count: r.files,
     bytes: r.bytes,
-    chunks: r.chunks,
-    new_chunks: r.newChunks,
-    reused_chunks: r.reusedChunks,
+    chunk_count: r.chunks,
+    new_chunk_count: r.newChunks,
+    reused_chunk_count: r.reusedChunks,
     bytes_sent: r.bytesSent,
     seconds: r.seconds,
     dry_run: Boolean(o.dryRun),
