@@ -3,7 +3,8 @@
 // offers. The metrics (gateway/metrics.ts) and the status page
 // (gateway/status.ts) only read it. Recording is cheap: a live transfer is one
 // object whose `bytes` field its server overwrites, and counters are numbers;
-// everything kept about the past sits in fixed-size rings.
+// everything kept about the past sits in fixed-size rings, and every text in
+// them (paths clients chose, error messages) is cut to a fixed length.
 import type { Snapshot } from './release.ts';
 
 export type Protocol = 'tftp' | 'http';
@@ -45,8 +46,11 @@ export interface Boot {
 }
 
 export interface RecentError {
+  /** When it last happened, ms since the epoch. */
   at: number;
   text: string;
+  /** How often it happened while it stayed among the recent errors. */
+  times: number;
 }
 
 /** What the cache reports to whoever watches it. */
@@ -66,7 +70,12 @@ export interface CacheFill {
   diskLimit: number;
 }
 
-export const LIMITS = { clients: 32, filesPerClient: 64, errors: 50, macs: 1024 } as const;
+export const LIMITS = { clients: 32, filesPerClient: 64, errors: 50, macs: 1024, pathChars: 256, textChars: 512 } as const;
+
+/** `text` at most `max` characters, marked with `…` where it was cut. */
+export function cut(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
 
 /** Where durations of finished transfers and queries go (the metrics' histograms). */
 export interface DurationSink {
@@ -102,15 +111,23 @@ export class Activity implements CacheObserver {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  transfer(protocol: Protocol, client: string, path: string): LiveTransfer {
+  /**
+   * A transfer starting. Every one is counted; a `refused` one (a path outside
+   * the tree or malformed, a range the file does not hold) is not kept among
+   * the client's boots, so probing the gateway does not fill them.
+   */
+  transfer(protocol: Protocol, client: string, requested: string): LiveTransfer {
     const id = this.nextId++;
+    const path = cut(requested, LIMITS.pathChars);
     const t: LiveTransfer = {
       id, protocol, client, path, started: this.now(), size: null, bytes: 0,
-      end: (result, detail) => {
+      end: (result, full) => {
         if (!this.live.delete(id)) return;
         const ended = this.now();
         this.endedBytes[protocol] += t.bytes;
         this.durations?.transferEnded(protocol, result, (ended - t.started) / 1000);
+        if (result === 'refused') return;
+        const detail = cut(full, LIMITS.pathChars);
         const boot = this.boots.get(client) ?? { client, mac: null, last: ended, files: [] };
         boot.mac = this.macs.get(client) ?? boot.mac;
         boot.last = ended;
@@ -147,8 +164,12 @@ export class Activity implements CacheObserver {
     if (ip && mac) this.mac(ip, mac);
   }
 
-  error(text: string): void {
-    this.errors.push({ at: this.now(), text });
+  /** Records an error; one already among the recent errors moves to the newest place, counted again. */
+  error(full: string): void {
+    const text = cut(full, LIMITS.textChars);
+    const i = this.errors.findIndex((e) => e.text === text);
+    const times = i < 0 ? 1 : this.errors.splice(i, 1)[0].times + 1;
+    this.errors.push({ at: this.now(), text, times });
     if (this.errors.length > LIMITS.errors) this.errors.shift();
   }
 

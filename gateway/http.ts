@@ -5,8 +5,10 @@
 // machine endpoints instead (gateway/machines/endpoints.ts), each reply
 // rendered whole before it is sent, and `/` and `/metrics` are the gateway's
 // own status page and Prometheus metrics (a release file named `metrics` is
-// reached as `//metrics`). Connections are capped, idle ones time out, and
-// nothing a client does can end the process.
+// reached as `//metrics`). Until a release is loaded, requests for files and
+// machine endpoints are answered 503. Connections are capped, idle ones time
+// out, and nothing a client does can end the process; open status pages have
+// a small budget of their own (gateway/status_stream.ts) on top of the cap.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { httpUrl } from '../common/machines/firmware.ts';
@@ -20,6 +22,7 @@ import type { GatewayAddress } from './machines/render.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import { requestPath } from './path.ts';
 import { serveStatus } from './status.ts';
+import { StatusStreams } from './status_stream.ts';
 
 export interface HttpOptions {
   /** Open connections at most; more are closed at once (and logged). */
@@ -34,11 +37,17 @@ export interface HttpOptions {
 
 /** How long a client may take to send its request headers. */
 const HEADERS_TIMEOUT_MS = 15_000;
+/** Seconds a client asking for a file while the gateway starts is told to wait. */
+const STARTING_RETRY_S = 5;
 
 function createHttpServer(files: Files, log: (line: string) => void, o: HttpOptions): Server {
   const notices = new LogThrottle(log);
+  // An open status page holds its connection: it is counted on top of the cap, so pages never take boot clients' places.
+  const streams = new StatusStreams(o.activity, (open) => {
+    server.maxConnections = o.maxConnections + open;
+  });
   const server = createServer((req, res) => {
-    serve(files, req, res, log, notices, o).catch((e: Error) => {
+    serve(files, req, res, log, notices, o, streams).catch((e: Error) => {
       log(`http: ${printable(req.url ?? '')}: internal error: ${e.message}`);
       res.destroy();
     });
@@ -183,6 +192,7 @@ export function parseRange(header: string, size: number): RangeRequest {
 
 async function serve(
   files: Files, req: IncomingMessage, res: ServerResponse, log: (line: string) => void, notices: LogThrottle, o: HttpOptions,
+  streams: StatusStreams,
 ): Promise<void> {
   const started = performance.now();
   const ip = (req.socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
@@ -204,8 +214,13 @@ async function serve(
   }
   const raw = targetPath(req.url ?? '/');
   if (raw === null) return plain(400, 'bad URL encoding', req.url ?? '');
-  if (raw === '/') return serveStatus(req, res, o.activity, targetQuery(req.url ?? ''));
+  if (raw === '/') return serveStatus(req, res, streams, targetQuery(req.url ?? ''), ip);
   if (raw === '/metrics') return sendMetrics(o.metrics, req, res);
+  // Listening starts before the release is loaded, so that port problems show at once; a 404 now would look final.
+  if (!o.activity.release) {
+    res.setHeader('Retry-After', String(STARTING_RETRY_S));
+    return plain(503, 'the gateway is starting: no release loaded yet, try again', raw);
+  }
   const route = machineRoute(raw);
   if (route) {
     const mac = new URLSearchParams(targetQuery(req.url ?? '')).get('mac');
@@ -225,6 +240,20 @@ async function serve(
     }
   }
   transfer = o.activity.transfer('http', ip, raw.replace(/^\/+/, ''));
+  try {
+    await serveFile(files, req, res, transfer, raw, plain, finish);
+  } finally {
+    // Whatever threw before the transfer ended (the connection is then destroyed) leaves no transfer live.
+    transfer.end('failed', 'internal error');
+  }
+}
+
+/** Answers a request for a file of the tree, observed as `transfer`; `plain` and `finish` end it. */
+async function serveFile(
+  files: Files, req: IncomingMessage, res: ServerResponse, transfer: LiveTransfer, raw: string,
+  plain: (status: number, text: string, path: string) => void,
+  finish: (status: number, bytes: number, result: string, path: string, failed?: boolean) => void,
+): Promise<void> {
   const asked = requestPath(raw);
   if (!asked.ok) return plain(asked.refused ? 403 : 404, asked.message, raw);
   const { path } = asked;

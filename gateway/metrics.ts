@@ -40,7 +40,9 @@ export class GatewayMetrics implements DurationSink {
     new Gauge({
       name: `${PREFIX}transfers_in_progress`, help: 'Transfers being served now.', labelNames: ['protocol'], registers: [r],
       collect() {
-        for (const p of PROTOCOLS) this.set({ protocol: p }, [...a.live.values()].filter((t) => t.protocol === p).length);
+        const n: Record<Protocol, number> = { tftp: 0, http: 0 };
+        for (const t of a.live.values()) n[t.protocol]++;
+        for (const p of PROTOCOLS) this.set({ protocol: p }, n[p]);
       },
     });
     new Counter({
@@ -91,7 +93,7 @@ export class GatewayMetrics implements DurationSink {
       labelNames: ['kind'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [r],
     });
     readCounter(r, 'canister_retries_total', 'Chunk queries asked again after a failure.', () => a.counts.retries);
-    readCounter(r, 'integrity_failures_total', 'Chunks, releases or saved copies that failed verification (none of it was served).',
+    readCounter(r, 'integrity_failures_total', 'Chunks, release indexes or manifests, and saved releases that failed verification (none of it was served).',
       () => a.counts.integrityFailures);
     new Gauge({
       name: `${PREFIX}release_info`, help: 'The release served: 1, labelled with its id, label and where it was loaded from.',

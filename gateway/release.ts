@@ -51,6 +51,10 @@ export interface ReleaseOptions {
   query?: <T>(kind: QueryKind, work: () => Promise<T>) => Promise<T>;
   /** Told when each index certificate verified was signed, ms since the epoch, whether or not the release changed. */
   verified?: (certifiedAt: number) => void;
+  /** Told of each failure to reach the canister or load the release, as the line logged (the status page's recent errors). */
+  failed?: (text: string) => void;
+  /** Told of each certificate, index, manifest or saved release that failed verification, as the line logged. */
+  integrityFailed?: (text: string) => void;
 }
 
 /** The saved release: bytes as base64, keys and ids as text. */
@@ -105,13 +109,17 @@ export class ReleaseTracker {
     try {
       await this.refresh();
     } catch (e) {
-      if (e instanceof IntegrityError) throw e;
+      if (e instanceof IntegrityError) {
+        this.o.integrityFailed?.(`release: ${e.message}`);
+        throw e;
+      }
       const saved = await this.loadSaved();
       if (!saved) throw e;
       this.current = saved;
       this.o.log(`release: canister unreachable (${(e as Error).message}); serving release ${saved.manifest.id} saved by an earlier run, `
         + `verified again against its certificate, which is ${age(Date.now() - saved.certifiedAt)} old `
         + '(accepted offline; online certificates must be under 5 minutes old)');
+      this.o.failed?.(`release: canister unreachable (${(e as Error).message}); serving release ${saved.manifest.id} saved by an earlier run`);
     }
     this.schedule();
     return this.current!;
@@ -195,12 +203,14 @@ export class ReleaseTracker {
       return snapshot(manifest, 'disk', certified.certifiedAt);
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
+      const text = `saved release ${path} failed verification (${why})`;
+      this.o.integrityFailed?.(text);
       // Recursive: a directory in its place would block every later save.
       try {
         rmSync(path, { force: true, recursive: true });
-        this.o.log(`integrity: saved release ${path} failed verification (${why}); discarded`);
+        this.o.log(`integrity: ${text}; discarded`);
       } catch (rm) {
-        this.o.log(`integrity: saved release ${path} failed verification (${why}); cannot remove it: ${(rm as Error).message}`);
+        this.o.log(`integrity: ${text}; cannot remove it: ${(rm as Error).message}`);
       }
       return null;
     }
@@ -210,7 +220,12 @@ export class ReleaseTracker {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
       this.refresh()
-        .catch((e: Error) => this.o.log(`release: poll failed, still serving release ${this.current?.manifest.id}: ${e.message}`))
+        .catch((e: Error) => {
+          const text = `release: poll failed, still serving release ${this.current?.manifest.id}: ${e.message}`;
+          this.o.log(text);
+          if (e instanceof IntegrityError) this.o.integrityFailed?.(text);
+          else this.o.failed?.(text);
+        })
         .finally(() => this.schedule());
     }, this.o.pollSeconds * 1000);
     this.timer.unref();

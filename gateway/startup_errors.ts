@@ -27,19 +27,25 @@ const ADVICE: Record<string, { flag: string; port: number }> = {
   tftp: { flag: '--tftp', port: 6969 }, http: { flag: '--http', port: 8080 }, metrics: { flag: '--metrics', port: 9469 },
 };
 
+/** The ports `npm start` listens on (cli/start.ts), named when another gateway finds one taken. */
+const NPM_START_PORTS = [6969, 8080];
+
 /** `e`, a failure to listen, as a PortError when it is one the operator can fix; other errors unchanged. */
 export function portError(e: unknown, service: string, address: string, port: number): unknown {
   const code = (e as NodeJS.ErrnoException)?.code;
   const where = `${service} ${address}:${port}`;
   const { flag, port: high } = ADVICE[service] ?? { flag: `the ${service} address`, port: 8000 + port };
   if (code === 'EACCES') {
+    // setcap last: it would let every node script on the host bind low ports.
     return new PortError('no-permission', service, address, port,
-      `cannot listen on ${where}: ports below 1024 need root or CAP_NET_BIND_SERVICE `
-      + `(sudo setcap cap_net_bind_service=+ep "$(readlink -f "$(command -v node)")"), or use a port above 1023, e.g. ${flag} ${address}:${high}`);
+      `cannot listen on ${where}: ports below 1024 need CAP_NET_BIND_SERVICE: run the gateway as a systemd service with `
+      + `AmbientCapabilities=CAP_NET_BIND_SERVICE (samples/icboot-gateway.service), or as root, or use a port above 1023, e.g. ${flag} ${address}:${high} `
+      + '(last resort: setcap cap_net_bind_service=+ep on the node binary)');
   }
   if (code === 'EADDRINUSE') {
+    const npmStart = NPM_START_PORTS.includes(port) ? ` (\`npm start\` holds ${NPM_START_PORTS.join(' and ')})` : '';
     return new PortError('in-use', service, address, port,
-      `cannot listen on ${where}: another process holds the port (\`npm start\` holds 6969 and 8080): stop it, or choose another port with ${flag}`);
+      `cannot listen on ${where}: another process holds the port${npmStart}: stop it, or choose another port with ${flag}`);
   }
   return e;
 }

@@ -1,24 +1,23 @@
 // The live status page at `/`: one self-contained HTML page (inline CSS and
 // script, nothing fetched from elsewhere) that follows `/?events`, a stream of
-// server-sent events each carrying the whole view as JSON. The page writes
-// every value with textContent, never as HTML, so a path or label a client or
-// a release chose cannot inject markup.
+// server-sent events each carrying the whole view as JSON
+// (gateway/status_stream.ts). The page writes every value with textContent,
+// never as HTML, so a path or label a client or a release chose cannot inject
+// markup.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Activity } from './activity.ts';
-
-/** How often an open page is sent the view. */
-const EVENT_EVERY_MS = 500;
+import type { StatusStreams } from './status_stream.ts';
 
 /** Nanoseconds since the epoch (a manifest's `created`) as ms, or null. */
 const createdMs = (ns: string): number | null => (/^\d+$/.test(ns) ? Number(BigInt(ns) / 1_000_000n) : null);
 
-export function statusView(a: Activity, now = Date.now()) {
+/** What the page shows; the time it is sent at travels beside it, so an unchanged view can be told apart. */
+export function statusView(a: Activity) {
   const s = a.release;
   const fill = a.cacheFill();
   const hits = a.counts.cacheHits.memory + a.counts.cacheHits.disk;
   const asked = hits + a.counts.cacheMisses;
   return {
-    now,
     release: s && {
       id: s.manifest.id, label: s.manifest.label, author: s.manifest.author, created: createdMs(s.manifest.created),
       files: s.manifest.files.length, bytes: s.manifest.files.reduce((n, f) => n + f.size, 0),
@@ -35,8 +34,8 @@ export function statusView(a: Activity, now = Date.now()) {
 
 export type StatusView = ReturnType<typeof statusView>;
 
-/** Answers `/` (the page) and `/?events` (its event stream). */
-export function serveStatus(req: IncomingMessage, res: ServerResponse, a: Activity, query: string): void {
+/** Answers `/` (the page) and `/?events` (its event stream, from a client at `ip`). */
+export function serveStatus(req: IncomingMessage, res: ServerResponse, streams: StatusStreams, query: string, ip: string): void {
   if (query !== 'events') {
     res.writeHead(200, {
       'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(PAGE), 'Cache-Control': 'no-store',
@@ -46,19 +45,7 @@ export function serveStatus(req: IncomingMessage, res: ServerResponse, a: Activi
     res.end(req.method === 'HEAD' ? undefined : PAGE);
     return;
   }
-  res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive' });
-  if (req.method === 'HEAD') {
-    res.end();
-    return;
-  }
-  // An open stream is not idle: the server's request timeout must not cut it.
-  req.socket.setTimeout(0);
-  const send = (): void => {
-    res.write(`data: ${JSON.stringify(statusView(a))}\n\n`);
-  };
-  send();
-  const timer = setInterval(send, EVENT_EVERY_MS);
-  res.on('close', () => clearInterval(timer));
+  streams.serve(req, res, ip);
 }
 
 const PAGE = `<!doctype html>
@@ -91,10 +78,10 @@ const bytes = (n) => n == null ? '?' : n < 1024 ? n + ' B' : n < 1048576 ? (n / 
 const time = (ms) => ms == null ? '?' : new Date(ms).toISOString().replace('T', ' ').replace(/\\.\\d+Z$/, ' UTC');
 const secs = (ms) => (ms / 1000).toFixed(ms < 10000 ? 2 : 0) + ' s';
 function rows(table, list) { table.replaceChildren(...list.map((r) => el('tr', {}, ...r.map((c) => el('td', {}, c))))); }
-function render(v) {
+function render(v, now) {
   const r = v.release;
   rows($('release'), r ? [['id', r.id], ['label', r.label], ['author', r.author], ['created', time(r.created)], ['files', r.files],
-    ['bytes', bytes(r.bytes)], ['certificate', time(r.certifiedAt) + ' (' + secs(v.now - r.certifiedAt) + ' ago' + (r.origin === 'disk' ? ', saved copy' : '') + ')']]
+    ['bytes', bytes(r.bytes)], ['certificate', time(r.certifiedAt) + ' (' + secs(now - r.certifiedAt) + ' ago' + (r.origin === 'disk' ? ', saved copy' : '') + ')']]
     : [['release', 'none loaded yet']]);
   const c = v.cache;
   const fill = (used, limit) => bytes(used) + ' of ' + bytes(limit) + (limit ? ' (' + (100 * used / limit).toFixed(0) + '%)' : '');
@@ -105,7 +92,7 @@ function render(v) {
     ...v.live.map((t) => el('tr', { 'data-transfer': t.id },
       el('td', {}, t.protocol + ' ' + t.client + (t.mac ? ' ' + t.mac : '')), el('td', { class: 'path' }, t.path),
       el('td', {}, t.size ? el('progress', { max: t.size, value: t.bytes }) : '', ' ' + bytes(t.bytes) + ' of ' + bytes(t.size)),
-      el('td', {}, secs(v.now - t.started)))));
+      el('td', {}, secs(now - t.started)))));
   if (!v.live.length) live.append(el('tr', {}, el('td', { class: 'muted' }, 'none')));
   $('boots').replaceChildren(...v.boots.map((b) => {
     const first = Math.min(...b.files.map((f) => f.started));
@@ -117,10 +104,18 @@ function render(v) {
           ' ' + secs(f.ended - f.started))))));
   }));
   if (!v.boots.length) $('boots').append(el('p', { class: 'muted' }, 'none yet'));
-  rows($('errors'), v.errors.length ? v.errors.map((e) => [time(e.at), el('span', { class: 'err' }, e.text)]) : [[el('span', { class: 'muted' }, 'none')]]);
+  rows($('errors'), v.errors.length ? v.errors.map((e) => [time(e.at), el('span', { class: 'err' }, e.text + (e.times > 1 ? ' (' + e.times + ' times)' : ''))]) : [[el('span', { class: 'muted' }, 'none')]]);
 }
-const events = new EventSource('/?events');
-events.onmessage = (m) => { $('conn').textContent = 'live'; render(JSON.parse(m.data)); };
-events.onerror = () => { $('conn').textContent = 'reconnecting…'; };
+// EventSource retries a dropped stream by itself, but gives up on an answer other than 200 (a 503 when too
+// many pages are open): then this page tries again itself.
+function follow() {
+  const events = new EventSource('/?events');
+  events.onmessage = (m) => { const e = JSON.parse(m.data); $('conn').textContent = 'live'; render(e.view, e.now); };
+  events.onerror = () => {
+    $('conn').textContent = 'reconnecting…';
+    if (events.readyState === EventSource.CLOSED) setTimeout(follow, 10000);
+  };
+}
+follow();
 </script></body></html>
 `;

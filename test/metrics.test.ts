@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { deployWithCli, icboot, type CliEnv } from '../lab/cli.ts';
 import { freePort, startDevnetProcess, tempDir, type RunningDevnet } from '../lab/devnet.ts';
 import { run, startGateway, type RunningGateway } from '../lab/gateway.ts';
+import { until } from '../lab/poll.ts';
 
 /** Prometheus text → sample name with labels (as written) → value. */
 function parse(text: string): Map<string, number> {
@@ -77,14 +78,17 @@ describe('gateway metrics', () => {
     assert.equal((await fetch(`${gw.httpUrl}/small.bin`)).status, 200);
     assert.equal((await (await fetch(`${gw.httpUrl}//metrics`)).text()), 'a file, not the metrics\n');
 
-    const m = await scrape(`${gw.httpUrl}/metrics`);
+    // curl exits once it has sent its last ACK; the gateway ends the transfer when that arrives.
+    const m = await until(async () => {
+      const now = await scrape(`${gw.httpUrl}/metrics`);
+      return get(now, 'icboot_gateway_transfers_in_progress{protocol="tftp"}') === 0 ? now : null;
+    }, 'the TFTP transfer ended', 30_000, 100);
     assert.equal(get(m, 'icboot_gateway_transfers_total{protocol="tftp",result="ok"}'), 1);
     assert.equal(get(m, 'icboot_gateway_transfers_total{protocol="tftp",result="not_found"}'), 1);
     assert.equal(get(m, 'icboot_gateway_transfers_total{protocol="http",result="ok"}'), 3);
     assert.equal(get(m, 'icboot_gateway_served_bytes_total{protocol="tftp"}'), big.length);
     assert.equal(get(m, 'icboot_gateway_served_bytes_total{protocol="http"}'), big.length + small.length + 24);
     assert.equal(get(m, 'icboot_gateway_transfer_duration_seconds_count{protocol="tftp"}'), 2);
-    assert.equal(get(m, 'icboot_gateway_transfers_in_progress{protocol="tftp"}'), 0);
     // big.img is 4 chunks: fetched once (TFTP), then all from memory (HTTP); small.bin and metrics one more each.
     assert.equal(get(m, 'icboot_gateway_canister_queries_total{kind="chunk",result="ok"}'), 6);
     assert.equal(get(m, 'icboot_gateway_canister_query_duration_seconds_count{kind="chunk"}'), 6);

@@ -9,6 +9,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { CHROMIUM } from './prerequisites.ts';
 import { deployWithCli, icboot, type CliEnv } from '../lab/cli.ts';
 import { freePort, startDevnetProcess, tempDir, type RunningDevnet } from '../lab/devnet.ts';
 import { LockStep, run, startGateway, type RunningGateway } from '../lab/gateway.ts';
@@ -35,7 +36,7 @@ describe('gateway status page', () => {
     const up = await icboot(['upload', tree, '--label', 'status <b>page</b>'], env);
     assert.equal(up.code, 0, up.stderr);
     gw = await startGateway(env, ['--no-prefetch']);
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
     page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
     page.on('request', (r) => requested.push(r.url()));
   });
