@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Activity, LIMITS, cut } from './activity.ts';
-import { statusView } from './status.ts';
+import { statusView } from './status_view.ts';
 
 describe('Activity', () => {
   it('cuts a path a client chose, so the view stays under a fixed size however long the paths asked for', () => {

@@ -5,12 +5,12 @@
 // object whose `bytes` field its server overwrites, and counters are numbers;
 // everything kept about the past sits in fixed-size rings, and every text in
 // them (paths clients chose, error messages) is cut to a fixed length.
-import type { Snapshot } from './release.ts';
+import type { QueryKind, Snapshot } from './release.ts';
+import type { TransferResult } from './tftp/server.ts';
 
 export type Protocol = 'tftp' | 'http';
 /** How a transfer ended, as metrics label it. */
-export type TransferResult = 'ok' | 'not_found' | 'refused' | 'failed';
-export type QueryKind = 'chunk' | 'index' | 'manifest';
+export type { TransferResult } from './tftp/server.ts';
 
 /** A transfer in progress; the server serving it keeps `bytes` (and `size`, once known) current. */
 export interface LiveTransfer {

@@ -3,7 +3,8 @@
 // which the Activity feeds as transfers and queries end. Names and labels are
 // documented in docs/metrics.md; scripts and dashboards depend on them.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Activity, DurationSink, Protocol, QueryKind, TransferResult } from './activity.ts';
+import type { Activity, DurationSink, Protocol, TransferResult } from './activity.ts';
+import type { QueryKind } from './release.ts';
 
 const PREFIX = 'icboot_gateway_';
 const PROTOCOLS: Protocol[] = ['tftp', 'http'];

@@ -9,11 +9,13 @@ import { join } from 'node:path';
 import type { Principal } from '@dfinity/principal';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
 import type { Manifest, ManifestFile } from '../common/manifest.ts';
-import type { QueryKind } from './activity.ts';
 import { IntegrityError } from '../client/errors.ts';
 import { writeAtomic } from '../common/write_atomic.ts';
 import { withDeadline } from '../client/retry.ts';
 import { verifyIndex, verifyManifest, type CertifiedIndex, type VerifiedReader } from '../client/verify.ts';
+
+/** The canister queries a release is read through, as the activity record and metrics count them. */
+export type QueryKind = 'chunk' | 'index' | 'manifest';
 
 export interface Snapshot {
   manifest: Manifest;

@@ -6,7 +6,7 @@
 // are capped in total and per client address; beyond that the answer is 503.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Activity } from './activity.ts';
-import { statusView } from './status.ts';
+import { statusView } from './status_view.ts';
 
 export interface StreamLimits {
   /** Open streams at most, and per client IP address. */

@@ -7,7 +7,6 @@
 // anything is sent, every send failure ends only its transfer, and slots are
 // shared out by gateway/tftp/slots.ts.
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
-import type { TransferResult } from '../activity.ts';
 import { LogThrottle, printable } from '../log.ts';
 import { ERR, OP, error, oack, parse } from './packet.ts';
 import { Slots, type SlotHolder } from './slots.ts';
@@ -39,6 +38,9 @@ export interface TftpOptions {
 }
 
 /** What an observer sees of a transfer: fields the server overwrites (no allocation per packet), and its end. */
+/** How a transfer ended, as the gateway's activity record counts it (HTTP uses the same words). */
+export type TransferResult = 'ok' | 'not_found' | 'refused' | 'failed';
+
 export interface TransferWatch {
   size: number | null;
   /** Bytes the client has acknowledged. */
