@@ -23,9 +23,22 @@ function need(file: string, pkg: string): void {
   if (!existsSync(file)) throw new UserError(`${file} is missing: apt-get install ${pkg}`);
 }
 
+const AMD64 = { file: join(DEBIAN_NETBOOT, 'pxelinux.0'), pkg: 'debian-installer-12-netboot-amd64' };
+/** Each package the tree is built from, by a file it installs. */
+const SOURCES: readonly { file: string; pkg: string }[] = [
+  AMD64,
+  { file: join(DEBIAN_NETBOOT_ARM64, 'debian-installer', 'arm64', 'linux'), pkg: 'debian-installer-12-netboot-arm64' },
+  ...IPXE_FILES.map((f) => ({ file: join(IPXE_DIR, f), pkg: 'ipxe' })),
+];
+
+/** The packages `assembleDebianTree` needs that are not installed (by whether `exists` finds their files), each once. */
+export function missingSamplePackages(exists: (file: string) => boolean = existsSync): string[] {
+  return [...new Set(SOURCES.filter((s) => !exists(s.file)).map((s) => s.pkg))];
+}
+
 /** The amd64 netboot tree, or a UserError saying which package provides it. */
 export function debianNetboot(): string {
-  need(join(DEBIAN_NETBOOT, 'pxelinux.0'), 'debian-installer-12-netboot-amd64');
+  need(AMD64.file, AMD64.pkg);
   return DEBIAN_NETBOOT;
 }
 
@@ -34,9 +47,7 @@ export function debianNetboot(): string {
  * checked before anything is written.
  */
 export function assembleDebianTree(dest: string): void {
-  debianNetboot();
-  need(join(DEBIAN_NETBOOT_ARM64, 'debian-installer', 'arm64', 'linux'), 'debian-installer-12-netboot-arm64');
-  for (const f of IPXE_FILES) need(join(IPXE_DIR, f), 'ipxe');
+  for (const { file, pkg } of SOURCES) need(file, pkg);
   if (existsSync(dest)) throw new UserError(`${dest} already exists; choose a new directory`);
   cpSync(DEBIAN_NETBOOT, dest, { recursive: true, dereference: true });
   mkdirSync(join(dest, 'debian-installer'), { recursive: true });

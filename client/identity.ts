@@ -125,7 +125,7 @@ export function loadIdentity(o: IdentityOptions, notice: (line: string) => void 
       // 'wx': two first runs at once must not replace a key the other already uses.
       writeFileSync(own, ed25519Pem(new Uint8Array(identity.getKeyPair().secretKey).subarray(0, 32)), { mode: 0o600, flag: 'wx' });
       chmodSync(own, 0o600);
-      notice(`icboot: created a new identity ${identity.getPrincipal().toText()} in ${own}`);
+      notice(`created a new identity ${identity.getPrincipal().toText()} in ${own}`);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }

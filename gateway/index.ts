@@ -169,6 +169,8 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     },
     query: (kind, work) => activity.query(kind, work),
     verified: (at) => activity.certified(at),
+    failed: (text) => activity.error(text),
+    integrityFailed: (text) => activity.integrityFailed(text),
   });
   const machines = new ReleaseMachines(release, (hash) => cache.get(hash), o.log);
   const files = new Files(release, cache);

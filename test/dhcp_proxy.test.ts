@@ -164,6 +164,14 @@ describe('gateway --dhcp proxy beside a DHCP server that hands out addresses onl
     assert.doesNotMatch(gatewayLog(), / dhcp 52:54:00:d1:00:07 /);
   });
 
+  it('counts each answer it sent in /metrics', () => {
+    // Before the flood, whose packets the proxy partly answers too: each exchange above was awaited, so every answer arrived.
+    const answers = peer!.received.filter((r) => r.from === SERVER_IP && r.packet && fromProxy(r.packet)).length;
+    assert.ok(answers >= 7, `the exchanges above got ${answers} answers`);
+    const scrape = ns.run('curl', ['-sS', '--max-time', '30', `http://${SERVER_IP}/metrics`]);
+    assert.match(scrape, new RegExp(`^icboot_gateway_proxydhcp_offers_total ${answers}$`, 'm'));
+  });
+
   it(`keeps answering after ${FLOOD} malformed packets on port 67 and as many on 4011`, async () => {
     const rss = (): string => /VmRSS:\s*(\d+ kB)/.exec(readFileSync(`/proc/${gateway!.pid}/status`, 'utf8'))?.[1] ?? '?';
     const before = rss();

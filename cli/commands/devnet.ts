@@ -2,6 +2,7 @@
 import { Option, type Command } from 'commander';
 import { collectHash, fraction, instructionLimits, integer, port, type LimitKind } from '../flags.ts';
 import { example } from '../help.ts';
+import { createLogger, logFormatOption, type LogFormat } from '../log.ts';
 
 export function register(program: Command): void {
   const command = program.command('devnet')
@@ -15,30 +16,34 @@ export function register(program: Command): void {
     .option('--log-instructions', "log each message's method, instructions and cycles")
     .option('--no-metering', 'count no instructions and enforce no limits (to compare speed)')
     .option('--instruction-limits <kind=n,...>', "replace the replica's limits (query 5e9, update 40e9, install 300e9, inspect 2e8), e.g. for tests", instructionLimits)
+    .addOption(logFormatOption())
     .action(async (o: {
       host: string; port: number; stateDir: string; latency?: number; failQueries?: number; corruptChunk: string[];
-      logInstructions?: boolean; metering: boolean; instructionLimits?: Partial<Record<LimitKind, bigint>>;
+      logInstructions?: boolean; metering: boolean; instructionLimits?: Partial<Record<LimitKind, bigint>>; logFormat: LogFormat;
     }) => {
+      const logger = createLogger(o.logFormat);
       // Loaded here: the other commands need none of the devnet's code.
       const { startDevnet } = await import('../../devnet/index.ts');
       const devnet = await startDevnet({
         host: o.host, port: o.port, stateDir: o.stateDir,
         faults: { latencyMs: o.latency, failQueries: o.failQueries, corruptChunks: o.corruptChunk },
         metering: o.metering, instructionLimits: o.instructionLimits, logInstructions: o.logInstructions,
+        log: (line) => logger.info(line),
       });
-      process.stdout.write(`devnet listening on ${devnet.url}\n`);
       let stopping = false;
       const stop = (signal: string): void => {
         if (stopping) return;
         stopping = true;
-        process.stderr.write(`devnet: ${signal}, shutting down\n`);
+        logger.info(`devnet: ${signal}, shutting down`);
         devnet.close().then(() => process.exit(0), (e: Error) => {
-          process.stderr.write(`devnet: shutdown failed: ${e.message}\n`);
+          logger.error(`devnet: shutdown failed: ${e.message}`);
           process.exit(1);
         });
       };
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
+      // Only once a signal stops it cleanly: whoever waits for this line may send one at once.
+      process.stdout.write(`devnet listening on ${devnet.url}\n`);
     });
   example(command, 'icboot devnet --port 0 --state-dir /tmp/devnet');
 }

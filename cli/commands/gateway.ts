@@ -6,12 +6,14 @@ import { GATEWAY_DEFAULTS } from '../../gateway/defaults.ts';
 import type { ListenerEvent } from '../../gateway/listeners.ts';
 import { TFTP_DEFAULTS } from '../../gateway/tftp/server.ts';
 import { canisterCommand } from '../canister_command.ts';
+import { createLogger, logFormatOption, type LogFormat } from '../log.ts';
 import { byteCount, endpoint, endpointOrOff, integer, releaseId, type Endpoint } from '../flags.ts';
 
 interface GatewayFlags extends CommonOptions {
   tftp: Endpoint; http: Endpoint | null; metrics: Endpoint | null; release: number | null; poll: number; cacheDir?: string;
   cacheMem: number; cacheDisk: number; maxTransfers: number; maxPerClient: number; maxPerSubnet: number; minRate: number;
   fetchTimeout: number; maxHttpConnections: number; prefetch: boolean; dhcp: 'off' | 'proxy'; dhcpInterface?: string;
+  logFormat: LogFormat;
 }
 
 export function register(program: Command): void {
@@ -40,22 +42,23 @@ export function register(program: Command): void {
     .addOption(new Option('--dhcp <mode>', 'proxy: answer PXE and HTTP Boot clients\' DHCP with what to boot, beside the LAN\'s DHCP server (needs --http)')
       .choices(['off', 'proxy']).default('off'))
     .option('--dhcp-interface <if>', 'interface the proxyDHCP serves (default: the only one with an IPv4 address besides loopback)')
+    .addOption(logFormatOption())
     .addHelpText('after', `
-Example: serve the current release to the LAN, with a disk cache; the status page and /metrics on port 80:
-  sudo icboot gateway --canister <id> --network ic --tftp 0.0.0.0:69 --http 0.0.0.0:80 --cache-dir /var/cache/icboot
-  then open http://<this host>/ for the status page; Prometheus scrapes http://<this host>/metrics (docs/metrics.md)`)
+Example:
+  $ icboot gateway --network ic --canister <id> --http 0.0.0.0:80 --cache-dir /var/cache/icboot
+  serves the current release to the LAN on TFTP port 69 and HTTP port 80 (as root), with a disk cache; the status page is then
+  http://<this host>/, and Prometheus scrapes http://<this host>/metrics (docs/metrics.md)`)
     .action(async (o: GatewayFlags, cmd: Command) => {
       // Given alone it would be ignored: the proxy is off by default.
       if (o.dhcp !== 'proxy' && cmd.getOptionValueSource('dhcpInterface') === 'cli') {
         throw new UserError('--dhcp-interface names the interface --dhcp proxy serves: add --dhcp proxy, or drop --dhcp-interface');
       }
       const { startGateway } = await import('../../gateway/index.ts');
-      const log = (line: string): void => {
-        process.stderr.write(`${new Date().toISOString()} ${line}\n`);
-      };
+      const logger = createLogger(o.logFormat);
+      const log = (line: string): void => logger.info(line);
       // The last resort: a fault in serving one client must not stop the others.
-      process.on('uncaughtException', (e) => log(`internal error (still serving): ${e.stack ?? e.message}`));
-      process.on('unhandledRejection', (e) => log(`internal error (still serving): ${e instanceof Error ? e.stack : String(e)}`));
+      process.on('uncaughtException', (e) => logger.error(`internal error (still serving): ${e.stack ?? e.message}`));
+      process.on('unhandledRejection', (e) => logger.error(`internal error (still serving): ${e instanceof Error ? e.stack : String(e)}`));
       // On stdout, for scripts and tests to follow: the addresses listened on once started, then each one
       // listened on as its address appears, and each one stopped as its address goes away.
       const say = (service: 'tftp' | 'http', e: ListenerEvent): void => {
