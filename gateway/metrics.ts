@@ -11,12 +11,26 @@ const PROTOCOLS: Protocol[] = ['tftp', 'http'];
 const TIERS = ['memory', 'disk'] as const;
 
 /** A counter whose value is read from `value` at scrape time (it only ever grows). */
+/** A counter read from the activity record at each scrape, not incremented as things happen. */
 function readCounter(registry: Registry, name: string, help: string, value: () => number): void {
   new Counter({
     name: PREFIX + name, help, registers: [registry],
     collect() {
       this.reset();
       this.inc(value());
+    },
+  });
+}
+
+/** The same, with one label taking each of `values`. */
+function readLabelledCounter<V extends string>(
+  registry: Registry, name: string, help: string, label: string, values: readonly V[], value: (v: V) => number,
+): void {
+  new Counter({
+    name: PREFIX + name, help, labelNames: [label], registers: [registry],
+    collect() {
+      this.reset();
+      for (const v of values) this.inc({ [label]: v }, value(v));
     },
   });
 }
@@ -46,29 +60,12 @@ export class GatewayMetrics implements DurationSink {
         for (const p of PROTOCOLS) this.set({ protocol: p }, n[p]);
       },
     });
-    new Counter({
-      name: `${PREFIX}served_bytes_total`, help: 'File bytes served (acknowledged by TFTP clients, written to HTTP clients).',
-      labelNames: ['protocol'], registers: [r],
-      collect() {
-        this.reset();
-        for (const p of PROTOCOLS) this.inc({ protocol: p }, a.bytesServed(p));
-      },
-    });
-    new Counter({
-      name: `${PREFIX}cache_hits_total`, help: 'Chunks served from the cache, by tier.', labelNames: ['tier'], registers: [r],
-      collect() {
-        this.reset();
-        for (const t of TIERS) this.inc({ tier: t }, a.counts.cacheHits[t]);
-      },
-    });
+    readLabelledCounter(r, 'served_bytes_total', 'File bytes served (acknowledged by TFTP clients, written to HTTP clients).',
+      'protocol', PROTOCOLS, (p) => a.bytesServed(p));
+    readLabelledCounter(r, 'cache_hits_total', 'Chunks served from the cache, by tier.', 'tier', TIERS, (t) => a.counts.cacheHits[t]);
     readCounter(r, 'cache_misses_total', 'Chunks the cache had to fetch from the canister (or wait for).', () => a.counts.cacheMisses);
-    new Counter({
-      name: `${PREFIX}cache_evictions_total`, help: 'Chunks dropped from the cache to make room, by tier.', labelNames: ['tier'], registers: [r],
-      collect() {
-        this.reset();
-        for (const t of TIERS) this.inc({ tier: t }, a.counts.evictions[t]);
-      },
-    });
+    readLabelledCounter(r, 'cache_evictions_total', 'Chunks dropped from the cache to make room, by tier.', 'tier', TIERS,
+      (t) => a.counts.evictions[t]);
     new Gauge({
       name: `${PREFIX}cache_bytes`, help: 'Bytes held by the cache, by tier.', labelNames: ['tier'], registers: [r],
       collect() {
