@@ -1,6 +1,7 @@
 // What every command that talks to a canister shares: its flags, and turning
 // them into a connection, the typed canister and a verifying reader.
 import { Command, Option } from 'commander';
+import type { Principal } from '@dfinity/principal';
 import { connect, icbootCanister, requireCanisterId, type CommonOptions, type Connection } from '../client/canister.ts';
 import { retry } from '../client/retry.ts';
 import { VerifiedReader } from '../client/verify.ts';
@@ -23,11 +24,11 @@ export const notice = (line: string): void => {
 
 export const where = (c: Connection): string => (c.network.name === c.network.host ? c.network.host : `${c.network.name} (${c.network.host})`);
 
-export async function open(o: CommonOptions): Promise<{ c: Connection; canister: IcbootService; reader: VerifiedReader }> {
+export async function open(o: CommonOptions): Promise<{ c: Connection; id: Principal; canister: IcbootService; reader: VerifiedReader }> {
   const c = await connect(o, notice);
   const id = requireCanisterId(c.network, o.canister);
   const canister = icbootCanister(c, id);
-  return { c, canister, reader: new VerifiedReader(canister, c.agent, id) };
+  return { c, id, canister, reader: new VerifiedReader(canister, c.agent, id) };
 }
 
 /** The verified manifest of release `id`, or of the current release. */

@@ -1,6 +1,6 @@
 // `icboot ls`: the files of a release, verified.
 import type { Command } from 'commander';
-import { requireCanisterId, type CommonOptions } from '../../client/canister.ts';
+import type { CommonOptions } from '../../client/canister.ts';
 import { canisterCommand, open, releaseManifest } from '../canister_command.ts';
 import { releaseId } from '../flags.ts';
 import { table } from '../format.ts';
@@ -13,11 +13,11 @@ export function register(program: Command): void {
     .option('-l, --long', 'show size and SHA-256')
     .addOption(jsonOption())
     .action(async (o: CommonOptions & { release?: number; long?: boolean; json?: boolean }) => {
-      const { c, reader } = await open(o);
+      const { c, id, reader } = await open(o);
       const m = await releaseManifest(reader, o.release);
       if (o.json) {
         printJson({
-          ...origin(c, requireCanisterId(c.network, o.canister)), release: m.id, label: m.label, author: m.author, created: jsonTime(m.created), chunk_size: m.chunk_size,
+          ...origin(c, id), release: m.id, label: m.label, author: m.author, created: jsonTime(m.created), chunk_size: m.chunk_size,
           files: m.files.map((f) => ({ path: f.path, size: f.size, sha256: f.sha256 })),
         });
         return;

@@ -3,7 +3,7 @@
 // local tree (checked as `icboot upload` checks it) or from the canister's
 // certified release (read as `icboot cat` reads it).
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { requireCanisterId, type CommonOptions } from '../../client/canister.ts';
+import type { CommonOptions } from '../../client/canister.ts';
 import { UserError } from '../../client/errors.ts';
 import { retry } from '../../client/retry.ts';
 import { loadMachines } from '../../common/machines/parse.ts';
@@ -73,9 +73,9 @@ async function tree(dir: string | undefined, o: MachinesFlags): Promise<{ tree: 
     if (o.release !== undefined) throw new UserError('--release names a release in the canister; it cannot be used with DIR');
     return { tree: localTree(dir), what: dir, source: { network: null, host: null, canister: null, release: null, dir } };
   }
-  const { c, reader } = await open(o);
+  const { c, id, reader } = await open(o);
   const m = await releaseManifest(reader, o.release);
-  const source = { ...origin(c, requireCanisterId(c.network, o.canister)), release: m.id, dir: null };
+  const source = { ...origin(c, id), release: m.id, dir: null };
   return { tree: manifestTree(m, (hash) => retry(() => reader.chunk(hash))), what: `release ${m.id}`, source };
 }
 

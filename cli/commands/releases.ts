@@ -1,6 +1,6 @@
 // `icboot releases`: the certified index as a table.
 import type { Command } from 'commander';
-import { requireCanisterId, type CommonOptions } from '../../client/canister.ts';
+import type { CommonOptions } from '../../client/canister.ts';
 import { retry } from '../../client/retry.ts';
 import { canisterCommand, open } from '../canister_command.ts';
 import { bytes, isoTime, table } from '../format.ts';
@@ -11,11 +11,11 @@ export function register(program: Command): void {
   const command = canisterCommand(program, 'releases', 'list releases (verified); * marks the current one')
     .addOption(jsonOption())
     .action(async (o: CommonOptions & { json?: boolean }) => {
-      const { c, reader } = await open(o);
+      const { c, id, reader } = await open(o);
       const { index } = await retry(() => reader.index());
       if (o.json) {
         printJson({
-          ...origin(c, requireCanisterId(c.network, o.canister)),
+          ...origin(c, id),
           current: index.current,
           releases: index.releases.map((r) => ({
             release: r.id, current: r.id === index.current, created: jsonTime(r.created), file_count: r.files, bytes: r.bytes,

@@ -2,7 +2,7 @@
 // its memory and what it burns from the management canister's canister_status.
 import type { Command } from 'commander';
 import type { Principal } from '@dfinity/principal';
-import { requireCanisterId, type CommonOptions, type Connection } from '../../client/canister.ts';
+import type { CommonOptions, Connection } from '../../client/canister.ts';
 import { NotControllerError } from '../../client/errors.ts';
 import { readCanisterFunds, type CanisterFunds } from '../../client/management.ts';
 import type { CanisterStatus as Status } from '../../common/icboot_idl.ts';
@@ -15,8 +15,7 @@ export function register(program: Command): void {
   const command = canisterCommand(program, 'status', 'releases, chunks, storage, dedup ratio and cycles of the canister')
     .addOption(jsonOption())
     .action(async (o: CommonOptions & { json?: boolean }) => {
-      const { c, canister } = await open(o);
-      const id = requireCanisterId(c.network, o.canister);
+      const { c, id, canister } = await open(o);
       const [s, funds] = await Promise.all([
         canister.status(),
         readCanisterFunds(c, id).catch((e: unknown) => {

@@ -1,7 +1,8 @@
 // `icboot upload DIR`: send a boot tree and publish it as a new release,
 // unless the current release already holds it.
 import { Option, type Command } from 'commander';
-import { requireCanisterId, type CommonOptions, type Connection } from '../../client/canister.ts';
+import type { Principal } from '@dfinity/principal';
+import type { CommonOptions, Connection } from '../../client/canister.ts';
 import { MAX_CHUNK_BYTES, MIN_CHUNK_SIZE } from '../../common/limits.ts';
 import { DEFAULT_CHUNK_SIZE, DEFAULT_CONCURRENCY, defaultLabel, upload, type Progress, type UploadReport } from '../../uploader/upload.ts';
 import { canisterCommand, notice, open } from '../canister_command.ts';
@@ -31,7 +32,7 @@ export function register(program: Command): void {
     .addOption(new Option('--subnet-size <nodes>', 'with --dry-run: nodes of the mainnet subnet to price for').choices(['13', '34']).default('13'))
     .addOption(jsonOption())
     .action(async (dir: string, o: UploadFlags) => {
-      const { c, canister } = await open(o);
+      const { c, id, canister } = await open(o);
       const show = progressPrinter(process.stderr);
       let last: Progress | undefined;
       // Ctrl-C: say what is stored already and that the same command picks up from there.
@@ -48,7 +49,7 @@ export function register(program: Command): void {
         show.update(p);
       });
       show.done();
-      if (o.json) printJson(uploadJson(c, r, o));
+      if (o.json) printJson(uploadJson(c, id, r, o));
       else process.stdout.write(uploadText(r, o));
     });
   example(command, 'icboot upload ./debian-tree --label "debian 12"');
@@ -70,9 +71,9 @@ function uploadText(r: UploadReport, o: UploadFlags): string {
 }
 
 /** The `upload --json` document (docs/cli.md). */
-function uploadJson(c: Connection, r: UploadReport, o: UploadFlags): object {
+function uploadJson(c: Connection, id: Principal, r: UploadReport, o: UploadFlags): object {
   return {
-    ...origin(c, requireCanisterId(c.network, o.canister)),
+    ...origin(c, id),
     file_count: r.files,
     bytes: r.bytes,
     chunk_count: r.chunks,
