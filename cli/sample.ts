@@ -23,7 +23,7 @@ function need(file: string, pkg: string): void {
   if (!existsSync(file)) throw new UserError(`${file} is missing: apt-get install ${pkg}`);
 }
 
-const AMD64 = { file: join(DEBIAN_NETBOOT, 'pxelinux.0'), pkg: 'debian-installer-12-netboot-amd64' };
+export const AMD64 = { file: join(DEBIAN_NETBOOT, 'pxelinux.0'), pkg: 'debian-installer-12-netboot-amd64' };
 /** Each package the tree is built from, by a file it installs. */
 const SOURCES: readonly { file: string; pkg: string }[] = [
   AMD64,

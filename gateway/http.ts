@@ -40,6 +40,9 @@ const HEADERS_TIMEOUT_MS = 15_000;
 /** Seconds a client asking for a file while the gateway starts is told to wait. */
 const STARTING_RETRY_S = 5;
 
+/** An IPv4 address as a dual-stack socket reports it (`::ffff:a.b.c.d`), written plainly. */
+const unmapped = (address = ''): string => address.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+
 function createHttpServer(files: Files, log: (line: string) => void, o: HttpOptions): Server {
   const notices = new LogThrottle(log);
   // An open status page holds its connection: it is counted on top of the cap, so pages never take boot clients' places.
@@ -139,7 +142,7 @@ function targetQuery(target: string): string {
  * address it can reach.
  */
 function gatewayAddress(req: IncomingMessage, tftpPort: (address: string) => number): GatewayAddress {
-  const address = (req.socket.localAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+  const address = unmapped(req.socket.localAddress);
   const host = address.includes(':') ? `[${address}]` : address;
   return { http: httpUrl(host, req.socket.localPort ?? 0), tftp: `${host}:${tftpPort(address)}` };
 }
@@ -195,7 +198,7 @@ async function serve(
   streams: StatusStreams,
 ): Promise<void> {
   const started = performance.now();
-  const ip = (req.socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+  const ip = unmapped(req.socket.remoteAddress);
   const client = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
   // Each request for a tree file is a transfer the gateway observes; the gateway's own pages are not.
   let transfer: LiveTransfer | null = null;

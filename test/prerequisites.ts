@@ -5,7 +5,7 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEBIAN_NETBOOT } from '../cli/sample.ts';
+import { AMD64 } from '../cli/sample.ts';
 
 /**
  * The browser the status page test launches, where Debian's package puts it:
@@ -23,7 +23,7 @@ export interface Prerequisite {
 
 /** The one list: the README's Quick start line and .ci/run install exactly these packages (test/unit/prerequisites.test.ts). */
 export const PREREQUISITES: readonly Prerequisite[] = [
-  { need: join(DEBIAN_NETBOOT, 'pxelinux.0'), apt: 'debian-installer-12-netboot-amd64' }, // the tree upload and gateway tests serve
+  { need: AMD64.file, apt: AMD64.pkg }, // the tree upload and gateway tests serve
   { need: 'atftp', apt: 'atftp' }, // TFTP clients of the TFTP server and gateway tests
   { need: 'tftp', apt: 'tftp-hpa' },
   { need: 'curl', apt: 'curl' },

@@ -8,6 +8,10 @@ import { TFTP_DEFAULTS } from '../../gateway/tftp/server.ts';
 import { canisterCommand } from '../canister_command.ts';
 import { createLogger, logFormatOption, type LogFormat } from '../log.ts';
 import { byteCount, endpoint, endpointOrOff, integer, releaseId, type Endpoint } from '../flags.ts';
+import { byteFlag } from '../format.ts';
+
+const GATEWAY_CACHE_MEM = 256 * 1024 * 1024;
+const GATEWAY_CACHE_DISK = 4 * 1024 * 1024 * 1024;
 
 interface GatewayFlags extends CommonOptions {
   tftp: Endpoint; http: Endpoint | null; metrics: Endpoint | null; release: number | null; poll: number; cacheDir?: string;
@@ -28,13 +32,13 @@ export function register(program: Command): void {
       .argParser((v: string) => (v === 'current' ? null : releaseId(v))).default(null, 'current'))
     .option('--poll <seconds>', 'how often to look for a new certified release', integer(1, 86_400), 30)
     .option('--cache-dir <dir>', 'verified chunk cache on disk; keeps serving while the canister is unreachable')
-    .addOption(new Option('--cache-mem <bytes>', 'memory cache budget (suffixes K, M, G)').argParser(byteCount).default(256 * 1024 * 1024, '256M'))
-    .addOption(new Option('--cache-disk <bytes>', 'disk cache budget (suffixes K, M, G)').argParser(byteCount).default(4 * 1024 * 1024 * 1024, '4G'))
+    .addOption(new Option('--cache-mem <bytes>', 'memory cache budget (suffixes K, M, G)').argParser(byteCount).default(GATEWAY_CACHE_MEM, byteFlag(GATEWAY_CACHE_MEM)))
+    .addOption(new Option('--cache-disk <bytes>', 'disk cache budget (suffixes K, M, G)').argParser(byteCount).default(GATEWAY_CACHE_DISK, byteFlag(GATEWAY_CACHE_DISK)))
     .option('--max-transfers <n>', 'concurrent TFTP transfers', integer(1, 10_000), TFTP_DEFAULTS.maxTransfers)
     .option('--max-per-client <n>', 'concurrent TFTP transfers per client address', integer(1, 10_000), TFTP_DEFAULTS.maxPerClient)
     .option('--max-per-subnet <n>', 'concurrent TFTP transfers per /24 of client addresses', integer(1, 10_000), TFTP_DEFAULTS.maxPerSubnet)
     .addOption(new Option('--min-rate <bytes>', 'when TFTP slots run out, a transfer slower than this many bytes/s gives its slot to a new client (suffixes K, M)')
-      .argParser(byteCount).default(TFTP_DEFAULTS.minRate, `${TFTP_DEFAULTS.minRate / 1024}K`))
+      .argParser(byteCount).default(TFTP_DEFAULTS.minRate, byteFlag(TFTP_DEFAULTS.minRate)))
     .option('--fetch-timeout <seconds>', 'how long one read from the canister may take before the transfer needing it fails',
       integer(1, 600), GATEWAY_DEFAULTS.fetchTimeoutMs / 1000)
     .option('--max-http-connections <n>', 'open HTTP connections at most', integer(1, 1_000_000), GATEWAY_DEFAULTS.maxHttpConnections)
