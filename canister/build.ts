@@ -43,6 +43,11 @@ function packageRoot(entry: string): string {
   throw new BuildError(`cannot locate the azle package from ${entry}`);
 }
 
+/** Where azle writes canister `name`'s wasm in project `dir`. */
+export function azleWasmPath(dir: string, name: string): string {
+  return join(resolve(dir), '.azle', name, `${name}.wasm`);
+}
+
 export async function buildAzleCanister(projectDir: string, name: string, opts: { force?: boolean } = {}): Promise<BuildResult> {
   const dir = resolve(projectDir);
   const dfxPath = join(dir, 'dfx.json');
@@ -52,7 +57,7 @@ export async function buildAzleCanister(projectDir: string, name: string, opts: 
   if (!canister || canister.type !== 'azle' || !canister.main) {
     throw new BuildError(`${dfxPath} has no azle canister named "${name}" with a "main" entry`);
   }
-  const wasm = join(dir, '.azle', name, `${name}.wasm`);
+  const wasm = azleWasmPath(dir, name);
   // Generated beside the wasm, so a build never rewrites a committed .did file.
   const candid = join(dir, '.azle', name, `${name}.did`);
   const azleDir = packageRoot(createRequire(import.meta.url).resolve('azle'));

@@ -3,10 +3,9 @@
 // sees the other's install as up to date (module hashes compare equal), and the
 // module fits one install_code call instead of going through the chunk store.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { buildAzleCanister } from './build.ts';
+import { azleWasmPath, buildAzleCanister } from './build.ts';
 
 /** The repository root, which holds dfx.json and the canister sources. */
 export const PROJECT_DIR = fileURLToPath(new URL('..', import.meta.url));
@@ -21,7 +20,7 @@ export interface IcbootModule {
 }
 
 /** Where azle writes the icboot canister's wasm (canister/build.ts). */
-export const ICBOOT_WASM = join(PROJECT_DIR, '.azle', 'icboot', 'icboot.wasm');
+export const ICBOOT_WASM = azleWasmPath(PROJECT_DIR, 'icboot');
 
 /** The module installed for a built wasm: gzipped, deterministic (same wasm, same bytes). */
 export function moduleOf(wasm: Uint8Array): Uint8Array {

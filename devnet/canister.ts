@@ -11,7 +11,7 @@ import { bytesToHex, hexToBytes } from '@noble/hashes/utils';
 import { Principal } from '@dfinity/principal';
 import { ReplicaRejectCode } from '@dfinity/agent';
 import { CanisterInstance } from './instance.ts';
-import { isQuery, isReplicated, type Callback, type Effects, type Message, type MessageKind, type Outcome } from './message.ts';
+import { attachedCycles, isQuery, isReplicated, type Callback, type Effects, type Message, type MessageKind, type Outcome } from './message.ts';
 import { outOfCyclesMessage, type CanisterEnv } from './system_api.ts';
 import { ChunkStore } from './chunk_store.ts';
 import { writeAtomic } from '../common/write_atomic.ts';
@@ -383,7 +383,7 @@ export class Canister implements CanisterEnv {
     if (e.certifiedData) this.meta.certifiedData = bytesToHex(e.certifiedData);
     if (e.timer !== undefined) this.meta.timer = e.timer.toString();
     // Cycles attached to the message's calls leave with them; unaccepted ones come back as refunds.
-    const sent = (e.calls ?? []).reduce((sum, c) => sum + c.cycles, 0n);
+    const sent = attachedCycles(e.calls ?? []);
     this.meta.cycles = (this.balance() + (e.cyclesAccepted ?? 0n) - (e.cyclesBurned ?? 0n) - sent).toString();
     this.stable.commit({ 'meta.json': this.metaJson() });
   }

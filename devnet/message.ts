@@ -12,6 +12,9 @@ const NON_REPLICATED: readonly MessageKind[] = ['query', 'inspect'];
 /** Query methods in either mode, and inspect_message: whatever they change is discarded, and they may not set a timer. */
 const QUERIES: readonly MessageKind[] = ['query', 'replicated_query', 'inspect'];
 
+/** Cycles that leave a canister with its calls. */
+export const attachedCycles = (calls: readonly OutgoingCall[]): bigint => calls.reduce((sum, c) => sum + c.cycles, 0n);
+
 export const isReplicated = (kind: MessageKind): boolean => !NON_REPLICATED.includes(kind);
 export const isQuery = (kind: MessageKind): boolean => QUERIES.includes(kind);
 

@@ -8,7 +8,7 @@ import { lebEncode } from '@dfinity/candid';
 import { Principal } from '@dfinity/principal';
 import { bytesToHex } from '@noble/hashes/utils';
 import { HttpError } from './auth.ts';
-import { compareBytes, node, type StateMap, type StateNode } from './hashtree.ts';
+import { compareBytes, label, node, type StateMap, type StateNode } from './hashtree.ts';
 import type { CallResult } from './call_result.ts';
 import type { Clock } from './clock.ts';
 import type { IngressStatus } from './ingress_status.ts';
@@ -164,10 +164,9 @@ function requested(id: Principal, effective: Principal): void {
 
 /** Gets or adds the labeled child map `l` of `m`, matching labels bytewise. */
 function child(m: StateMap, l: string | Uint8Array): StateMap {
-  const bytes = typeof l === 'string' ? new TextEncoder().encode(l) : l;
+  const bytes = label(l);
   for (const [k, v] of m) {
-    const kb = typeof k === 'string' ? new TextEncoder().encode(k) : k;
-    if (compareBytes(kb, bytes) === 0 && v instanceof Map) return v;
+    if (compareBytes(label(k), bytes) === 0 && v instanceof Map) return v;
   }
   const fresh: StateMap = new Map();
   m.set(l, fresh);

@@ -32,6 +32,10 @@ export class CanisterRegistry {
   private readonly canisters = new Map<string, Canister>();
   /** Ids of builtin canisters this subnet hosts besides its allocation range. */
   private readonly builtinIds = new Set<string>();
+  /** The allocation range and each builtin's id, sorted by start. */
+  private readonly rangeList: [Uint8Array, Uint8Array][] = [
+    [canisterIdOf(FIRST_CANISTER_INDEX).toUint8Array(), canisterIdOf(LAST_CANISTER_INDEX).toUint8Array()],
+  ];
   private readonly root: string;
   private readonly indexFile: string;
   private nextIndex: bigint;
@@ -47,17 +51,16 @@ export class CanisterRegistry {
 
   /** Hosts builtin canisters at their fixed ids: inside the certified ranges, never allocated. */
   hostBuiltins(ids: Principal[]): void {
-    for (const id of ids) this.builtinIds.add(id.toText());
+    for (const id of ids) {
+      this.builtinIds.add(id.toText());
+      this.rangeList.push([id.toUint8Array(), id.toUint8Array()]);
+    }
+    this.rangeList.sort(([a], [b]) => compareBytes(a, b));
   }
 
-  /** The canister ranges this subnet certifies, sorted, for the agent's range checks. */
-  get ranges(): [Uint8Array, Uint8Array][] {
-    const builtins = [...this.builtinIds].map((t) => Principal.fromText(t).toUint8Array());
-    const all: [Uint8Array, Uint8Array][] = [
-      ...builtins.map((b): [Uint8Array, Uint8Array] => [b, b]),
-      [canisterIdOf(FIRST_CANISTER_INDEX).toUint8Array(), canisterIdOf(LAST_CANISTER_INDEX).toUint8Array()],
-    ];
-    return all.sort(([a], [b]) => compareBytes(a, b));
+  /** The canister ranges this subnet certifies, sorted, for the agent's range checks (read on every request). */
+  get ranges(): readonly [Uint8Array, Uint8Array][] {
+    return this.rangeList;
   }
 
   /** Whether `id` falls in one of this subnet's canister ranges, the allocation range or a builtin's (the routing table of a one-subnet IC). */

@@ -3,7 +3,7 @@
 // Each call is charged instructions first, as the replica charges it.
 import type { Principal } from '@dfinity/principal';
 import type { StableMemory } from './stable.ts';
-import { isQuery, isReplicated, type Budget, type Effects, type Message, type MessageKind, type OutgoingCall, type TrapCode } from './message.ts';
+import { attachedCycles, isQuery, isReplicated, type Budget, type Effects, type Message, type MessageKind, type OutgoingCall, type TrapCode } from './message.ts';
 import { MAX_RECORD_CONTENT } from './canister_log.ts';
 import { instructionLimitExceeded } from './limits.ts';
 import { xnetCallCost } from '../common/cycles.ts';
@@ -235,7 +235,7 @@ function replyApi(a: Access): Imports {
  */
 function liquid(a: Access): bigint {
   const r = a.cur();
-  const attached = r.effects.calls.reduce((sum, c) => sum + c.cycles, r.call?.cycles ?? 0n);
+  const attached = attachedCycles(r.effects.calls) + (r.call?.cycles ?? 0n);
   return a.env.balance() + r.effects.cyclesAccepted - r.effects.cyclesBurned - attached;
 }
 
