@@ -160,4 +160,19 @@ describe('verification of a recorded certified release', () => {
       assert.equal(seen.length, file.chunks.length - 1, 'every chunk but the last');
     }
   });
+
+  it('checks a file whole again on every read until it has checked out once', async () => {
+    const certified = await verifyIndex(evidence, canisterId);
+    const r = reader();
+    const file = (await r.manifest(certified)).files.find((f) => f.chunks.length > 1)!;
+    const wrong = { ...file, size: file.size + 1 };
+    const read = async (f: typeof file): Promise<number> => {
+      let n = 0;
+      for await (const part of verifiedFile(f, (h) => r.chunk(h))) n += part.length;
+      return n;
+    };
+    for (let i = 0; i < 2; i++) await assert.rejects(read(wrong), isIntegrity, `read ${i + 1} of a wrong file`);
+    for (let i = 0; i < 2; i++) assert.equal(await read(file), file.size, `read ${i + 1} of the right file`);
+    await assert.rejects(read(wrong), isIntegrity, 'a wrong file after the right one checked out');
+  });
 });
