@@ -1,7 +1,8 @@
 // Verified chunks by SHA-256: a memory LRU with a byte budget, an optional
 // content-addressed disk cache (re-verified on every read, size-bounded), and
 // single-flight fetching, so a hundred clients asking for one chunk cost one
-// query. Nothing enters the cache unverified.
+// query. Nothing enters the cache unverified. Chunks are held in shared
+// memory, for the TFTP worker threads.
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,6 +31,13 @@ export interface CacheOptions {
 const unobserved: CacheObserver = { hit: () => {}, miss: () => {}, evicted: () => {}, retried: () => {}, integrityFailed: () => {} };
 
 const sha256hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+/** A copy in shared memory: TFTP worker threads read cached chunks without copying them (gateway/tftp/workers.ts). */
+function shared(b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(new SharedArrayBuffer(b.length));
+  out.set(b);
+  return out;
+}
 
 export class ChunkCache {
   /** Map order is recency order: the first entry is the least recently used. */
@@ -109,7 +117,7 @@ export class ChunkCache {
         throw e;
       }
     };
-    const data = await retry(attempt, { timeoutMs: this.o.fetchTimeoutMs, what: `chunk ${hash}` });
+    const data = shared(await retry(attempt, { timeoutMs: this.o.fetchTimeoutMs, what: `chunk ${hash}` }));
     this.remember(hash, data);
     this.writeDisk(hash, data);
     return data;
@@ -153,7 +161,7 @@ export class ChunkCache {
     if (!this.o.dir || !this.disk.has(hash)) return null;
     let data: Uint8Array;
     try {
-      data = new Uint8Array(readFileSync(this.path(hash)));
+      data = shared(readFileSync(this.path(hash)));
     } catch (e) {
       this.o.notices.line('disk read', `cache: cannot read ${this.path(hash)}: ${(e as Error).message}; fetching it from the canister`);
       this.dropDisk(hash);

@@ -27,6 +27,7 @@ import { ReleaseTracker, type Snapshot } from './release.ts';
 import { checkCacheDir, portError } from './startup_errors.ts';
 import { ERR } from './tftp/packet.ts';
 import { TftpServer } from './tftp/server.ts';
+import { defaultWorkers } from './tftp/workers.ts';
 import { TftpError } from './tftp/source.ts';
 import { warm } from './warm.ts';
 
@@ -52,6 +53,8 @@ export interface GatewayOptions extends CommonOptions {
   maxPerSubnet: number;
   /** Bytes/s below which a TFTP transfer gives its slot to a newcomer when the server is full. */
   minRate: number;
+  /** Worker threads serving TFTP transfers (default: one per core); 0 serves them on the main thread. */
+  tftpWorkers?: number;
   /** How long one read from the canister (a chunk; the index and manifest) may take before it fails. */
   fetchTimeoutMs: number;
   maxHttpConnections: number;
@@ -181,6 +184,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     maxPerClient: o.maxPerClient,
     maxPerSubnet: o.maxPerSubnet,
     minRate: o.minRate,
+    workers: o.tftpWorkers ?? defaultWorkers(),
     log: o.log,
     watch: (client, path) => activity.transfer('tftp', client.address, path),
     handler: async (name) => {

@@ -5,6 +5,7 @@ import { UserError } from '../../client/errors.ts';
 import { GATEWAY_DEFAULTS } from '../../gateway/defaults.ts';
 import type { ListenerEvent } from '../../gateway/listeners.ts';
 import { TFTP_DEFAULTS } from '../../gateway/tftp/server.ts';
+import { defaultWorkers } from '../../gateway/tftp/workers.ts';
 import { canisterCommand } from '../canister_command.ts';
 import { createLogger, logFormatOption, type LogFormat } from '../log.ts';
 import { byteCount, endpoint, endpointOrOff, integer, releaseId, type Endpoint } from '../flags.ts';
@@ -15,7 +16,7 @@ const GATEWAY_CACHE_DISK = 4 * 1024 * 1024 * 1024;
 
 interface GatewayFlags extends CommonOptions {
   tftp: Endpoint; http: Endpoint | null; metrics: Endpoint | null; release: number | null; poll: number; cacheDir?: string;
-  cacheMem: number; cacheDisk: number; maxTransfers: number; maxPerClient: number; maxPerSubnet: number; minRate: number;
+  cacheMem: number; cacheDisk: number; maxTransfers: number; maxPerClient: number; maxPerSubnet: number; minRate: number; tftpWorkers: number;
   fetchTimeout: number; maxHttpConnections: number; prefetch: boolean; dhcp: 'off' | 'proxy'; dhcpInterface?: string;
   logFormat: LogFormat;
 }
@@ -39,6 +40,8 @@ export function register(program: Command): void {
     .option('--max-per-subnet <n>', 'concurrent TFTP transfers per /24 of client addresses', integer(1, 10_000), TFTP_DEFAULTS.maxPerSubnet)
     .addOption(new Option('--min-rate <bytes>', 'when TFTP slots run out, a transfer slower than this many bytes/s gives its slot to a new client (suffixes K, M)')
       .argParser(byteCount).default(TFTP_DEFAULTS.minRate, byteFlag(TFTP_DEFAULTS.minRate)))
+    .addOption(new Option('--tftp-workers <n>', 'threads serving TFTP transfers, so a boot storm uses every core (0: serve them on the main thread)')
+      .argParser(integer(0, 256)).default(defaultWorkers(), 'one per core'))
     .option('--fetch-timeout <seconds>', 'how long one read from the canister may take before the transfer needing it fails',
       integer(1, 600), GATEWAY_DEFAULTS.fetchTimeoutMs / 1000)
     .option('--max-http-connections <n>', 'open HTTP connections at most', integer(1, 1_000_000), GATEWAY_DEFAULTS.maxHttpConnections)

@@ -57,6 +57,16 @@ function latin1(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
 }
 
+/** Whether `msg` is an ERROR packet (never to be answered with one). */
+export function isError(msg: Uint8Array): boolean {
+  return msg.length >= 2 && msg[0] === 0 && msg[1] === OP.ERROR;
+}
+
+/** The block number of a plain 4-byte ACK, or null for anything else: the per-packet path, without parse()'s allocation. */
+export function ackedBlock(msg: Uint8Array): number | null {
+  return msg.length === 4 && msg[0] === 0 && msg[1] === OP.ACK ? (msg[2] << 8) | msg[3] : null;
+}
+
 export function parse(b: Uint8Array): Parsed {
   if (b.length < 2) return { ok: false, reason: 'packet shorter than an opcode' };
   const op = (b[0] << 8) | b[1];

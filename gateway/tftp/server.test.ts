@@ -13,7 +13,8 @@ import { tempDir } from '../../lab/devnet.ts';
 import { RawClient, run } from '../../lab/gateway.ts';
 import { until } from '../../lab/poll.ts';
 import { ERR, OP, ack, error, request, type Packet } from './packet.ts';
-import { TftpServer, validPeer, type TftpOptions } from './server.ts';
+import { TftpServer, type TftpOptions } from './server.ts';
+import { validPeer } from './sockets.ts';
 import { TftpError, type Handler } from './source.ts';
 
 const FILE = randomBytes(3 * 1024 * 1024 + 77);
@@ -65,7 +66,7 @@ interface Served {
   logs: string[];
 }
 
-async function serve(o: Partial<TftpOptions> = {}): Promise<Served> {
+async function serveWith(o: Partial<TftpOptions>): Promise<Served> {
   const logs: string[] = [];
   const server = new TftpServer({ handler, log: (l) => logs.push(l), ...o });
   const { port } = await server.listenOn('127.0.0.1', 0);
@@ -150,7 +151,9 @@ async function receive(port: number, name: string, options: Record<string, strin
   }
 }
 
-describe('TftpServer', () => {
+// Every behaviour holds whether transfers run on the thread that admits them or on a worker thread.
+for (const workers of [0, 1]) describe(`TftpServer, transfers ${workers ? 'on a worker thread' : 'on the admitting thread'}`, () => {
+  const serve = (o: Partial<TftpOptions> = {}): Promise<Served> => serveWith({ workers, ...o });
   let s: Served;
   let dir: string;
   before(async () => {
@@ -319,11 +322,24 @@ describe('TftpServer', () => {
       }
     });
 
-    // Timeouts long enough that a block sent twice can only come from answering an ACK.
+    it('adapts its retransmit timeout to the round trip: a block lost mid-transfer comes again long before the configured 10 s', async () => {
+      const patient = await serve({ timeoutMs: 10_000 });
+      try {
+        let lost = false;
+        const fetched = receive(patient.port, 'big', { blksize: '1468' }, { lose: (p) => p.op === OP.DATA && p.block === 500 && !lost && (lost = true) });
+        const r = await Promise.race([fetched, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('still waiting after 5 s')), 5000).unref())]);
+        assert.ok(r.data.equals(FILE));
+        assert.equal(r.arrivals.get(500), 2, 'DATA 500 came again after it was lost');
+      } finally {
+        await patient.server.close();
+      }
+    });
+
+    // Timeouts long enough that a block sent twice can only come from answering an ACK: negotiated, so not adapted.
     it('answers duplicated ACKs in lock-step with nothing: every block is sent once (no Sorcerer\'s Apprentice)', async () => {
       const patient = await serve({ timeoutMs: 10_000 });
       try {
-        const r = await receive(patient.port, 'big', { blksize: '1468' }, { ackCopies: 3 });
+        const r = await receive(patient.port, 'big', { blksize: '1468', timeout: '10' }, { ackCopies: 3 });
         assert.ok(r.data.equals(FILE));
         assert.deepEqual([...r.arrivals.values()].filter((n) => n !== 1), [], 'each block once');
         assert.equal(r.arrivals.size, Math.floor(FILE.length / 1468) + 1);
@@ -336,7 +352,7 @@ describe('TftpServer', () => {
       const patient = await serve({ timeoutMs: 10_000 });
       try {
         for (const swapAcks of [false, true]) {
-          const r = await receive(patient.port, 'big', { blksize: '1468', windowsize: '64' }, { swapAcks });
+          const r = await receive(patient.port, 'big', { blksize: '1468', windowsize: '64', timeout: '10' }, { swapAcks });
           assert.ok(r.data.equals(FILE));
           assert.deepEqual([...r.arrivals.values()].filter((n) => n !== 1), [], `each block once${swapAcks ? ' (ACKs swapped)' : ''}`);
           assert.equal(r.arrivals.size, Math.floor(FILE.length / 1468) + 1);
@@ -350,10 +366,11 @@ describe('TftpServer', () => {
       const patient = await serve({ timeoutMs: 10_000 });
       try {
         const c = await new RawClient().open();
-        c.send(request(OP.RRQ, 'big', 'octet'), patient.port);
+        c.send(request(OP.RRQ, 'big', 'octet', { timeout: '10' }), patient.port);
+        const tid = (await c.next(isOp(OP.OACK), 'the OACK')).port;
+        c.send(ack(0), tid);
         const first = await c.next(isOp(OP.DATA), 'DATA 1');
         assert.equal((first.packet as { block: number }).block, 1);
-        const tid = first.port;
         for (let i = 0; i < 5; i++) c.send(ack(1), tid);
         await c.next((p) => p?.op === OP.DATA && p.block === 2, 'DATA 2');
         const stranger = await new RawClient().open();
@@ -365,7 +382,7 @@ describe('TftpServer', () => {
         // The transfer goes on undisturbed; DATA 3 leaves the server after anything the five ACKs caused.
         c.send(ack(2), tid);
         const third = await c.next((p) => p?.op === OP.DATA && p.block === 3, 'DATA 3');
-        const blocks = c.received.slice(0, third.index + 1).map((g) => (g.packet as { block?: number } | null)?.block);
+        const blocks = c.received.slice(0, third.index + 1).filter((g) => g.packet?.op === OP.DATA).map((g) => (g.packet as { block: number }).block);
         assert.deepEqual(blocks, [1, 2, 3], 'one DATA 2 for five ACK 1');
         c.send(error(ERR.UNDEFINED, 'done'), tid);
         c.close();

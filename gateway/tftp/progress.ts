@@ -1,0 +1,55 @@
+// A transfer's progress as the thread admitting transfers judges it: bytes
+// the client acknowledged and time spent waiting on it. Kept in a Float64Array
+// on a SharedArrayBuffer, so a transfer served by a worker thread
+// (gateway/tftp/workers.ts) is judged without a message per packet.
+
+/** A transfer's rate is judged only after it has waited this long on its client. */
+const JUDGE_AFTER_MS = 2000;
+
+const ACKED = 0;
+const WAITED = 1;
+/** Since when the transfer has been waiting on its client, or NaN while it is not. */
+const SINCE = 2;
+
+/** Milliseconds on a clock that threads agree on (each thread's performance.now() has its own origin). */
+export const now = (): number => performance.timeOrigin + performance.now();
+
+export class Progress {
+  readonly cells: Float64Array;
+
+  constructor(shared?: SharedArrayBuffer) {
+    this.cells = new Float64Array(shared ?? new SharedArrayBuffer(3 * Float64Array.BYTES_PER_ELEMENT));
+    if (!shared) this.cells[SINCE] = NaN;
+  }
+
+  get shared(): SharedArrayBuffer {
+    return this.cells.buffer as SharedArrayBuffer;
+  }
+
+  /** Bytes the client has acknowledged. */
+  get acked(): number {
+    return this.cells[ACKED];
+  }
+
+  /** The client acknowledged `bytes` more at `at`; from then on it is waited on again. */
+  acknowledged(bytes: number, at: number): void {
+    const c = this.cells;
+    c[ACKED] += bytes;
+    if (!Number.isNaN(c[SINCE])) c[WAITED] += at - c[SINCE];
+    c[SINCE] = at;
+  }
+
+  /** Waiting on the client from `at` (if not already), or not waiting on it (null: waiting on the source). */
+  waiting(at: number | null): void {
+    const c = this.cells;
+    if (at === null) c[SINCE] = NaN;
+    else if (Number.isNaN(c[SINCE])) c[SINCE] = at;
+  }
+
+  /** Bytes/s acknowledged per second spent waiting on the client; null until there is enough to judge. */
+  clientRate(at: number): number | null {
+    const c = this.cells;
+    const waited = c[WAITED] + (Number.isNaN(c[SINCE]) ? 0 : at - c[SINCE]);
+    return waited < JUDGE_AFTER_MS ? null : (c[ACKED] * 1000) / waited;
+  }
+}
