@@ -19,7 +19,7 @@ export interface OpenFile {
 }
 
 export class Files {
-  constructor(private readonly release: ReleaseTracker, private readonly cache: ChunkCache) {}
+  constructor(private readonly release: Pick<ReleaseTracker, 'snapshot'>, private readonly cache: ChunkCache) {}
 
   /** The file at `path` in the release being served now, or null. */
   open(path: string): OpenFile | null {
