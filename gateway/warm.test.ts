@@ -3,8 +3,10 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { ChunkCache } from './cache.ts';
 import { LogThrottle } from './log.ts';
+import type { Machines } from '../common/machines/types.ts';
+import { memoryRelease } from './machines/memory_release.ts';
 import type { Snapshot } from './release.ts';
-import { warm } from './warm.ts';
+import { bootPaths, warm, warmOrder } from './warm.ts';
 
 const hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
@@ -41,9 +43,72 @@ describe('warm', () => {
       memBytes: 4096, diskBytes: 0, fetchTimeoutMs: 10_000, log: () => {}, notices: new LogThrottle(() => {}),
       fetch: async (h) => byHash.get(h)!,
     });
-    const snap = { manifest: { chunk_size: 1024, files: [{ chunks: [...byHash.keys()] }] } } as unknown as Snapshot;
+    const snap = { manifest: { chunk_size: 1024, files: [{ path: 'a', chunks: [...byHash.keys()] }] } } as unknown as Snapshot;
     const w = await warm(cache, snap);
     assert.ok(w.chunks >= 4 && w.chunks < 10, `${w.chunks} chunks`);
     assert.equal(w.bytes, w.chunks * 1024);
+  });
+
+  it('loads the kernels and initrds the machines boot first, the default group\'s first, kernel before initrd', async () => {
+    const profile = (arch: string): string => JSON.stringify({ kernel: `${arch}/linux`, initrd: [`${arch}/initrd.gz`], args: '' });
+    // Manifest order puts the boot files last, and arm64's before amd64's.
+    const r = memoryRelease(3, {
+      'README': 'not booted', 'arm64/initrd.gz': 'arm64 initrd', 'arm64/linux': 'arm64 kernel', 'amd64/initrd.gz': 'amd64 initrd', 'amd64/linux': 'amd64 kernel',
+      'icboot/profiles/amd64.json': profile('amd64'), 'icboot/profiles/arm64.json': profile('arm64'),
+      'icboot/groups/arm64.json': JSON.stringify({ profile: 'arm64', selector: { arch: 'efi-arm64' } }),
+      'icboot/groups/default.json': JSON.stringify({ profile: 'amd64' }),
+    });
+    const fetched: string[] = [];
+    const pathOf = new Map(r.snapshot.manifest.files.map((f) => [f.chunks[0], f.path]));
+    const cache = new ChunkCache({
+      memBytes: 1 << 24, diskBytes: 0, fetchTimeoutMs: 10_000, log: () => {}, notices: new LogThrottle(() => {}),
+      fetch: async (h) => {
+        fetched.push(pathOf.get(h)!);
+        await new Promise((resolve) => setImmediate(resolve));
+        return r.chunks.get(h)!;
+      },
+    });
+    const w = await warm(cache, r.snapshot);
+    assert.equal(w.chunks, r.chunks.size);
+    // icboot/ is read first, to learn what boots.
+    assert.deepEqual(fetched.filter((p) => !p.startsWith('icboot/')), ['amd64/linux', 'amd64/initrd.gz', 'arm64/linux', 'arm64/initrd.gz', 'README']);
+  });
+
+  it('keeps manifest order in a release without machine profiles', async () => {
+    const r = memoryRelease(4, { 'pxelinux.0': 'loader', 'linux': 'kernel', 'initrd.gz': 'initrd' });
+    const fetched: string[] = [];
+    const pathOf = new Map(r.snapshot.manifest.files.map((f) => [f.chunks[0], f.path]));
+    const cache = new ChunkCache({
+      memBytes: 1 << 24, diskBytes: 0, fetchTimeoutMs: 10_000, log: () => {}, notices: new LogThrottle(() => {}),
+      fetch: async (h) => {
+        fetched.push(pathOf.get(h)!);
+        return r.chunks.get(h)!;
+      },
+    });
+    await warm(cache, r.snapshot);
+    assert.deepEqual(fetched, ['pxelinux.0', 'linux', 'initrd.gz']);
+  });
+});
+
+describe('bootPaths', () => {
+  const p = (kernel: string, initrds: string[]) => ({ id: kernel, name: '', kernel, initrds, args: '', templates: {} });
+  const g = (profile: string, selector: Record<string, string> = {}) => ({ id: profile, name: '', profile, selector, metadata: {} });
+
+  it('puts the default group\'s profile first, each path once, and leaves out profiles no group names', () => {
+    const m: Machines = {
+      profiles: new Map([['web', p('k1', ['i1'])], ['db', p('k2', ['i1', 'i2'])], ['unused', p('k3', ['i3'])]]),
+      groups: [g('web', { hostname: 'web' }), g('db'), g('web', { hostname: 'web2' })],
+    };
+    assert.deepEqual(bootPaths(m), ['k2', 'i1', 'i2', 'k1']);
+  });
+});
+
+describe('warmOrder', () => {
+  it('puts the chunks of the paths given first, each chunk once, the rest in manifest order', () => {
+    const manifest = {
+      files: [{ path: 'a', chunks: ['c1', 'c2'] }, { path: 'b', chunks: ['c3', 'c1'] }, { path: 'k', chunks: ['c4', 'c3'] }],
+    } as unknown as Snapshot['manifest'];
+    assert.deepEqual(warmOrder(manifest, ['k', 'missing']), ['c4', 'c3', 'c1', 'c2']);
+    assert.deepEqual(warmOrder(manifest, []), ['c1', 'c2', 'c3', 'c4']);
   });
 });

@@ -1,5 +1,11 @@
 // Loading a release's chunks into the cache ahead of requests (--prefetch).
+// A gateway that has just started races the first boots: the kernels and
+// initrds the machine profiles name go first, in the order a boot reads them.
+import type { Manifest } from '../common/manifest.ts';
+import { MachinesError, loadMachines } from '../common/machines/parse.ts';
+import type { Machines } from '../common/machines/types.ts';
 import type { ChunkCache } from './cache.ts';
+import { manifestTree } from './machines/index.ts';
 import type { Snapshot } from './release.ts';
 
 /** Workers fetching at once: enough to hide a query's latency, few enough to leave the canister to boots. */
@@ -12,9 +18,39 @@ export interface Warmed {
   bytes: number;
 }
 
+/**
+ * The files machines boot, most booted first: the default group's profile (every machine without a group of its
+ * own), then the other groups' in their order; each profile's kernel before its initrds, as boot loaders read them.
+ */
+export function bootPaths(m: Machines): string[] {
+  const groups = [...m.groups.filter((g) => Object.keys(g.selector).length === 0), ...m.groups.filter((g) => Object.keys(g.selector).length > 0)];
+  return [...new Set(groups.flatMap((g) => {
+    const p = m.profiles.get(g.profile);
+    return p ? [p.kernel, ...p.initrds] : [];
+  }))];
+}
+
+/** The release's distinct chunks: those of the `first` paths in that order, then the rest in manifest order. */
+export function warmOrder(manifest: Manifest, first: string[]): string[] {
+  const byPath = new Map(manifest.files.map((f) => [f.path, f]));
+  const leading = first.flatMap((p) => byPath.get(p)?.chunks ?? []);
+  return [...new Set([...leading, ...manifest.files.flatMap((f) => f.chunks)])];
+}
+
+/** The boot files of the release's machine profiles; none when it has no valid icboot/ (the gateway logs why). */
+async function releaseBootPaths(cache: Pick<ChunkCache, 'get'>, manifest: Manifest): Promise<string[]> {
+  try {
+    const machines = await loadMachines(manifestTree(manifest, (h) => cache.get(h)));
+    return machines ? bootPaths(machines) : [];
+  } catch (e) {
+    if (e instanceof MachinesError) return [];
+    throw e;
+  }
+}
+
 /** Loads the release's distinct chunks while the cache has room for them; rejects with the first failure. */
 export async function warm(cache: Pick<ChunkCache, 'get' | 'hasRoomFor'>, snap: Snapshot): Promise<Warmed> {
-  const chunks = [...new Set(snap.manifest.files.flatMap((f) => f.chunks))];
+  const chunks = warmOrder(snap.manifest, await releaseBootPaths(cache, snap.manifest));
   let next = 0;
   const done = { chunks: 0, of: chunks.length, bytes: 0 };
   const worker = async (): Promise<void> => {
