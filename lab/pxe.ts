@@ -114,10 +114,30 @@ export class PxeLab {
   /** Creates the namespace, starts the devnet in it, deploys, uploads `tree`. */
   async setup(tree: string): Promise<void> {
     this.ns.create();
-    this.ns.spawn(process.execPath, [ICBOOT, 'devnet', '--state-dir', join(this.work, 'devnet')], this.log('devnet.log'), this.env, this.work);
-    await waitFor(this.log('devnet.log'), /devnet listening on/, Date.now(), Date.now() + 30_000);
+    await this.startDevnet([]);
     this.ns.run(process.execPath, [ICBOOT, 'deploy'], this.env, this.work);
     this.ns.run(process.execPath, [ICBOOT, 'upload', tree, '--label', 'e2e'], this.env, this.work);
+  }
+
+  private devnetChild: ChildProcess | null = null;
+
+  /** Starts the devnet on the lab's state with `extra` flags; resolves once it listens. */
+  private async startDevnet(extra: string[]): Promise<void> {
+    const log = this.log('devnet.log');
+    // A restart appends to the log: only its own "listening" line counts.
+    writeFileSync(log, '', { flag: 'a' });
+    const since = growth(log);
+    this.devnetChild = this.ns.spawn(process.execPath, [ICBOOT, 'devnet', '--state-dir', join(this.work, 'devnet'), ...extra], log, this.env, this.work);
+    await until(() => /devnet listening on/.test(since()), `devnet listening (see ${log})`, 30_000, 250);
+  }
+
+  /**
+   * Restarts the devnet on the state setup() left (canister and release kept) with `extra` flags, e.g.
+   * ['--latency', '100'] to serve the boots that follow from a slow canister without slowing the upload.
+   */
+  async restartDevnet(extra: string[]): Promise<void> {
+    if (this.devnetChild) await stopChild(this.devnetChild, 'SIGTERM');
+    await this.startDevnet(extra);
   }
 
   /** Runs `icboot gateway` on `address` (the bridge's), TFTP port 69 and HTTP port 80; returns its log file once both listen. */
