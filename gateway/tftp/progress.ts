@@ -11,8 +11,12 @@ const WAITED = 1;
 /** Since when the transfer has been waiting on its client, or NaN while it is not. */
 const SINCE = 2;
 
-/** Milliseconds on a clock that threads agree on (each thread's performance.now() has its own origin). */
-export const now = (): number => performance.timeOrigin + performance.now();
+// Each thread's performance.now() counts from that thread's start, and its timeOrigin is the wall clock
+// then, which may have been stepped since; the monotonic clock is one for all threads.
+const origin = Number(process.hrtime.bigint()) / 1e6 - performance.now();
+
+/** Milliseconds on a monotonic clock that every thread of the process reads alike. */
+export const now = (): number => origin + performance.now();
 
 export class Progress {
   readonly cells: Float64Array;

@@ -53,6 +53,16 @@ const handler: Handler = async (name) => {
     };
   }
   if (name === 'hang') return new Promise(() => {});
+  if (name === 'broken') {
+    return {
+      size: FILE.length,
+      stream: (async function* () {
+        yield FILE.subarray(0, 64 * 1024);
+        yield FILE.subarray(64 * 1024, 128 * 1024);
+        throw new TftpError(ERR.UNDEFINED, 'the canister cannot be reached');
+      })(),
+    };
+  }
   throw new TftpError(ERR.NOT_FOUND, 'file not found');
 };
 
@@ -432,6 +442,20 @@ for (const workers of [0, 1]) describe(`TftpServer, transfers ${workers ? 'on a 
         assert.equal((await curl(quick.port, 'small')).code, 0);
       } finally {
         await quick.server.close();
+      }
+    });
+
+    it('ends a transfer whose source fails part way with its error, and nothing else: the next transfers are served', async () => {
+      const t = await serve();
+      try {
+        for (let i = 0; i < 3; i++) {
+          assert.notEqual((await curl(t.port, 'broken')).code, 0);
+          await finished(t, 'broken', /error 0: the canister cannot be reached/);
+          assert.ok((await curl(t.port, 'small')).stdout.equals(SMALL));
+        }
+        assert.deepEqual(t.logs.filter((l) => /worker/.test(l)), [], 'no worker stopped');
+      } finally {
+        await t.server.close();
       }
     });
   });

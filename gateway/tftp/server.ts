@@ -107,6 +107,7 @@ export class TftpServer {
 
   /** Binds a listening socket to `host`:`port` (0: any free port); bind errors (EADDRNOTAVAIL, EADDRINUSE) are thrown. */
   async listenOn(host: string, port: number): Promise<TftpListener> {
+    await this.runner.ready();
     // A burst of requests (a rack powering on, or an attacker) must not overflow the
     // default ~200 KiB receive buffer and drop the next client's RRQ; the kernel caps this at rmem_max.
     const socket = createSocket({ type: 'udp4', recvBufferSize: LISTENER_BUFFER_BYTES });

@@ -22,9 +22,13 @@ export interface TransferLimits {
   maxWindow: number;
   /** Largest `timeout` option granted, s; a larger one is declined (RFC 2349 allows no counter-offer). */
   maxTimeout: number;
-  /** Retransmissions of one window before the transfer is abandoned. */
+  /** Retransmissions of one window at the configured timeout or longer before the transfer is abandoned. */
   retries: number;
-  /** Initial retransmit timeout when the client does not ask for one, ms. */
+  /**
+   * Retransmit timeout when the client does not ask for one, ms: the timeout
+   * before the round trip is known, the most it adapts to, and the one from
+   * which retries count toward giving up.
+   */
   timeoutMs: number;
   /** How long a transfer waits for its handler or source before it fails, ms. */
   sourceTimeoutMs: number;
@@ -71,8 +75,10 @@ export class Transfer {
   private timeoutMs: number;
   /** The negotiated or configured timeout. */
   private configuredTimeoutMs: number;
-  /** Where backoff starts when the client did not negotiate a timeout. */
+  /** Where backoff starts when the client did not negotiate a timeout (lock-step only). */
   private rto: Rto | null = null;
+  /** A timeout fired: it stays backed off until a block sent once is acknowledged (Karn). */
+  private backedOff = false;
   /** The block being timed for the RTO, sent once, and when; null while none is. */
   private probe: number | null = null;
   private probeSentAt = 0;
@@ -139,6 +145,7 @@ export class Transfer {
     const socket = createSocket({ type: 'udp4', reuseAddr: true });
     this.socket = socket;
     await bind(socket, 0, this.request.local);
+    if (this.done) return;
     const strangers = createSocket({ type: 'udp4', reuseAddr: true });
     this.strangers = strangers;
     await bind(strangers, socket.address().port, this.request.local);
@@ -216,11 +223,10 @@ export class Transfer {
       out.set('blksize', String(this.blksize));
     }
     const timeout = int('timeout');
-    if (timeout !== null && timeout >= 1 && timeout <= Math.min(this.o.maxTimeout, 255)) {
+    const negotiated = timeout !== null && timeout >= 1 && timeout <= Math.min(this.o.maxTimeout, 255);
+    if (negotiated) {
       this.timeoutMs = this.configuredTimeoutMs = timeout * 1000;
       out.set('timeout', String(timeout));
-    } else {
-      this.rto = new Rto(this.configuredTimeoutMs);
     }
     if (int('tsize') !== null && !this.request.ascii) out.set('tsize', String(this.size));
     const windowsize = int('windowsize');
@@ -228,6 +234,8 @@ export class Transfer {
       this.window = Math.min(windowsize, this.o.maxWindow);
       out.set('windowsize', String(this.window));
     }
+    // With a window, an early resend draws duplicate ACKs that resend the next window too: lock-step only.
+    if (!negotiated && this.window === 1) this.rto = new Rto(this.configuredTimeoutMs);
     return out;
   }
 
@@ -276,6 +284,7 @@ export class Transfer {
     if (this.probe !== null && acked >= this.probe) {
       this.rto?.sample(at - this.probeSentAt);
       this.probe = null;
+      this.backedOff = false;
     }
     // Blocks the resend had not reached yet are still on their way from before.
     if (this.next < this.base) this.next = this.base;
@@ -289,7 +298,8 @@ export class Transfer {
   private acknowledged(at: number, bytes: number): void {
     this.progress.acknowledged(bytes, at);
     this.tries = 0;
-    this.timeoutMs = this.rto?.ms ?? this.configuredTimeoutMs;
+    if (!this.rto) this.timeoutMs = this.configuredTimeoutMs;
+    else if (!this.backedOff) this.timeoutMs = this.rto.ms;
     this.resentOnDuplicate = false;
   }
 
@@ -413,6 +423,7 @@ export class Transfer {
     const configured = this.configuredTimeoutMs;
     this.timeoutMs = Math.min(this.timeoutMs * 2, Math.max(configured, Math.min(configured * 4, 8000)));
     this.probe = null;
+    this.backedOff = true;
     if (this.oackPending) {
       if (this.sendPacket(this.oackPending)) this.arm(this.timeoutMs);
       return;

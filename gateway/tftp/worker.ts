@@ -36,7 +36,10 @@ class RemotePieces implements AsyncIterator<Uint8Array> {
       this.ready.push(Promise.resolve({ done: true, value: undefined }));
       return;
     }
-    this.ready.push(new Promise((resolve, reject) => this.waiting.push({ resolve, reject })));
+    const piece = new Promise<IteratorResult<Uint8Array>>((resolve, reject) => this.waiting.push({ resolve, reject }));
+    // A piece asked ahead may fail before anyone awaits it (a canister outage): that must not end the thread.
+    piece.catch(() => {});
+    this.ready.push(piece);
     post({ t: 'next', id: this.id });
   }
 
@@ -52,8 +55,6 @@ class RemotePieces implements AsyncIterator<Uint8Array> {
 
   async return(): Promise<IteratorResult<Uint8Array>> {
     this.ended = true;
-    // Requests asked ahead are never awaited now; settle them so nothing dangles.
-    for (const p of this.ready) p.catch(() => {});
     post({ t: 'close', id: this.id });
     return { done: true, value: undefined };
   }

@@ -22,6 +22,8 @@ export interface Running {
 export interface TransferRunner {
   /** Starts a transfer; `done` is called once, when it has ended. */
   start(request: TransferRequest, open: Handler, progress: Progress, done: (r: TransferRecord) => void): Running;
+  /** Settles once every worker has started (or failed to), so that the first transfers run where they are meant to. */
+  ready(): Promise<void>;
   /** Stops the workers, if any; transfers should have been aborted first. */
   close(): Promise<void>;
 }
@@ -38,6 +40,7 @@ export function inThisThread(limits: TransferLimits, log: (line: string) => void
       void t.start();
       return t;
     },
+    ready: async () => {},
     close: async () => {},
   };
 }
@@ -56,40 +59,74 @@ interface Remote {
 
 /** A piece a worker can be handed without copying its whole backing buffer: shared memory goes as is, the rest as an exact copy. */
 function shareable(bytes: Uint8Array): Uint8Array {
-  return bytes.buffer instanceof SharedArrayBuffer ? bytes : bytes.slice();
+  // A copy of its own (Buffer.slice() would be a view): its buffer is handed to the worker, not shared.
+  return bytes.buffer instanceof SharedArrayBuffer ? bytes : new Uint8Array(bytes);
 }
 
 function failure(e: unknown): { code: number; message: string } {
   return { code: e instanceof TftpError ? e.code : ERR.UNDEFINED, message: e instanceof Error ? e.message : String(e) };
 }
 
+/** A worker that stopped this soon after it started counts as failing to start, and is respawned later each time. */
+const STAYED_UP_MS = 10_000;
+const RESPAWN_MAX_MS = 60_000;
+
 class TransferWorker {
   readonly remotes = new Map<number, Remote>();
-  private worker: Worker;
+  private worker: Worker | null = null;
+  private online = false;
+  private startedAt = 0;
+  private failures = 0;
+  private respawn: NodeJS.Timeout | null = null;
+  private closing = false;
+  /** Settles when the first worker is online or has stopped. */
+  readonly started: Promise<void>;
+  private settleStarted: () => void = () => {};
 
   constructor(private readonly setup: WorkerSetup, private readonly log: (line: string) => void) {
-    this.worker = this.spawn();
+    this.started = new Promise((resolve) => {
+      this.settleStarted = resolve;
+    });
+    this.spawn();
   }
 
-  private spawn(): Worker {
+  /** Whether it is running and can take a transfer. */
+  get alive(): boolean {
+    return this.online;
+  }
+
+  private spawn(): void {
+    this.respawn = null;
     const w = new Worker(new URL('./worker_entry.js', import.meta.url), { workerData: this.setup });
+    this.worker = w;
+    this.startedAt = Date.now();
     // A gateway ends on a signal or close(); its workers must not hold a test's process open.
     w.unref();
+    w.on('online', () => {
+      this.online = true;
+      this.settleStarted();
+    });
     w.on('message', (m: FromWorker) => this.onMessage(m));
     w.on('error', (e) => this.log(`tftp: a transfer worker failed: ${e.message}`));
     w.on('exit', () => {
-      if (this.worker !== w || this.closing) return;
-      // Its transfers are gone with it: end them here, and serve new ones on a fresh worker.
+      if (this.worker !== w) return;
+      this.worker = null;
+      this.online = false;
+      this.settleStarted();
+      if (this.closing) return;
+      // Its transfers are gone with it: end them here, and serve new ones on a fresh worker,
+      // at once after a long life, later and later if it keeps failing to start.
       for (const id of [...this.remotes.keys()]) this.finish(id, 'transfer worker stopped');
-      this.worker = this.spawn();
+      this.failures = Date.now() - this.startedAt >= STAYED_UP_MS ? 0 : this.failures + 1;
+      const delay = this.failures === 0 ? 0 : Math.min(RESPAWN_MAX_MS, 1000 * 2 ** (this.failures - 1));
+      this.log(`tftp: a transfer worker stopped; starting another${delay ? ` in ${delay / 1000} s` : ''}`);
+      this.respawn = setTimeout(() => this.spawn(), delay);
+      this.respawn.unref();
     });
-    return w;
   }
 
-  private closing = false;
-
-  post(m: ToWorker): void {
-    this.worker.postMessage(m);
+  post(m: ToWorker, transfer: ArrayBuffer[] = []): void {
+    this.worker?.postMessage(m, transfer);
   }
 
   start(id: number, request: TransferRequest, open: Handler, progress: Progress, done: (r: TransferRecord) => void): void {
@@ -120,7 +157,13 @@ class TransferWorker {
     if (!r) return;
     try {
       const source = await r.open(r.path, r.client);
-      r.pieces = source.stream[Symbol.asyncIterator]();
+      const pieces = source.stream[Symbol.asyncIterator]();
+      if (this.remotes.get(id) !== r) {
+        // Ended while the handler answered.
+        void pieces.return?.()?.catch(() => {});
+        return;
+      }
+      r.pieces = pieces;
       this.post({ t: 'opened', id, size: source.size });
     } catch (e) {
       this.post({ t: 'openFailed', id, ...failure(e) });
@@ -132,7 +175,10 @@ class TransferWorker {
     if (!pieces) return;
     try {
       const r = await pieces.next();
-      this.post(r.done ? { t: 'end', id } : { t: 'piece', id, bytes: shareable(r.value) });
+      if (r.done) return this.post({ t: 'end', id });
+      const bytes = shareable(r.value);
+      // A copy made for the worker is handed over, not copied again.
+      this.post({ t: 'piece', id, bytes }, bytes === r.value ? [] : [bytes.buffer as ArrayBuffer]);
     } catch (e) {
       this.post({ t: 'pieceFailed', id, ...failure(e) });
     }
@@ -159,38 +205,53 @@ class TransferWorker {
 
   async close(): Promise<void> {
     this.closing = true;
+    if (this.respawn) clearTimeout(this.respawn);
     const w = this.worker;
-    // Aborted transfers send their final ERROR before their sockets close; give that a moment.
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, CLOSE_GRACE_MS);
-      const check = (): void => {
-        if (this.remotes.size > 0) return;
-        clearTimeout(timer);
-        w.off('message', check);
-        resolve();
-      };
-      w.on('message', check);
-      check();
-    });
+    if (w) {
+      // Aborted transfers send their final ERROR before their sockets close; give that a moment.
+      await new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (this.remotes.size > 0) return;
+          finish();
+        };
+        const finish = (): void => {
+          clearTimeout(timer);
+          w.off('message', check);
+          resolve();
+        };
+        const timer = setTimeout(finish, CLOSE_GRACE_MS);
+        w.on('message', check);
+        check();
+      });
+    }
     for (const id of [...this.remotes.keys()]) this.finish(id, 'server shutting down');
-    await w.terminate();
+    await w?.terminate();
   }
 }
 
 export class TransferWorkers implements TransferRunner {
   private readonly workers: TransferWorker[];
+  /** Where transfers run while no worker is (starting, or failing to start). */
+  private readonly fallback: TransferRunner;
   private nextId = 1;
 
   constructor(count: number, limits: TransferLimits, log: (line: string) => void) {
     this.workers = Array.from({ length: count }, () => new TransferWorker({ limits }, log));
+    this.fallback = inThisThread(limits, log);
   }
 
   start(request: TransferRequest, open: Handler, progress: Progress, done: (r: TransferRecord) => void): Running {
+    const alive = this.workers.filter((w) => w.alive);
+    if (alive.length === 0) return this.fallback.start(request, open, progress, done);
     // The least busy worker; transfers of a storm are alike, so counts balance the load.
-    const w = this.workers.reduce((a, b) => (b.remotes.size < a.remotes.size ? b : a));
+    const w = alive.reduce((a, b) => (b.remotes.size < a.remotes.size ? b : a));
     const id = this.nextId++;
     w.start(id, request, open, progress, done);
     return { abort: (reason) => w.post({ t: 'abort', id, reason }) };
+  }
+
+  async ready(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.started));
   }
 
   async close(): Promise<void> {
