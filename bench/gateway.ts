@@ -27,7 +27,7 @@ import { stopChild } from '../lab/process.ts';
 import { metricSum } from '../lab/prometheus.ts';
 import { sampleRss, type MemoryPeak } from '../lab/rss.ts';
 import { udpBound } from '../lab/udp_bound.ts';
-import { atftpWindowed, curl, expectedFiles, storm, type ExpectedFile, type StormResult, type TftpClient } from '../lab/tftp_storm.ts';
+import { atftpWindowed, curl, expectedFiles, storm, tftpHpa, type ExpectedFile, type StormResult, type TftpClient } from '../lab/tftp_storm.ts';
 import { hashFile } from '../uploader/chunker.ts';
 import { debianNetboot } from '../cli/sample.ts';
 import { orExit } from './or_exit.ts';
@@ -47,7 +47,7 @@ const IN_TFTPD = '/usr/sbin/in.tftpd';
 /** Target 5: the gateway's RSS stays under this plus its memory cache budget. */
 const RSS_ALLOWANCE = 200e6;
 const TOOLS: Record<string, string> = {
-  [IN_TFTPD]: 'tftpd-hpa', '/usr/bin/curl': 'curl', '/usr/bin/atftp': 'atftp', '/usr/sbin/iptables': 'iptables', '/usr/sbin/ip': 'iproute2',
+  [IN_TFTPD]: 'tftpd-hpa', '/usr/bin/curl': 'curl', '/usr/bin/atftp': 'atftp', '/usr/bin/tftp': 'tftp-hpa', '/usr/sbin/iptables': 'iptables', '/usr/sbin/ip': 'iproute2',
 };
 
 const missing = Object.keys(TOOLS).filter((f) => !existsSync(f));
@@ -127,8 +127,8 @@ async function stop(gw: RunningGateway): Promise<void> {
 }
 
 /** A storm on each server; the gateway's starts empty, without prefetch. */
-async function storms(files: FileSet, clients: number, fetchTimeoutMs: number): Promise<{ hpa: StormResult; gw: StormResult; queries: number; memory: MemoryPeak; budget: number }> {
-  const h = await fetchAll(curl(1468), hpaPort, files, clients, fetchTimeoutMs);
+async function storms(files: FileSet, clients: number, fetchTimeoutMs: number, client: TftpClient = curl(1468)): Promise<{ hpa: StormResult; gw: StormResult; queries: number; memory: MemoryPeak; budget: number }> {
+  const h = await fetchAll(client, hpaPort, files, clients, fetchTimeoutMs);
   const gw = await gateway(['--no-prefetch']);
   try {
     // The sampled PID must be node itself, not a wrapper around it.
@@ -141,7 +141,7 @@ async function storms(files: FileSet, clients: number, fetchTimeoutMs: number): 
     let g: StormResult;
     let memory: MemoryPeak;
     try {
-      g = await fetchAll(curl(1468), gw.tftpPort, files, clients, fetchTimeoutMs);
+      g = await fetchAll(client, gw.tftpPort, files, clients, fetchTimeoutMs);
     } finally {
       memory = rss.stop();
     }
@@ -164,9 +164,9 @@ async function section<T>(name: string, body: () => Promise<T>): Promise<T> {
   }
 }
 
-function stormRows(label: string, files: FileSet, clients: number, s: Awaited<ReturnType<typeof storms>>): void {
+function stormRows(label: string, files: FileSet, clients: number, s: Awaited<ReturnType<typeof storms>>, who = 'curls'): void {
   const names = files.paths.map((p) => p.split('/').pop()).join(', ');
-  rows.push([`${label}: ${clients} curls × (${names}), first start to last finish`, `${s.hpa.seconds.toFixed(1)} s`,
+  rows.push([`${label}: ${clients} ${who} × (${names}), first start to last finish`, `${s.hpa.seconds.toFixed(1)} s`,
     `${s.gw.seconds.toFixed(1)} s`, (s.hpa.seconds / s.gw.seconds).toFixed(2), '>= 1.0 (tftpd-hpa time / gateway time)']);
   rows.push([`${label}: failed transfers (exit code or SHA-256)`, failed(s.hpa), failed(s.gw),
     verdict(s.hpa.failures.length === 0 && s.gw.failures.length === 0), '0']);
@@ -221,6 +221,8 @@ try {
     const loss = new UdpLoss(LOSS);
     try {
       stormRows(`${LOSS * 100}% UDP loss`, lossyFiles, STORM_CLIENTS, await storms(lossyFiles, STORM_CLIENTS, 1_800_000));
+      // No timeout option: each server retransmits on its own timeout (the gateway's adapts to the round trip).
+      stormRows(`${LOSS * 100}% UDP loss`, lossyFiles, STORM_CLIENTS, await storms(lossyFiles, STORM_CLIENTS, 1_800_000, tftpHpa), 'tftp-hpa clients');
     } finally {
       loss.remove();
     }

@@ -13,9 +13,12 @@ import { run } from './process.ts';
 /** The command line that fetches `file` from TFTP on 127.0.0.1:`port` into `to`. */
 export type TftpClient = (port: number, file: string, to: string) => [string, string[]];
 
-/** curl: lock-step (RFC 1350 with blksize and tsize), as PXE firmware does it. */
+/** curl: lock-step with blksize and tsize, as PXE firmware does it, and a `timeout` option of its own (6 s), which servers honour. */
 export const curl = (blksize: number): TftpClient => (port, file, to) =>
   ['curl', ['-sS', '--tftp-blksize', String(blksize), '-o', to, `tftp://127.0.0.1:${port}/${file}`]];
+
+/** tftp-hpa's client: plain RFC 1350 (512-byte blocks, no options), so the server retransmits on its own timeout. */
+export const tftpHpa: TftpClient = (port, file, to) => ['tftp', ['-m', 'binary', '127.0.0.1', String(port), '-c', 'get', file, to]];
 
 /** atftp with RFC 7440 windowsize: `window` blocks per ACK. */
 export const atftpWindowed = (blksize: number, window: number): TftpClient => (port, file, to) =>
