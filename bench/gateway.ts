@@ -26,7 +26,7 @@ import { until } from '../lab/poll.ts';
 import { stopChild } from '../lab/process.ts';
 import { metricSum } from '../lab/prometheus.ts';
 import { sampleRss, type MemoryPeak } from '../lab/rss.ts';
-import { udpBound } from '../lab/udp_bound.ts';
+import { socketsOn } from '../lab/proc_net.ts';
 import { atftpWindowed, curl, expectedFiles, storm, tftpHpa, type ExpectedFile, type StormResult, type TftpClient } from '../lab/tftp_storm.ts';
 import { hashFile } from '../uploader/chunker.ts';
 import { debianNetboot } from '../cli/sample.ts';
@@ -179,7 +179,7 @@ function stormRows(label: string, files: FileSet, clients: number, s: Awaited<Re
 
 try {
   const [files, lossyFiles] = await section('setup', async () => {
-    await until(() => udpBound(hpaPort, readFileSync('/proc/net/udp', 'utf8')), 'in.tftpd bound to its port', 30_000, 100);
+    await until(() => socketsOn(readFileSync('/proc/net/udp', 'utf8'), hpaPort).length > 0, 'in.tftpd bound to its port', 30_000, 100);
     if ((await icboot(['deploy'], env)).code !== 0) throw new Error('icboot deploy failed');
     const up = await icboot(['upload', tree], env);
     if (up.code !== 0) throw new Error(`icboot upload: ${up.stderr}`);

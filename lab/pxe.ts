@@ -14,6 +14,7 @@ import { DhcpPeer } from './dhcp_peer_driver.ts';
 import { REPO } from './devnet.ts';
 import { BRIDGE_IP, Netns } from './netns.ts';
 import { until } from './poll.ts';
+import { socketsOn } from './proc_net.ts';
 import { stopChild } from './process.ts';
 
 const ICBOOT = join(REPO, 'cli', 'icboot.js');
@@ -192,9 +193,7 @@ export class PxeLab {
 
   /** The namespace's sockets bound to local `port`, each as /proc/net/{tcp,udp} fields (3 is the state; 0A: listening). */
   private sockets(proto: 'tcp' | 'udp', port: number): string[][] {
-    const suffix = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-    return this.ns.run('cat', [`/proc/net/${proto}`]).split('\n').slice(1).map((line) => line.trim().split(/\s+/))
-      .filter((fields) => fields[1]?.endsWith(suffix));
+    return socketsOn(this.ns.run('cat', [`/proc/net/${proto}`]), port);
   }
 
   /** Stops the server started last (gateway, tftpd-hpa or nginx); resolves once it has exited and freed its ports. */

@@ -15,6 +15,7 @@ import { REPO, tempDir } from '../lab/devnet.ts';
 import { DhcpPeer } from '../lab/dhcp_peer_driver.ts';
 import { Netns } from '../lab/netns.ts';
 import { PollTimeout, until } from '../lab/poll.ts';
+import { socketsOn } from '../lab/proc_net.ts';
 import { stopChild } from '../lab/process.ts';
 import { PxeLab } from '../lab/pxe.ts';
 
@@ -53,10 +54,7 @@ describe('gateway --dhcp proxy beside a DHCP server that hands out addresses onl
   const gatewayLog = (): string => (existsSync(lab.log('gateway.log')) ? readFileSync(lab.log('gateway.log'), 'utf8') : '');
 
   /** Whether a socket in the server namespace is bound to UDP `port` (per /proc/net/udp as seen from inside). */
-  const udpBound = (port: number): boolean => {
-    const suffix = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
-    return ns.run('cat', ['/proc/net/udp']).split('\n').slice(1).some((line) => line.trim().split(/\s+/)[1]?.endsWith(suffix));
-  };
+  const udpBound = (port: number): boolean => socketsOn(ns.run('cat', ['/proc/net/udp']), port).length > 0;
 
   function startDnsmasq(extra: string[]): ChildProcess {
     return ns.spawn('dnsmasq', ['--no-daemon', '--port=0', '--interface=br0', '--log-dhcp', '--no-ping',

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { udpBound } from './udp_bound.ts';
+import { socketsOn } from './proc_net.ts';
+
+const udpBound = (port: number, table: string): boolean => socketsOn(table, port).length > 0;
 
 const TABLE = `   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
   123: 0100007F:1B39 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 4242 2 0000000000000000 0
