@@ -266,6 +266,26 @@ for (const workers of [0, 1]) describe(`TftpServer, transfers ${workers ? 'on a 
       assert.equal(ok.code, 0, 'the server still serves');
     });
 
+    it('answers nothing at the listener to a client whose transfer runs: curl resending 4 bytes of its RRQ there does not end its boot', async () => {
+      const c = await new RawClient().open();
+      c.send(request(OP.RRQ, 'big', 'octet', { blksize: '1468' }), s.port);
+      const tid = (await c.next(isOp(OP.OACK), 'the OACK')).port;
+      const truncated = request(OP.RRQ, 'big', 'octet').subarray(0, 4);
+      c.send(truncated, s.port);
+      c.send(ack(0), tid);
+      const first = await c.next(isOp(OP.DATA), 'DATA 1');
+      assert.equal((first.packet as { block: number }).block, 1);
+      assert.deepEqual(c.received.filter((g) => g.packet?.op === OP.ERROR), [], 'no ERROR');
+      c.send(error(ERR.UNDEFINED, 'done'), tid);
+      c.close();
+      // From a client without a transfer the same bytes are malformed, as above.
+      const stranger = await new RawClient().open();
+      stranger.send(truncated, s.port);
+      const e = (await stranger.next(() => true, 'an answer to the stranger')).packet;
+      assert.equal(e?.op === OP.ERROR && e.code, ERR.ILLEGAL);
+      stranger.close();
+    });
+
     it('declines a timeout above 10 s and grants one within it', async () => {
       for (const [asked, granted] of [['255', undefined], ['5', '5']] as const) {
         const peer = await new RawClient().open();

@@ -147,6 +147,10 @@ export class TftpServer {
       return;
     }
     const key = `${rinfo.address}:${rinfo.port}`;
+    // Anything else from a client whose transfer runs is that transfer's business, never an ERROR that
+    // would end it: a retransmitted RRQ, or what curl sends when its first timeout expires before the
+    // OACK (the first 4 bytes of its RRQ).
+    if (this.transfers.has(key)) return;
     const reply = (code: number, message: string): void => sendTo(listener, error(code, message), rinfo, this.notices);
     const parsed = parse(msg);
     if (!parsed.ok) {
@@ -157,8 +161,6 @@ export class TftpServer {
     if (p.op === OP.WRQ) return reply(ERR.ACCESS, 'this server is read-only');
     if (p.op === OP.ERROR) return;
     if (p.op !== OP.RRQ) return reply(ERR.ILLEGAL, 'expected a read request');
-    // A retransmitted RRQ: the transfer's own retransmissions answer it.
-    if (this.transfers.has(key)) return;
     if (p.mode !== 'octet' && p.mode !== 'netascii') return reply(ERR.ILLEGAL, `unsupported mode "${p.mode}"`);
     const admission = this.slots.admit(rinfo.address, now());
     if (!admission.ok) {
