@@ -145,6 +145,10 @@ async function storms(files: FileSet, clients: number, fetchTimeoutMs: number, c
     } finally {
       memory = rss.stop();
     }
+    if (g.failures.length > 0) {
+      // What the gateway said of transfers that did not end well, for whoever looks into a failure.
+      for (const line of gw.logs.filter((l) => /\btftp\b/.test(l) && !/ ok$/.test(l)).slice(0, 20)) notes.push(`gateway log: ${line}`);
+    }
     return { hpa: h, gw: g, queries: (await chunkQueries(gw)) - before, memory, budget };
   } finally {
     await stop(gw);
