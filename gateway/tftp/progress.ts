@@ -10,6 +10,8 @@ const ACKED = 0;
 const WAITED = 1;
 /** Since when the transfer has been waiting on its client, or NaN while it is not. */
 const SINCE = 2;
+/** 1 once the transfer has ended: its slot is free before the thread admitting transfers hears of the end. */
+const ENDED = 3;
 
 // Each thread's performance.now() counts from that thread's start, and its timeOrigin is the wall clock
 // then, which may have been stepped since; the monotonic clock is one for all threads.
@@ -22,12 +24,20 @@ export class Progress {
   readonly cells: Float64Array;
 
   constructor(shared?: SharedArrayBuffer) {
-    this.cells = new Float64Array(shared ?? new SharedArrayBuffer(3 * Float64Array.BYTES_PER_ELEMENT));
+    this.cells = new Float64Array(shared ?? new SharedArrayBuffer(4 * Float64Array.BYTES_PER_ELEMENT));
     if (!shared) this.cells[SINCE] = NaN;
   }
 
   get shared(): SharedArrayBuffer {
     return this.cells.buffer as SharedArrayBuffer;
+  }
+
+  get ended(): boolean {
+    return this.cells[ENDED] === 1;
+  }
+
+  end(): void {
+    this.cells[ENDED] = 1;
   }
 
   /** Bytes the client has acknowledged. */

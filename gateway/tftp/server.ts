@@ -73,6 +73,10 @@ class Admitted implements SlotHolder {
     return this.client.address;
   }
 
+  get ended(): boolean {
+    return this.progress.ended;
+  }
+
   clientRate(at: number): number | null {
     return this.progress.clientRate(at);
   }

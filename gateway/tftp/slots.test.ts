@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { Slots, subnetOf, type SlotLimits } from './slots.ts';
 
 class Held {
+  ended = false;
   constructor(readonly address: string, private readonly rate: number | null) {}
   clientRate(): number | null {
     return this.rate;
@@ -29,6 +30,13 @@ describe('TFTP slots', () => {
     fill(slots, [new Held('10.0.0.1', 5000), new Held('10.0.0.1', 5000)]);
     assert.deepEqual(slots.admit('10.0.0.2', 0), { ok: true, evict: [] });
     assert.deepEqual(slots.admit('10.0.0.1', 0), { ok: false, reason: 'too many transfers from this client' });
+  });
+
+  it('counts a transfer that has ended but is not yet removed as a free slot, and never evicts it', () => {
+    const slots = new Slots<Held>(limits);
+    const [, done] = fill(slots, [new Held('10.0.0.1', 5000), new Held('10.0.0.1', 10)]);
+    done.ended = true;
+    assert.deepEqual(slots.admit('10.0.0.1', 0), { ok: true, evict: [] });
   });
 
   it('lets a client at its cap replace its own transfer that is too slow', () => {

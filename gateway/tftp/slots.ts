@@ -17,6 +17,8 @@ export interface SlotLimits {
 
 export interface SlotHolder {
   readonly address: string;
+  /** Ended, and only waiting to be removed (a transfer on a worker thread, whose end is told a moment later): its slot is free. */
+  readonly ended?: boolean;
   /** Bytes/s acknowledged per second spent waiting on the client; null until there is enough to judge. */
   clientRate(now: number): number | null;
 }
@@ -74,7 +76,7 @@ export class Slots<T extends SlotHolder> {
     for (const [members, limit, reason, shared] of scopes) {
       if (!members) continue;
       let used = 0;
-      for (const t of members) if (!evict.has(t)) used++;
+      for (const t of members) if (!evict.has(t) && !t.ended) used++;
       if (used < limit) continue;
       const victim = this.slowest(members, evict, now) ?? (shared ? this.fairShare(members, evict, address, now) : null);
       if (!victim) return { ok: false, reason };
@@ -88,7 +90,7 @@ export class Slots<T extends SlotHolder> {
     let best: T | null = null;
     let bestRate = this.limits.minRate;
     for (const t of members) {
-      if (skip.has(t)) continue;
+      if (skip.has(t) || t.ended) continue;
       const rate = t.clientRate(now);
       if (rate !== null && rate < bestRate) {
         best = t;
@@ -102,7 +104,7 @@ export class Slots<T extends SlotHolder> {
   private fairShare(members: Set<T>, skip: Set<T>, address: string, now: number): T | null {
     const counts = new Map<string, T[]>();
     for (const t of members) {
-      if (skip.has(t)) continue;
+      if (skip.has(t) || t.ended) continue;
       const list = counts.get(t.address);
       if (list) list.push(t);
       else counts.set(t.address, [t]);

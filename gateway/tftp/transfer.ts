@@ -471,6 +471,7 @@ export class Transfer {
   private end(result: string): void {
     if (this.done) return;
     this.done = true;
+    this.progress.end();
     this.disarm();
     this.closeSource();
     const sockets = [this.socket, this.strangers];
