@@ -10,6 +10,22 @@ import { bootPaths, warm, warmOrder } from './warm.ts';
 
 const hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
+/** A cache over the release's chunks that records the path of each chunk it fetches, in order. */
+function recordingCache(r: ReturnType<typeof memoryRelease>, yieldBetween = false): { cache: ChunkCache; fetched: string[] } {
+  const fetched: string[] = [];
+  const pathOf = new Map(r.snapshot.manifest.files.map((f) => [f.chunks[0], f.path]));
+  const cache = new ChunkCache({
+    memBytes: 1 << 24, diskBytes: 0, fetchTimeoutMs: 10_000, log: () => {}, notices: new LogThrottle(() => {}),
+    fetch: async (h) => {
+      fetched.push(pathOf.get(h)!);
+      // Lets the other prefetch worker run between fetches, as a canister's latency does.
+      if (yieldBetween) await new Promise((resolve) => setImmediate(resolve));
+      return r.chunks.get(h)!;
+    },
+  });
+  return { cache, fetched };
+}
+
 describe('warm', () => {
   it('counts every byte loaded, however the two workers interleave', async () => {
     // Chunks of different sizes, fetched with different delays, so the workers' awaits overlap.
@@ -58,16 +74,7 @@ describe('warm', () => {
       'icboot/groups/arm64.json': JSON.stringify({ profile: 'arm64', selector: { arch: 'efi-arm64' } }),
       'icboot/groups/default.json': JSON.stringify({ profile: 'amd64' }),
     });
-    const fetched: string[] = [];
-    const pathOf = new Map(r.snapshot.manifest.files.map((f) => [f.chunks[0], f.path]));
-    const cache = new ChunkCache({
-      memBytes: 1 << 24, diskBytes: 0, fetchTimeoutMs: 10_000, log: () => {}, notices: new LogThrottle(() => {}),
-      fetch: async (h) => {
-        fetched.push(pathOf.get(h)!);
-        await new Promise((resolve) => setImmediate(resolve));
-        return r.chunks.get(h)!;
-      },
-    });
+    const { cache, fetched } = recordingCache(r, true);
     const w = await warm(cache, r.snapshot);
     assert.equal(w.chunks, r.chunks.size);
     // icboot/ is read first, to learn what boots.
@@ -76,15 +83,7 @@ describe('warm', () => {
 
   it('keeps manifest order in a release without machine profiles', async () => {
     const r = memoryRelease(4, { 'pxelinux.0': 'loader', 'linux': 'kernel', 'initrd.gz': 'initrd' });
-    const fetched: string[] = [];
-    const pathOf = new Map(r.snapshot.manifest.files.map((f) => [f.chunks[0], f.path]));
-    const cache = new ChunkCache({
-      memBytes: 1 << 24, diskBytes: 0, fetchTimeoutMs: 10_000, log: () => {}, notices: new LogThrottle(() => {}),
-      fetch: async (h) => {
-        fetched.push(pathOf.get(h)!);
-        return r.chunks.get(h)!;
-      },
-    });
+    const { cache, fetched } = recordingCache(r);
     await warm(cache, r.snapshot);
     assert.deepEqual(fetched, ['pxelinux.0', 'linux', 'initrd.gz']);
   });
