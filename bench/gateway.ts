@@ -30,6 +30,7 @@ import { socketsOn } from '../lab/proc_net.ts';
 import { atftpWindowed, curl, expectedFiles, storm, tftpHpa, type ExpectedFile, type StormResult, type TftpClient } from '../lab/tftp_storm.ts';
 import { hashFile } from '../uploader/chunker.ts';
 import { debianNetboot } from '../cli/sample.ts';
+import { median, mbs } from './figures.ts';
 import { orExit } from './or_exit.ts';
 
 const QUICK = Boolean(process.env.ICBOOT_BENCH_QUICK);
@@ -88,8 +89,6 @@ async function single(client: TftpClient, port: number, files: FileSet): Promise
   return r.seconds;
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const mbs = (bytes: number, s: number): string => `${(bytes / s / 1e6).toFixed(1)} MB/s`;
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(0)} MB`;
 const failed = (r: StormResult): string => `${r.failures.length} of ${r.transfers} failed`;
 const verdict = (ok: boolean): string => (ok ? 'pass' : 'FAIL');

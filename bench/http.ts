@@ -21,6 +21,8 @@ import { freePort, startDevnetProcess, tempDir } from '../lab/devnet.ts';
 import { run, startGateway } from '../lab/gateway.ts';
 import { until } from '../lab/poll.ts';
 import { stopChild } from '../lab/process.ts';
+import { nginxConfig } from '../lab/nginx.ts';
+import { median, mbs } from './figures.ts';
 import { orExit } from './or_exit.ts';
 
 const NGINX = '/usr/sbin/nginx';
@@ -155,31 +157,17 @@ async function rangeReads(s: Server, connections: number): Promise<Sample> {
   }
 }
 
-/**
- * nginx as an operator would run it for a boot tree: sendfile, keep-alive, an access log, a worker per core.
- * Not Debian's tcp_nopush: with it, each keep-alive response's tail waits out the client's delayed ACK
- * (40 ms per 64 KiB range here), and the peer would be measured at its worst.
- */
+/** nginx (lab/nginx.ts) on a free loopback port, serving `root`; resolves once it answers. */
 async function startNginx(root: string, dir: string): Promise<{ server: Server; stop: () => Promise<void> }> {
   const port = await freePort();
   const conf = join(dir, 'nginx.conf');
-  writeFileSync(conf, [
-    'worker_processes auto;', `pid ${dir}/nginx.pid;`, `error_log ${dir}/error.log;`, 'events { worker_connections 1024; }',
-    'http {',
-    `  access_log ${dir}/access.log;`, '  sendfile on;', '  keepalive_timeout 65;',
-    '  default_type application/octet-stream;',
-    ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${dir}/${t};`),
-    `  server { listen 127.0.0.1:${port}; root ${root}; }`,
-    '}', '',
-  ].join('\n'));
+  writeFileSync(conf, nginxConfig(dir, `127.0.0.1:${port}`, root));
   const child = spawn(NGINX, ['-c', conf, '-g', 'daemon off;'], { stdio: 'ignore' });
   const url = `http://127.0.0.1:${port}`;
   await until(async () => (await fetch(`${url}/${LINUX}`, { method: 'HEAD' }).catch(() => null))?.ok, `nginx answering on ${url} (see ${dir}/error.log)`, 30_000, 100);
   return { server: { name: 'nginx', url, pid: child.pid! }, stop: () => stopChild(child, 'SIGTERM') };
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const mbs = (bytes: number, s: number): string => `${(bytes / s / 1e6).toFixed(1)} MB/s`;
 
 const devnet = await startDevnetProcess();
 const env = cliEnv(devnet.url);

@@ -98,10 +98,10 @@ function upstream(o: GatewayOptions, id: Principal): () => Promise<VerifiedReade
 }
 
 /** Prefetches a release into the cache, and logs how far it got. */
-async function warmLogged(cache: ChunkCache, snap: Snapshot, log: (line: string) => void): Promise<void> {
+async function warmLogged(cache: ChunkCache, snap: Snapshot, machines: ReleaseMachines, log: (line: string) => void): Promise<void> {
   const started = performance.now();
   try {
-    const w = await warm(cache, snap);
+    const w = await warm(cache, snap, machines);
     log(`cache: release ${snap.manifest.id} warm, ${w.chunks} of ${w.of} chunks (${(w.bytes / 2 ** 20).toFixed(1)} MiB) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   } catch (e) {
     log(`cache: warming release ${snap.manifest.id} stopped: ${(e as Error).message}`);
@@ -167,7 +167,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     // Each release loaded from the canister, the first included; not a saved one, served because the canister cannot be reached.
     onChange: (s) => {
       activity.served(s);
-      if (o.prefetch) void warmLogged(cache, s, o.log);
+      if (o.prefetch) void warmLogged(cache, s, machines, o.log);
       machines.preload();
     },
     query: (kind, work) => activity.query(kind, work),

@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { ChunkCache } from './cache.ts';
 import { LogThrottle } from './log.ts';
 import type { Machines } from '../common/machines/types.ts';
+import { ReleaseMachines } from './machines/index.ts';
 import { memoryRelease } from './machines/memory_release.ts';
 import type { Snapshot } from './release.ts';
 import { bootPaths, warm, warmOrder } from './warm.ts';
@@ -75,7 +76,7 @@ describe('warm', () => {
       'icboot/groups/default.json': JSON.stringify({ profile: 'amd64' }),
     });
     const { cache, fetched } = recordingCache(r, true);
-    const w = await warm(cache, r.snapshot);
+    const w = await warm(cache, r.snapshot, new ReleaseMachines(r, (h) => cache.get(h), () => {}));
     assert.equal(w.chunks, r.chunks.size);
     // icboot/ is read first, to learn what boots.
     assert.deepEqual(fetched.filter((p) => !p.startsWith('icboot/')), ['amd64/linux', 'amd64/initrd.gz', 'arm64/linux', 'arm64/initrd.gz', 'README']);
@@ -84,7 +85,7 @@ describe('warm', () => {
   it('keeps manifest order in a release without machine profiles', async () => {
     const r = memoryRelease(4, { 'pxelinux.0': 'loader', 'linux': 'kernel', 'initrd.gz': 'initrd' });
     const { cache, fetched } = recordingCache(r);
-    await warm(cache, r.snapshot);
+    await warm(cache, r.snapshot, new ReleaseMachines(r, (h) => cache.get(h), () => {}));
     assert.deepEqual(fetched, ['pxelinux.0', 'linux', 'initrd.gz']);
   });
 });

@@ -2,10 +2,9 @@
 // A gateway that has just started races the first boots: the kernels and
 // initrds the machine profiles name go first, in the order a boot reads them.
 import type { Manifest } from '../common/manifest.ts';
-import { MachinesError, loadMachines } from '../common/machines/parse.ts';
 import type { Machines } from '../common/machines/types.ts';
 import type { ChunkCache } from './cache.ts';
-import { manifestTree } from './machines/index.ts';
+import type { ReleaseMachines } from './machines/index.ts';
 import type { Snapshot } from './release.ts';
 
 /** Workers fetching at once: enough to hide a query's latency, few enough to leave the canister to boots. */
@@ -37,20 +36,14 @@ export function warmOrder(manifest: Manifest, first: string[]): string[] {
   return [...new Set([...leading, ...manifest.files.flatMap((f) => f.chunks)])];
 }
 
-/** The boot files of the release's machine profiles; none when it has no valid icboot/ (the gateway logs why). */
-async function releaseBootPaths(cache: Pick<ChunkCache, 'get'>, manifest: Manifest): Promise<string[]> {
-  try {
-    const machines = await loadMachines(manifestTree(manifest, (h) => cache.get(h)));
-    return machines ? bootPaths(machines) : [];
-  } catch (e) {
-    if (e instanceof MachinesError) return [];
-    throw e;
-  }
-}
-
-/** Loads the release's distinct chunks while the cache has room for them; rejects with the first failure. */
-export async function warm(cache: Pick<ChunkCache, 'get' | 'hasRoomFor'>, snap: Snapshot): Promise<Warmed> {
-  const chunks = warmOrder(snap.manifest, await releaseBootPaths(cache, snap.manifest));
+/**
+ * Loads the release's distinct chunks while the cache has room for them, the boot files of `machines` first
+ * (none when the release has no valid icboot/, which ReleaseMachines logs); rejects with the first failure.
+ */
+export async function warm(cache: Pick<ChunkCache, 'get' | 'hasRoomFor'>, snap: Snapshot, machines?: Pick<ReleaseMachines, 'current'>): Promise<Warmed> {
+  const state = await machines?.current();
+  const first = state?.kind === 'machines' && state.release === snap.manifest.id ? bootPaths(state.machines) : [];
+  const chunks = warmOrder(snap.manifest, first);
   let next = 0;
   const done = { chunks: 0, of: chunks.length, bytes: 0 };
   const worker = async (): Promise<void> => {

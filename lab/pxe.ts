@@ -14,6 +14,7 @@ import { DhcpPeer } from './dhcp_peer_driver.ts';
 import { REPO } from './devnet.ts';
 import { BRIDGE_IP, Netns } from './netns.ts';
 import { until } from './poll.ts';
+import { nginxConfig } from './nginx.ts';
 import { socketsOn } from './proc_net.ts';
 import { stopChild } from './process.ts';
 
@@ -167,15 +168,7 @@ export class PxeLab {
     const conf = this.log('nginx.conf');
     const logs = this.log('nginx');
     mkdirSync(logs, { recursive: true });
-    // Workers as root: the lab's directories are private to root (mkdtemp's 0700).
-    writeFileSync(conf, [
-      'user root;', 'worker_processes auto;', `pid ${logs}/nginx.pid;`, `error_log ${logs}/error.log;`, 'events {}',
-      'http {',
-      `  access_log ${logs}/access.log;`, 'sendfile on;', 'default_type application/octet-stream;',
-      ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${logs}/${t};`),
-      `  server { listen ${BRIDGE_IP}:${HTTP_PORT}; root ${root}; }`,
-      '}', '',
-    ].join('\n'));
+    writeFileSync(conf, nginxConfig(logs, `${BRIDGE_IP}:${HTTP_PORT}`, root));
     const child = this.ns.spawn('/usr/sbin/nginx', ['-c', conf, '-g', 'daemon off;'], this.log('nginx.log'));
     this.stopLast = () => stopChild(child, 'SIGTERM');
     await until(() => this.tcpListening(HTTP_PORT), `nginx listening on TCP port ${HTTP_PORT} (see ${logs}/error.log)`, 30_000, 100);

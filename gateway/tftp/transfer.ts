@@ -387,10 +387,8 @@ export class Transfer {
       this.last = block;
     }
     this.produced = block;
-    packet[0] = 0;
-    packet[1] = OP.DATA;
-    packet[2] = (block >> 8) & 0xff;
-    packet[3] = block & 0xff;
+    packet.writeUInt16BE(OP.DATA, 0);
+    packet.writeUInt16BE(block & 0xffff, 2);
     this.inflight.set(block, packet);
     return packet;
   }
